@@ -1,0 +1,74 @@
+import { Command } from 'commander';
+import { DotctlError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
+
+/** Global options, each also read from its environment variable. */
+export interface GlobalOptions {
+  readonly dots: string;
+  readonly ledger: string;
+  readonly target: string | undefined;
+  readonly identities: string | undefined;
+  readonly key: string | undefined;
+}
+
+/** Reads the global options of the root program (flags win over env vars). */
+export function globalOptions(cmd: Command): GlobalOptions {
+  let root: Command = cmd;
+  while (root.parent) root = root.parent;
+  const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string }>();
+  const env = process.env;
+  return {
+    dots: o.dots ?? env.DOTCTL_DOTS ?? './dots',
+    ledger: o.ledger ?? env.DOTCTL_LEDGER ?? '.dotctl/ledger.db',
+    target: o.target ?? env.DOTCTL_TARGET ?? undefined,
+    identities: o.identities ?? env.DOTCTL_IDENTITIES ?? undefined,
+    key: o.key ?? env.DOTCTL_KEY ?? undefined,
+  };
+}
+
+/** Thrown by commands that want a specific exit code without an error message. */
+export class ExitSignal extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+/**
+ * Wraps a command action: prints a DotctlError as one clear line on stderr (every
+ * problem for a SpecError) and records the exit code. Stack traces only with DOTCTL_DEBUG=1.
+ */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.exitCode = reportError(err);
+    }
+  };
+}
+
+/** Prints an error for a user and returns its exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof ExitSignal) return err.exitCode;
+  const debug = process.env.DOTCTL_DEBUG === '1';
+  if (err instanceof SpecError) {
+    for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    process.stderr.write(`dotctl: ${err.problems.length} problem(s) found; fix them and run again.\n`);
+  } else if (err instanceof DotctlError) {
+    process.stderr.write(`dotctl: ${err.message}\n`);
+  } else {
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`dotctl: internal error: ${msg} (run with DOTCTL_DEBUG=1 for details)\n`);
+  }
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return err instanceof DotctlError ? err.exitCode : exitCodeOf(err) || ExitCode.internal;
+}
+
+/** Writes a line to stdout. */
+export function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Writes one JSON document to stdout. */
+export function outJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

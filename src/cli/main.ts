@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * dotctl entry point: the only place that exits. Commands are registered from
+ * `commands/*`; each loads the modules it needs lazily so start-up stays cheap.
+ */
+import { Command, CommanderError } from 'commander';
+import { reportError } from './context.js';
+import { registerSpecCommands } from './commands/spec.js';
+import { registerLedgerCommands } from './commands/ledger.js';
+
+function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('dotctl')
+    .description('Governed change proposals for PostgreSQL operations: propose a DOT, approve, apply, audit.')
+    .version('0.1.0')
+    .option('--dots <dir>', 'DOT catalogue directory (env DOTCTL_DOTS, default ./dots)')
+    .option('--ledger <path|url>', 'ledger: SQLite file or postgres:// URL (env DOTCTL_LEDGER, default .dotctl/ledger.db)')
+    .option('--target <url>', 'target PostgreSQL URL (env DOTCTL_TARGET, else libpq PG* env)')
+    .option('--identities <file>', 'identities file (env DOTCTL_IDENTITIES)')
+    .option('--key <file>', 'private key of the acting identity (env DOTCTL_KEY)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerSpecCommands(program);
+  registerLedgerCommands(program);
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    writeOut: (s) => process.stdout.write(s),
+  });
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      return 2; // usage error: commander already printed one line
+    }
+    return reportError(err);
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err) => process.exit(reportError(err)),
+);
