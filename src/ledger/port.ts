@@ -20,6 +20,23 @@ export type LogEventKind =
   | 'interrupted'
   | 'dry_run';
 
+/** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
+export const LOG_EVENT_KINDS = [
+  'proposed',
+  'approved',
+  'rejected',
+  'apply_started',
+  'step_passed',
+  'step_failed',
+  'applied',
+  'rolled_back',
+  'rollback_failed',
+  'refused',
+  'expired',
+  'interrupted',
+  'dry_run',
+] as const satisfies readonly LogEventKind[];
+
 /** Lifecycle state of a stored proposal. */
 export type ProposalState =
   | 'proposed'
@@ -31,6 +48,26 @@ export type ProposalState =
   | 'rejected'
   | 'expired'
   | 'interrupted';
+
+/** Every ProposalState (for validating `--state`). */
+export const PROPOSAL_STATES = [
+  'proposed',
+  'applying',
+  'applied',
+  'rolled_back',
+  'failed',
+  'needs_attention',
+  'rejected',
+  'expired',
+  'interrupted',
+] as const satisfies readonly ProposalState[];
+
+// Compile-time proof that the two lists above name every member of their union.
+type Missing<U, L extends readonly unknown[]> = Exclude<U, L[number]>;
+const listsAreComplete: [Missing<LogEventKind, typeof LOG_EVENT_KINDS> | Missing<ProposalState, typeof PROPOSAL_STATES>] extends [never]
+  ? true
+  : false = true;
+void listsAreComplete;
 
 /** An event as the engine hands it to the ledger (seq, hashes are assigned by the store). */
 export interface NewLogEvent {
@@ -85,8 +122,8 @@ export interface LogFilter {
   readonly dotId?: string;
   readonly actor?: string;
   readonly event?: LogEventKind;
-  readonly since?: string;
-  readonly limit?: number;
+  readonly since?: string; // ISO-8601; rows with at >= since
+  readonly limit?: number; // the latest `limit` matching rows, still returned in seq order
 }
 
 /** Result of re-proving the chain. */

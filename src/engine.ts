@@ -1,0 +1,92 @@
+/**
+ * The one composition of dotctl: loads the catalogue, binds parameters, renders, and (as later
+ * stages land) gates, applies and logs. The CLI calls only this module's exports.
+ */
+import { InputError } from './model/errors.js';
+import { checkCatalogue, loadCatalogue } from './spec/load.js';
+import type { Catalogue, ValidDot, ValidationResult } from './spec/validate.js';
+import { bindParams, parseParamPairs } from './spec/params.js';
+import { gateRequirements, type GateRequirements } from './spec/laws.js';
+import { orderBundle, renderProposal, type RenderedProposal } from './render/proposal.js';
+
+export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
+
+/** Validates the catalogue in `dir`, returning every problem. */
+export async function validateDots(dir: string): Promise<ValidationResult & { readonly dotCount: number; readonly lawCount: number }> {
+  const result = await checkCatalogue(dir);
+  return result.kind === 'valid'
+    ? { ...result, dotCount: result.catalogue.dots.size, lawCount: result.catalogue.laws.size }
+    : { ...result, dotCount: 0, lawCount: 0 };
+}
+
+/** One line of the catalogue. */
+export interface DotSummary {
+  readonly id: string;
+  readonly option: string;
+  readonly title: string;
+  readonly risk: 'reversible' | 'irreversible';
+  readonly actionCode: string;
+  readonly approvalsRequired: number;
+  readonly dualControl: boolean;
+  readonly laws: readonly string[];
+  readonly companions: readonly string[];
+  readonly file: string;
+}
+
+function summarize(d: ValidDot, cat: Catalogue): DotSummary {
+  const req = gateRequirements([d.spec], cat.laws);
+  return {
+    id: d.spec.id,
+    option: d.spec.option,
+    title: d.spec.title,
+    risk: d.spec.risk,
+    actionCode: d.spec.action_code,
+    approvalsRequired: req.minApprovals,
+    dualControl: req.dualControl,
+    laws: d.spec.laws,
+    companions: d.spec.companions,
+    file: d.file,
+  };
+}
+
+/** The catalogue, ordered by option label. */
+export async function listDots(dir: string): Promise<DotSummary[]> {
+  const cat = await loadCatalogue(dir);
+  return [...cat.dots.values()].map((d) => summarize(d, cat)).sort((a, b) => (a.option < b.option ? -1 : a.option > b.option ? 1 : 0));
+}
+
+/** Finds a DOT by id (case-insensitive) or option label. */
+export function findDot(cat: Catalogue, ref: string): ValidDot {
+  const byId = cat.dots.get(ref) ?? cat.dots.get(ref.toUpperCase());
+  if (byId) return byId;
+  const byOption = [...cat.dots.values()].filter((d) => d.spec.option.toLowerCase() === ref.toLowerCase());
+  if (byOption.length === 1 && byOption[0]) return byOption[0];
+  const known = [...cat.dots.keys()].join(', ');
+  throw new InputError(`no DOT ${JSON.stringify(ref)} in the catalogue; known DOTs: ${known} (or their option labels)`);
+}
+
+/** One DOT in full: its summary, its spec and its gate requirements. */
+export async function showDot(dir: string, ref: string): Promise<{ summary: DotSummary; dot: ValidDot; requirements: GateRequirements }> {
+  const cat = await loadCatalogue(dir);
+  const dot = findDot(cat, ref);
+  return { summary: summarize(dot, cat), dot, requirements: gateRequirements([dot.spec], cat.laws) };
+}
+
+/** Resolves a bundle of DOT references, refusing duplicates. */
+export function resolveBundle(cat: Catalogue, refs: readonly string[]): ValidDot[] {
+  if (refs.length === 0) throw new InputError('name at least one DOT (id or option label)');
+  const dots = refs.map((r) => findDot(cat, r));
+  const ids = dots.map((d) => d.spec.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new InputError(`${dup} is named twice in the bundle; name each DOT once`);
+  return orderBundle(dots);
+}
+
+/** Pure render of a bundle with `name=value` parameter pairs: no database, no ledger. */
+export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[]): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
+  const cat = await loadCatalogue(dir);
+  const dots = resolveBundle(cat, refs);
+  const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
+  const rendered = renderProposal({ dots, laws: cat.laws, params, target: null, evidence: null });
+  return { ...rendered, dots: dots.map((d) => d.spec.id) };
+}

@@ -1,0 +1,356 @@
+/**
+ * The team ledger: the same tables as the SQLite ledger, in PostgreSQL schema `dotctl`.
+ * Every write is one transaction that first takes a transaction-level advisory lock, reads
+ * the head and inserts, so writers from any number of hosts queue and the chain never forks.
+ * Times and JSON are stored as text (exactly what was hashed) so reading back re-hashes to the
+ * same bytes; `detail::jsonb` is there for ad-hoc SQL.
+ */
+import pg from 'pg';
+import { sealEvent, type ChainHead } from './chain.js';
+import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
+import {
+  type DecisionRecord,
+  type LedgerStore,
+  type LogFilter,
+  type LogRow,
+  type NewLogEvent,
+  type ProposalRecord,
+  type ProposalState,
+} from './port.js';
+import {
+  DECISION_COLUMNS,
+  LOG_COLUMNS,
+  PROPOSAL_COLUMNS,
+  buildLogQuery,
+  checkProposalState,
+  decisionValues,
+  logRowValues,
+  normalizeFilter,
+  proposalValues,
+  toDecision,
+  toLogRow,
+  toProposal,
+  type Migration,
+  type StoredDecision,
+  type StoredLogRow,
+  type StoredProposal,
+} from './rows.js';
+
+/** The schema every dotctl table lives in. */
+export const PG_SCHEMA = 'dotctl';
+
+// Advisory lock keys (two-int form): a namespace ("dotc") and one key per purpose.
+const LOCK_NS = 0x646f7463;
+const LOCK_MIGRATE = 1;
+const LOCK_WRITE = 2;
+
+/** Forward migrations of the PostgreSQL ledger, applied in order inside one locked transaction. */
+export const PG_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'proposals, decisions and the append-only hash-chained dot_action_log',
+    sql: `
+      CREATE FUNCTION dotctl.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      BEGIN
+        RAISE EXCEPTION 'dotctl.% is append-only: % refused', TG_TABLE_NAME, TG_OP
+          USING ERRCODE = 'prohibited_sql_statement_attempted';
+      END
+      $fn$;
+
+      CREATE TABLE dotctl.dot_proposals (
+        id                 text COLLATE "C" PRIMARY KEY,
+        dot_ids            text NOT NULL,
+        params             text NOT NULL,
+        target_fingerprint text,
+        canonical          text NOT NULL,
+        hash               text NOT NULL,
+        state              text NOT NULL,
+        created_by         text NOT NULL,
+        created_at         text COLLATE "C" NOT NULL,
+        expires_at         text COLLATE "C",
+        signature          text
+      );
+      CREATE INDEX dot_proposals_state ON dotctl.dot_proposals (state, created_at);
+
+      CREATE TABLE dotctl.dot_decisions (
+        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        proposal_id text COLLATE "C" NOT NULL REFERENCES dotctl.dot_proposals (id),
+        kind        text NOT NULL CHECK (kind IN ('approve', 'reject')),
+        hash_signed text NOT NULL,
+        actor       text NOT NULL,
+        signature   text NOT NULL,
+        comment     text,
+        at          text COLLATE "C" NOT NULL,
+        expires_at  text COLLATE "C"
+      );
+      CREATE INDEX dot_decisions_proposal ON dotctl.dot_decisions (proposal_id, id);
+      CREATE TRIGGER dot_decisions_append_only BEFORE UPDATE OR DELETE ON dotctl.dot_decisions
+        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
+      CREATE TRIGGER dot_decisions_no_truncate BEFORE TRUNCATE ON dotctl.dot_decisions
+        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
+
+      CREATE TABLE dotctl.dot_action_log (
+        seq           bigint PRIMARY KEY CHECK (seq > 0),
+        at            text COLLATE "C" NOT NULL,
+        actor         text COLLATE "C" NOT NULL,
+        event         text COLLATE "C" NOT NULL,
+        proposal_id   text COLLATE "C",
+        dot_id        text COLLATE "C",
+        action_code   text,
+        proposal_hash text,
+        outcome       text,
+        detail        text NOT NULL,
+        prev_hash     text NOT NULL,
+        hash          text NOT NULL
+      );
+      CREATE INDEX dot_action_log_proposal ON dotctl.dot_action_log (proposal_id, seq);
+      CREATE INDEX dot_action_log_at ON dotctl.dot_action_log (at);
+      CREATE TRIGGER dot_action_log_append_only BEFORE UPDATE OR DELETE ON dotctl.dot_action_log
+        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
+      CREATE TRIGGER dot_action_log_no_truncate BEFORE TRUNCATE ON dotctl.dot_action_log
+        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
+    `,
+  },
+];
+
+/** The schema version this build of dotctl writes. */
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;
+
+/** How to open a PostgreSQL ledger. */
+export interface PostgresLedgerOptions {
+  /** Create schema `dotctl` when missing; otherwise a missing schema is an InputError. Default true. */
+  readonly create?: boolean;
+  /** Give up connecting after this long. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating and migrating as needed) the ledger in schema `dotctl` of the database at
+ * `url`. Throws a LedgerError naming the (password-free) URL when it cannot be reached or written.
+ */
+export async function openPostgresLedger(url: string, options: PostgresLedgerOptions = {}): Promise<PostgresLedger> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: 10_000,
+    application_name: 'dotctl-ledger',
+  });
+  // An idle connection dropped by the server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw ledgerFailure(url, 'open', err);
+  }
+  try {
+    const v = await currentVersion(client);
+    if (v === null && options.create === false) throw ledgerMissing(url, `the database has no ${PG_SCHEMA} schema`);
+    if (v !== null && v > PG_SCHEMA_VERSION) throw ledgerTooNew(url, v, PG_SCHEMA_VERSION);
+    if (v === null || v < PG_SCHEMA_VERSION) await migrate(client, url);
+    client.release();
+  } catch (err) {
+    client.release(true);
+    await pool.end().catch(() => undefined);
+    throw ledgerFailure(url, 'write', err);
+  }
+  return new PostgresLedger(pool, url);
+}
+
+async function currentVersion(client: pg.PoolClient): Promise<number | null> {
+  const t = await client.query<{ t: string | null }>(`SELECT to_regclass('${PG_SCHEMA}.schema_version')::text AS t`);
+  if (t.rows[0]?.t == null) return null;
+  const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${PG_SCHEMA}.schema_version`);
+  return r.rows[0]?.v ?? 0;
+}
+
+async function migrate(client: pg.PoolClient, url: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    // Two processes migrating at once: the second waits here, then finds nothing left to do.
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_MIGRATE]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${PG_SCHEMA}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${PG_SCHEMA}.schema_version (
+      version     integer PRIMARY KEY,
+      description text NOT NULL,
+      applied_at  timestamptz NOT NULL DEFAULT now()
+    )`);
+    const v = (await currentVersion(client)) ?? 0;
+    if (v > PG_SCHEMA_VERSION) throw ledgerTooNew(url, v, PG_SCHEMA_VERSION);
+    for (const m of PG_MIGRATIONS) {
+      if (m.version <= v) continue;
+      await client.query(m.sql);
+      await client.query(`INSERT INTO ${PG_SCHEMA}.schema_version (version, description) VALUES ($1, $2)`, [
+        m.version,
+        m.description,
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+const BATCH = 5_000;
+const cols = (c: readonly string[]): string => c.join(', ');
+const marks = (c: readonly string[]): string => c.map((_, i) => `$${i + 1}`).join(', ');
+const SQL = {
+  head: `SELECT seq, hash FROM dotctl.dot_action_log ORDER BY seq DESC LIMIT 1`,
+  insertLog: `INSERT INTO dotctl.dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`,
+  batch: `SELECT ${cols(LOG_COLUMNS)} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  insertProposal: `INSERT INTO dotctl.dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`,
+  proposal: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE id = $1`,
+  proposalForUpdate: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE id = $1 FOR UPDATE`,
+  proposals: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals ORDER BY created_at, id`,
+  proposalsIn: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE state = $1 ORDER BY created_at, id`,
+  setState: `UPDATE dotctl.dot_proposals SET state = $1 WHERE id = $2`,
+  insertDecision: `INSERT INTO dotctl.dot_decisions (${cols(DECISION_COLUMNS)}) VALUES (${marks(DECISION_COLUMNS)})`,
+  decisions: `SELECT ${cols(DECISION_COLUMNS)} FROM dotctl.dot_decisions WHERE proposal_id = $1 ORDER BY id`,
+} as const;
+
+/** A LedgerStore over schema `dotctl` of one PostgreSQL database; holds a small pool until `close()`. */
+export class PostgresLedger implements LedgerStore {
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    /** The ledger URL (shown only without its password). */
+    readonly url: string,
+  ) {}
+
+  /** Appends one event in its own locked transaction. */
+  async appendEvent(event: NewLogEvent): Promise<LogRow> {
+    return this.write((c) => this.appendInTx(c, event));
+  }
+
+  /** Reads log rows matching `filter`, in seq order. */
+  async readEvents(filter: LogFilter = {}): Promise<readonly LogRow[]> {
+    const q = buildLogQuery('dotctl.dot_action_log', normalizeFilter(filter), (n) => `$${n}`);
+    const r = await this.read(() => this.pool.query<StoredLogRow>(q.sql, [...q.params]));
+    return r.rows.map(toLogRow);
+  }
+
+  /** Streams every log row in seq order, in batches by seq so memory stays flat. */
+  async *iterateEvents(): AsyncGenerator<LogRow> {
+    let after = 0;
+    for (;;) {
+      const { rows } = await this.read(() => this.pool.query<StoredLogRow>(SQL.batch, [after, BATCH]));
+      for (const r of rows) yield toLogRow(r);
+      const last = rows[rows.length - 1];
+      if (last === undefined || rows.length < BATCH) return;
+      after = Number(last.seq);
+    }
+  }
+
+  /** Stores a new proposal and its event in one transaction; a known id is an InputError. */
+  async putProposal(proposal: ProposalRecord, event: NewLogEvent): Promise<LogRow> {
+    checkProposalState(proposal.state);
+    return this.write(async (c) => {
+      if ((await c.query(SQL.proposal, [proposal.id])).rowCount !== 0) throw duplicateProposal(this.url, proposal.id);
+      await c.query(SQL.insertProposal, [...proposalValues(proposal)]);
+      return this.appendInTx(c, event);
+    });
+  }
+
+  /** Reads one proposal, or null. */
+  async getProposal(id: string): Promise<ProposalRecord | null> {
+    const r = await this.read(() => this.pool.query<StoredProposal>(SQL.proposal, [id]));
+    const row = r.rows[0];
+    return row === undefined ? null : toProposal(row);
+  }
+
+  /** Lists proposals (optionally in one state), oldest first. */
+  async listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]> {
+    const r = await this.read(() =>
+      state === undefined
+        ? this.pool.query<StoredProposal>(SQL.proposals)
+        : this.pool.query<StoredProposal>(SQL.proposalsIn, [state]),
+    );
+    return r.rows.map(toProposal);
+  }
+
+  /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
+  async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {
+    return this.write(async (c) => {
+      if ((await c.query(SQL.proposal, [decision.proposalId])).rowCount === 0) {
+        throw unknownProposal(this.url, decision.proposalId);
+      }
+      await c.query(SQL.insertDecision, [...decisionValues(decision)]);
+      return this.appendInTx(c, event);
+    });
+  }
+
+  /** Lists a proposal's decisions in the order they were made. */
+  async listDecisions(proposalId: string): Promise<readonly DecisionRecord[]> {
+    const r = await this.read(() => this.pool.query<StoredDecision>(SQL.decisions, [proposalId]));
+    return r.rows.map(toDecision);
+  }
+
+  /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */
+  async transitionProposal(
+    id: string,
+    from: readonly ProposalState[],
+    to: ProposalState,
+    event: NewLogEvent,
+  ): Promise<LogRow | null> {
+    checkProposalState(to);
+    return this.write(async (c) => {
+      // Writers already queue on the advisory lock; FOR UPDATE keeps the CAS right on its own too.
+      const current = (await c.query<StoredProposal>(SQL.proposalForUpdate, [id])).rows[0];
+      if (current === undefined) throw unknownProposal(this.url, id);
+      if (!from.includes(current.state as ProposalState)) return null;
+      await c.query(SQL.setState, [to, id]);
+      return this.appendInTx(c, event);
+    });
+  }
+
+  /** Closes the pool; later calls fail. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private async appendInTx(c: pg.PoolClient, event: NewLogEvent): Promise<LogRow> {
+    const head = (await c.query<{ seq: string; hash: string }>(SQL.head)).rows[0];
+    const prev: ChainHead | null = head === undefined ? null : { seq: Number(head.seq), hash: head.hash };
+    const sealed = sealEvent(prev, event);
+    await c.query(SQL.insertLog, [...logRowValues(sealed.row, sealed.detailJson)]);
+    return sealed.row;
+  }
+
+  private async write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw ledgerFailure(this.url, 'open', err);
+    }
+    let broken = false;
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_WRITE]);
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw ledgerFailure(this.url, 'write', err);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  private async read<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw ledgerFailure(this.url, 'read', err);
+    }
+  }
+}

@@ -1,0 +1,344 @@
+/**
+ * The embedded ledger: SQLite through better-sqlite3. One file (WAL, synchronous=FULL) holds
+ * dot_proposals, dot_decisions and the append-only, hash-chained dot_action_log. Every write
+ * runs in a `BEGIN IMMEDIATE` transaction that reads the head and inserts, so concurrent
+ * processes queue on SQLite's write lock (busy_timeout) and the chain never forks.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { LedgerError } from '../model/errors.js';
+import { sealEvent, type ChainHead } from './chain.js';
+import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
+import {
+  type DecisionRecord,
+  type LedgerStore,
+  type LogFilter,
+  type LogRow,
+  type NewLogEvent,
+  type ProposalRecord,
+  type ProposalState,
+} from './port.js';
+import {
+  DECISION_COLUMNS,
+  LOG_COLUMNS,
+  PROPOSAL_COLUMNS,
+  buildLogQuery,
+  checkProposalState,
+  decisionValues,
+  logRowValues,
+  normalizeFilter,
+  proposalValues,
+  toDecision,
+  toLogRow,
+  toProposal,
+  type Migration,
+  type StoredDecision,
+  type StoredLogRow,
+  type StoredProposal,
+} from './rows.js';
+
+/** Forward migrations of the SQLite ledger, applied in order inside one transaction. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'proposals, decisions and the append-only hash-chained dot_action_log',
+    sql: `
+      CREATE TABLE dot_proposals (
+        id                 TEXT PRIMARY KEY,
+        dot_ids            TEXT NOT NULL,
+        params             TEXT NOT NULL,
+        target_fingerprint TEXT,
+        canonical          TEXT NOT NULL,
+        hash               TEXT NOT NULL,
+        state              TEXT NOT NULL,
+        created_by         TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        expires_at         TEXT,
+        signature          TEXT
+      );
+      CREATE INDEX dot_proposals_state ON dot_proposals (state, created_at);
+
+      CREATE TABLE dot_decisions (
+        id          INTEGER PRIMARY KEY,
+        proposal_id TEXT NOT NULL REFERENCES dot_proposals (id),
+        kind        TEXT NOT NULL CHECK (kind IN ('approve', 'reject')),
+        hash_signed TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        signature   TEXT NOT NULL,
+        comment     TEXT,
+        at          TEXT NOT NULL,
+        expires_at  TEXT
+      );
+      CREATE INDEX dot_decisions_proposal ON dot_decisions (proposal_id, id);
+      CREATE TRIGGER dot_decisions_no_update BEFORE UPDATE ON dot_decisions
+        BEGIN SELECT RAISE(ABORT, 'dot_decisions is append-only: UPDATE refused'); END;
+      CREATE TRIGGER dot_decisions_no_delete BEFORE DELETE ON dot_decisions
+        BEGIN SELECT RAISE(ABORT, 'dot_decisions is append-only: DELETE refused'); END;
+
+      CREATE TABLE dot_action_log (
+        seq           INTEGER PRIMARY KEY CHECK (seq > 0),
+        at            TEXT NOT NULL,
+        actor         TEXT NOT NULL,
+        event         TEXT NOT NULL,
+        proposal_id   TEXT,
+        dot_id        TEXT,
+        action_code   TEXT,
+        proposal_hash TEXT,
+        outcome       TEXT,
+        detail        TEXT NOT NULL,
+        prev_hash     TEXT NOT NULL,
+        hash          TEXT NOT NULL
+      );
+      CREATE INDEX dot_action_log_proposal ON dot_action_log (proposal_id, seq);
+      CREATE INDEX dot_action_log_at ON dot_action_log (at);
+      CREATE TRIGGER dot_action_log_no_update BEFORE UPDATE ON dot_action_log
+        BEGIN SELECT RAISE(ABORT, 'dot_action_log is append-only: UPDATE refused'); END;
+      CREATE TRIGGER dot_action_log_no_delete BEFORE DELETE ON dot_action_log
+        BEGIN SELECT RAISE(ABORT, 'dot_action_log is append-only: DELETE refused'); END;
+    `,
+  },
+];
+
+/** The schema version this build of dotctl writes. */
+export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;
+
+/** How to open a SQLite ledger. */
+export interface SqliteLedgerOptions {
+  /** Create the file (and its directory) when missing; otherwise a missing file is an InputError. Default true. */
+  readonly create?: boolean;
+  /** Open the connection read-only: nothing is ever written, writes fail with a LedgerError. Default false. */
+  readonly readonly?: boolean;
+  /** How long a writer waits for another process's write lock. Default 15 s. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating and migrating as needed) the SQLite ledger at `path`. Throws a LedgerError
+ * naming the file when it cannot be opened or written.
+ */
+export async function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): Promise<SqliteLedger> {
+  const create = (options.create ?? true) && options.readonly !== true;
+  const readonly = options.readonly === true;
+  if (!create && !existsSync(path)) throw ledgerMissing(path, 'the file does not exist');
+  let db: Database.Database;
+  try {
+    if (create) mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { readonly, fileMustExist: !create, timeout: options.busyTimeoutMs ?? 15_000 });
+  } catch (err) {
+    throw ledgerFailure(path, create ? 'write' : 'open', err);
+  }
+  try {
+    if (!readonly) {
+      enableWal(db);
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('foreign_keys = ON');
+    if (readonly) checkVersion(db, path);
+    else migrate(db, path);
+    return new SqliteLedger(db, path);
+  } catch (err) {
+    db.close();
+    throw ledgerFailure(path, readonly ? 'open' : 'write', err);
+  }
+}
+
+// Switching a fresh file to WAL needs a moment alone with it; processes opening it together retry.
+function enableWal(db: Database.Database): void {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      if (db.pragma('journal_mode = WAL', { simple: true }) === 'wal') return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || attempt >= 100) throw err;
+    }
+    if (attempt >= 100) throw new Error('the file could not be switched to WAL journal mode');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
+function currentVersion(db: Database.Database): number | null {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dotctl_schema_version'").get();
+  if (table === undefined) return null;
+  const row = db.prepare('SELECT max(version) AS v FROM dotctl_schema_version').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+function checkVersion(db: Database.Database, path: string): void {
+  const v = currentVersion(db);
+  if (v === null) throw ledgerMissing(path, 'the file holds no dotctl ledger');
+  if (v > SQLITE_SCHEMA_VERSION) throw ledgerTooNew(path, v, SQLITE_SCHEMA_VERSION);
+  if (v < SQLITE_SCHEMA_VERSION) {
+    throw new LedgerError(
+      `the ledger ${path} is at schema version ${v} and needs version ${SQLITE_SCHEMA_VERSION}; open it once for writing to migrate it`,
+      { code: 'LEDGER_NEEDS_MIGRATION' },
+    );
+  }
+}
+
+function migrate(db: Database.Database, path: string): void {
+  const run = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS dotctl_schema_version (
+      version     INTEGER PRIMARY KEY,
+      description TEXT NOT NULL,
+      applied_at  TEXT NOT NULL
+    )`);
+    const v = currentVersion(db) ?? 0;
+    if (v > SQLITE_SCHEMA_VERSION) throw ledgerTooNew(path, v, SQLITE_SCHEMA_VERSION);
+    const record = db.prepare('INSERT INTO dotctl_schema_version (version, description, applied_at) VALUES (?, ?, ?)');
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= v) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.description, new Date().toISOString());
+    }
+  });
+  // IMMEDIATE: two processes migrating a fresh file at once queue instead of failing mid-way.
+  run.immediate();
+}
+
+const BATCH = 10_000;
+
+function prepareStatements(db: Database.Database) {
+  const cols = (c: readonly string[]): string => c.join(', ');
+  const marks = (c: readonly string[]): string => c.map(() => '?').join(', ');
+  return {
+    head: db.prepare<[], ChainHead>('SELECT seq, hash FROM dot_action_log ORDER BY seq DESC LIMIT 1'),
+    insertLog: db.prepare(`INSERT INTO dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`),
+    batch: db.prepare<[number, number], StoredLogRow>(
+      `SELECT ${cols(LOG_COLUMNS)} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`,
+    ),
+    insertProposal: db.prepare(`INSERT INTO dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`),
+    proposal: db.prepare<[string], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE id = ?`),
+    proposals: db.prepare<[], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals ORDER BY created_at, id`),
+    proposalsIn: db.prepare<[string], StoredProposal>(
+      `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE state = ? ORDER BY created_at, id`,
+    ),
+    setState: db.prepare<[string, string]>('UPDATE dot_proposals SET state = ? WHERE id = ?'),
+    insertDecision: db.prepare(`INSERT INTO dot_decisions (${cols(DECISION_COLUMNS)}) VALUES (${marks(DECISION_COLUMNS)})`),
+    decisions: db.prepare<[string], StoredDecision>(
+      `SELECT ${cols(DECISION_COLUMNS)} FROM dot_decisions WHERE proposal_id = ? ORDER BY id`,
+    ),
+  };
+}
+
+/** A LedgerStore over one SQLite file; holds the connection until `close()`. */
+export class SqliteLedger implements LedgerStore {
+  private readonly stmts: ReturnType<typeof prepareStatements>;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    /** The ledger file, as named in messages. */
+    readonly path: string,
+  ) {
+    this.stmts = prepareStatements(db);
+  }
+
+  /** Appends one event in its own IMMEDIATE transaction. */
+  async appendEvent(event: NewLogEvent): Promise<LogRow> {
+    return this.write(() => this.appendInTx(event));
+  }
+
+  /** Reads log rows matching `filter`, in seq order. */
+  async readEvents(filter: LogFilter = {}): Promise<readonly LogRow[]> {
+    const f = normalizeFilter(filter);
+    return this.read(() => {
+      const q = buildLogQuery('dot_action_log', f, () => '?');
+      return (this.db.prepare(q.sql).all(...q.params) as StoredLogRow[]).map(toLogRow);
+    });
+  }
+
+  /** Streams every log row in seq order, in batches by seq so memory stays flat. */
+  async *iterateEvents(): AsyncGenerator<LogRow> {
+    let after = 0;
+    for (;;) {
+      const batch = this.read(() => this.stmts.batch.all(after, BATCH));
+      for (const r of batch) yield toLogRow(r);
+      const last = batch[batch.length - 1];
+      if (last === undefined || batch.length < BATCH) return;
+      after = Number(last.seq);
+    }
+  }
+
+  /** Stores a new proposal and its event in one transaction; a known id is an InputError. */
+  async putProposal(proposal: ProposalRecord, event: NewLogEvent): Promise<LogRow> {
+    checkProposalState(proposal.state);
+    return this.write(() => {
+      if (this.stmts.proposal.get(proposal.id) !== undefined) throw duplicateProposal(this.path, proposal.id);
+      this.stmts.insertProposal.run(...proposalValues(proposal));
+      return this.appendInTx(event);
+    });
+  }
+
+  /** Reads one proposal, or null. */
+  async getProposal(id: string): Promise<ProposalRecord | null> {
+    return this.read(() => {
+      const r = this.stmts.proposal.get(id);
+      return r === undefined ? null : toProposal(r);
+    });
+  }
+
+  /** Lists proposals (optionally in one state), oldest first. */
+  async listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]> {
+    return this.read(() => (state === undefined ? this.stmts.proposals.all() : this.stmts.proposalsIn.all(state)).map(toProposal));
+  }
+
+  /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
+  async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {
+    return this.write(() => {
+      if (this.stmts.proposal.get(decision.proposalId) === undefined) throw unknownProposal(this.path, decision.proposalId);
+      this.stmts.insertDecision.run(...decisionValues(decision));
+      return this.appendInTx(event);
+    });
+  }
+
+  /** Lists a proposal's decisions in the order they were made. */
+  async listDecisions(proposalId: string): Promise<readonly DecisionRecord[]> {
+    return this.read(() => this.stmts.decisions.all(proposalId).map(toDecision));
+  }
+
+  /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */
+  async transitionProposal(
+    id: string,
+    from: readonly ProposalState[],
+    to: ProposalState,
+    event: NewLogEvent,
+  ): Promise<LogRow | null> {
+    checkProposalState(to);
+    return this.write(() => {
+      const current = this.stmts.proposal.get(id);
+      if (current === undefined) throw unknownProposal(this.path, id);
+      if (!from.includes(current.state as ProposalState)) return null;
+      this.stmts.setState.run(to, id);
+      return this.appendInTx(event);
+    });
+  }
+
+  /** Closes the connection; later calls fail. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private appendInTx(event: NewLogEvent): LogRow {
+    const sealed = sealEvent(this.stmts.head.get() ?? null, event);
+    this.stmts.insertLog.run(...logRowValues(sealed.row, sealed.detailJson));
+    return sealed.row;
+  }
+
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw ledgerFailure(this.path, 'write', err);
+    }
+  }
+
+  private read<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw ledgerFailure(this.path, 'read', err);
+    }
+  }
+}

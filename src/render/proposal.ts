@@ -1,0 +1,313 @@
+/**
+ * Rendering of a proposal: a bundle of validated DOTs bound to parameter values and a target,
+ * as Markdown in the seed's fix-plan shape plus canonical JSON and its SHA-256. Pure: same
+ * input ⇒ byte-identical output.
+ */
+import { CheckError } from '../model/errors.js';
+import { canonicalJson, sha256Hex } from '../model/canonical.js';
+import type { Evidence } from '../model/evidence.js';
+import type { Law, Section, Step } from '../spec/schema.js';
+import { SECTIONS } from '../spec/schema.js';
+import type { ValidDot } from '../spec/validate.js';
+import { gateRequirements, type GateRequirements } from '../spec/laws.js';
+import { displayValue, paramsForRecord, type BoundParams } from '../spec/params.js';
+import { bindStep, bindTemplate, type BoundStep } from './steps.js';
+
+/** Format tag inside the canonical content; bump when its shape changes. */
+export const PROPOSAL_FORMAT = 'dotctl-proposal/1';
+
+/** Everything a proposal is rendered from. */
+export interface ProposalInput {
+  readonly dots: readonly ValidDot[]; // in apply order (see orderBundle)
+  readonly laws: ReadonlyMap<string, Law>;
+  readonly params: BoundParams;
+  /** target fingerprint, or null for an offline render */
+  readonly target: string | null;
+  readonly evidence?: Evidence | null;
+}
+
+/** A rendered proposal. */
+export interface RenderedProposal {
+  readonly hash: string;
+  readonly canonical: string;
+  readonly markdown: string;
+  readonly requirements: GateRequirements;
+}
+
+const SECTION_TITLES: Readonly<Record<Section, string>> = {
+  hard_stops: 'Hard stops',
+  pre_check: 'Pre-check',
+  diff: 'Diff',
+  rollback: 'Rollback',
+  post_verify: 'Post-verify',
+};
+
+/**
+ * Orders a bundle so that each DOT's companions in the bundle come before it (the seed:
+ * D is applied first or together), otherwise keeping the order given.
+ */
+export function orderBundle(dots: readonly ValidDot[]): ValidDot[] {
+  const byId = new Map(dots.map((d) => [d.spec.id, d]));
+  const out: ValidDot[] = [];
+  const visiting = new Set<string>();
+  const visit = (d: ValidDot): void => {
+    if (out.includes(d) || visiting.has(d.spec.id)) return;
+    visiting.add(d.spec.id);
+    for (const c of d.spec.companions) {
+      const comp = byId.get(c);
+      if (comp) visit(comp);
+    }
+    out.push(d);
+  };
+  dots.forEach(visit);
+  return out;
+}
+
+/** The content the hash is computed over: specs, params, target, rendered steps, gate. */
+export function proposalContent(input: ProposalInput): Record<string, unknown> {
+  const requirements = gateRequirements(input.dots.map((d) => d.spec), input.laws);
+  return {
+    format: PROPOSAL_FORMAT,
+    dots: input.dots.map((d) => ({ id: d.spec.id, version: d.spec.version, spec: d.spec })),
+    params: paramsForRecord(input.params),
+    target: input.target,
+    steps: input.dots.flatMap((d) =>
+      SECTIONS.flatMap((section) =>
+        d.spec[section].map((step, index) => ({ dot: d.spec.id, section, index, step: bindStep(step, input.params) })),
+      ),
+    ),
+    gate: { ...requirements, sources: requirements.sources },
+  };
+}
+
+/** Patterns that look like a secret in rendered text (the seed's secret hygiene scan). */
+const SECRET_PATTERNS: readonly [RegExp, string][] = [
+  [/PASSWORD\s+(E?'(?!<secret from )[^']+')/i, 'a password literal'],
+  [/postgres(?:ql)?:\/\/[^\s:/@]+:[^\s@]+@/i, 'a connection URL with a password'],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
+  [/\b(?:token|api[_-]?key|secret|passwd|password)=[A-Za-z0-9_\-]{8,}/i, 'a token in a URL or assignment'],
+];
+
+/** Names what looks like a leaked secret in `text`, or null. */
+export function findSecretLeak(text: string): string | null {
+  for (const [re, what] of SECRET_PATTERNS) if (re.test(text)) return what;
+  return null;
+}
+
+function fence(lang: string, body: string): string {
+  const ticks = body.includes('```') ? '````' : '```';
+  return `${ticks}${lang}\n${body.replace(/\n+$/, '')}\n${ticks}`;
+}
+
+function code(s: string): string {
+  return s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``;
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function shellWord(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+function describeExpect(step: Extract<BoundStep, { kind: 'sql' }>): string {
+  const e = step.expect;
+  if (!e) return '';
+  switch (e.kind) {
+    case 'rows':
+      return `expect exactly ${e.count} row(s)`;
+    case 'value':
+      return `expect the value ${code(String(e.equals))}`;
+    case 'empty':
+      return 'expect no rows';
+    case 'non_empty':
+      return 'expect at least one row';
+    case 'every_row':
+      return `expect every row's ${code(e.column)} ${e.equals !== undefined ? `= ${code(String(e.equals))}` : ''}${e.pattern !== undefined ? ` to match ${code(e.pattern)}` : ''}`.trim();
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+}
+
+function renderBoundStep(i: number, s: BoundStep): string {
+  const head = `${i + 1}. **${s.name}**`;
+  switch (s.kind) {
+    case 'sql': {
+      const tags = [describeExpect(s), s.transactional ? '' : 'runs outside the transaction'].filter(Boolean).join('; ');
+      return `${head}${tags ? ` — ${tags}` : ''}\n\n${fence('sql', s.sql)}`;
+    }
+    case 'patch':
+      return `${head} — ${s.reverse ? 'reverse-apply' : 'apply'} the patch${s.diffFile ? ` ${code(s.diffFile)}` : ''} to ${code(s.file)}${s.sha256 ? ` (file sha256 must be ${code(s.sha256)})` : ''}\n\n${fence('diff', s.diff)}`;
+    case 'command': {
+      const env = Object.entries(s.env).map(([k, v]) => `${k}=${shellWord(v)} `).join('');
+      const ex = s.expect ?? {};
+      const parts = [
+        `exit code ${ex.exit_code ?? 0}`,
+        ex.stdout_pattern !== undefined ? `stdout matches ${code(ex.stdout_pattern)}` : '',
+        ex.stdout_not_pattern !== undefined ? `stdout does not match ${code(ex.stdout_not_pattern)}` : '',
+        ex.stderr_pattern !== undefined ? `stderr matches ${code(ex.stderr_pattern)}` : '',
+      ].filter(Boolean);
+      return `${head} — run without a shell, timeout ${s.timeoutMs / 1000} s; expect ${parts.join(', ')}\n\n${fence('sh', `${env}${s.argv.map(shellWord).join(' ')}`)}`;
+    }
+    case 'archive':
+      return `${head} — archive schema ${code(s.schema)} (pg_dump custom format, sha256 recorded, verified non-empty with pg_restore --list) to ${code(s.to)}`;
+    case 'restore':
+      return `${head} — restore from the archive ${code(s.from)} with pg_restore`;
+    case 'file': {
+      const c = s.checks;
+      const parts = [
+        c.exists === false ? 'does not exist' : 'exists',
+        c.type ? `is a ${c.type}` : '',
+        c.not_world_writable ? 'is not world-writable' : '',
+        c.owner ? `is owned by ${code(c.owner)}` : '',
+        c.sha256 ? `has sha256 ${code(c.sha256)}` : '',
+      ].filter(Boolean);
+      return `${head} — ${code(s.path)} ${parts.join(', ')}`;
+    }
+    case 'host':
+      return `${head} — host name equals ${code(s.equals)}`;
+    default: {
+      const never: never = s;
+      return never;
+    }
+  }
+}
+
+function renderSection(section: Section, steps: readonly Step[], params: BoundParams): string {
+  const title = `#### ${SECTION_TITLES[section]}`;
+  if (steps.length === 0) return `${title}\n\n_None._`;
+  return `${title}\n\n${steps.map((s, i) => renderBoundStep(i, bindStep(s, params))).join('\n\n')}`;
+}
+
+/** Plain-language lines for gate requirements. */
+export function describeRequirements(r: GateRequirements): string[] {
+  const src = (k: string): string => {
+    const s = r.sources[k];
+    return s && s.length > 0 ? ` (${s.join(', ')})` : '';
+  };
+  const lines = [
+    `Approvals: at least ${r.minApprovals} valid approval(s) from reviewers${src('min_approvals')}.`,
+    r.dualControl ? `Dual control: ${r.minApprovals} distinct reviewers must approve${src('dual_control')}.` : 'Dual control: not required.',
+    `Separation of duties: the proposer never approves; whoever applies is an operator who did not approve${src('separation_of_duties')}.`,
+    `Approvals expire after ${r.approvalTtlHours} h${src('approval_ttl_hours')}; any change to the DOT, its parameters or the target voids them.`,
+    'Any rejection blocks the proposal.',
+  ];
+  if (r.archiveBeforeDiff) lines.push(`Archive before the diff: mandatory${src('archive_before_diff')}.`);
+  if (r.rollbackRequired) lines.push(`Rollback: required${src('rollback_required')}.`);
+  if (r.preCheckRequired) lines.push(`Pre-check: required${src('pre_check_required')}.`);
+  if (r.postVerifyRequired) lines.push(`Post-verify: required${src('post_verify_required')}.`);
+  if (r.registryEntry) lines.push(`Registry entry: recorded in the action log on apply${src('registry_entry')}.`);
+  if (r.actionLog) lines.push(`Action log: every step is written to dot_action_log${src('action_log')}.`);
+  if (r.companionsApplied) lines.push(`Companions: must be in the same bundle or already applied on the target${src('companions_applied')}.`);
+  return lines;
+}
+
+function describeLawRequires(law: Law): string {
+  const q = law.requires;
+  const parts: string[] = [];
+  if (q.min_approvals !== undefined) parts.push(`≥ ${q.min_approvals} approval(s)`);
+  if (q.dual_control) parts.push('dual control');
+  if (q.separation_of_duties) parts.push('separation of duties');
+  if (q.archive_before_diff) parts.push('archive before diff');
+  if (q.rollback_required) parts.push('rollback');
+  if (q.pre_check_required) parts.push('pre-check');
+  if (q.post_verify_required) parts.push('post-verify');
+  if (q.action_log) parts.push('action log');
+  if (q.registry_entry) parts.push('registry entry');
+  if (q.companions_applied) parts.push('companions applied');
+  if (q.approval_ttl_hours !== undefined) parts.push(`approval TTL ≤ ${q.approval_ttl_hours} h`);
+  return parts.join(', ') || 'nothing machine-checkable';
+}
+
+function renderDot(d: ValidDot, params: BoundParams): string {
+  const s = d.spec;
+  const out: string[] = [];
+  out.push(`## Option ${s.option} — ${s.id} (v${s.version}): ${s.title}`);
+  out.push(
+    [
+      `- **Action code:** ${code(s.action_code)}`,
+      `- **Risk:** ${s.risk}`,
+      `- **Laws:** ${s.laws.join(', ')}`,
+      `- **Companions:** ${s.companions.length > 0 ? s.companions.join(', ') : 'none'}`,
+      `- **Spec:** ${code(d.file.split('/').pop() ?? d.file)}`,
+    ].join('\n'),
+  );
+  out.push(`### Summary\n\n${s.summary.trim()}`);
+  out.push(`### When it applies\n\n${s.applies_when.trim()}`);
+  const names = Object.keys(s.params).sort();
+  if (names.length > 0) {
+    const rows = names.map((n) => {
+      const p = s.params[n];
+      const v = params[n];
+      return `| ${code(n)} | ${p?.type ?? ''} | ${v ? code(displayValue(v)) : ''} | ${cell(p?.description ?? '')} |`;
+    });
+    out.push(`### Parameters\n\n| name | type | value | description |\n|---|---|---|---|\n${rows.join('\n')}`);
+  }
+  if (s.registry) {
+    const r = s.registry;
+    out.push(`### Registry entry\n\n- artefact: ${r.artefact}\n- name: ${code(bindTemplate(r.name, params))}\n- purpose: ${r.purpose}${r.owner ? `\n- owner: ${r.owner}` : ''}`);
+  }
+  if (s.timeouts) {
+    out.push(`### Session timeouts\n\n${s.timeouts.lock_timeout_ms ? `- lock_timeout: ${s.timeouts.lock_timeout_ms} ms\n` : ''}${s.timeouts.statement_timeout_ms ? `- statement_timeout: ${s.timeouts.statement_timeout_ms} ms` : ''}`.trimEnd());
+  }
+  out.push(`### Steps\n\n${SECTIONS.map((sec) => renderSection(sec, s[sec], params)).join('\n\n')}`);
+  return out.join('\n\n');
+}
+
+function renderEvidence(e: Evidence | null | undefined): string {
+  if (!e) return '## Evidence\n\n_Absent: rendered without a target (offline). `dotctl propose` runs the hard stops and pre-checks read-only and records what they saw here._';
+  const rows = e.checks.map((c) => `| ${c.dotId} | ${c.section} | ${cell(c.name)} | ${c.outcome} | ${cell(c.observed)} |`);
+  return `## Evidence\n\nCollected read-only at ${e.collectedAt} on ${code(e.target)}.\n\n| DOT | section | check | outcome | observed |\n|---|---|---|---|---|\n${rows.join('\n')}`;
+}
+
+/** Renders a proposal. Throws CheckError (the seed's secret-hygiene hard stop) if the text leaks a secret. */
+export function renderProposal(input: ProposalInput): RenderedProposal {
+  const content = proposalContent(input);
+  const canonical = canonicalJson(content);
+  const hash = sha256Hex(canonical);
+  const requirements = gateRequirements(input.dots.map((d) => d.spec), input.laws);
+  const ids = input.dots.map((d) => d.spec.id);
+  const options = input.dots.map((d) => d.spec.option).join(' + ');
+  const risk = input.dots.some((d) => d.spec.risk === 'irreversible') ? 'irreversible' : 'reversible';
+  const lawIds = [...new Set(input.dots.flatMap((d) => d.spec.laws))];
+
+  const parts: string[] = [];
+  parts.push(`# Proposal: Option ${options} — ${ids.join(' + ')}`);
+  parts.push(
+    [
+      '| | |',
+      '|---|---|',
+      `| Hash (SHA-256) | ${code(hash)} |`,
+      `| DOTs (apply order) | ${ids.join(' → ')} |`,
+      `| Action codes | ${input.dots.map((d) => code(d.spec.action_code)).join(', ')} |`,
+      `| Risk | ${risk} |`,
+      `| Laws | ${lawIds.join(', ')} |`,
+      `| Target | ${input.target ? code(input.target) : 'none (offline render)'} |`,
+      `| Gate | ${requirements.minApprovals} approval(s)${requirements.dualControl ? ', dual control' : ''}, TTL ${requirements.approvalTtlHours} h |`,
+    ].join('\n'),
+  );
+  parts.push(...input.dots.map((d) => renderDot(d, input.params)));
+  const lawSections = lawIds.map((id) => {
+    const law = input.laws.get(id);
+    if (!law) return `### ${id}\n\n_Unknown law._`;
+    return `### ${law.id} — ${law.title}\n\n${law.text.trim()}\n\nRequires: ${describeLawRequires(law)}.`;
+  });
+  parts.push(`## Laws\n\n${lawSections.join('\n\n')}`);
+  const companionsOutside = [...new Set(input.dots.flatMap((d) => d.spec.companions))].filter((c) => !ids.includes(c));
+  parts.push(
+    `## Gate requirements\n\n${describeRequirements(requirements).map((l) => `- ${l}`).join('\n')}\n- Companions outside this bundle that must already be applied on the target: ${companionsOutside.length > 0 ? companionsOutside.join(', ') : 'none'}.\n- Built-in hard stop: no secret appears in this proposal (checked when it is rendered).`,
+  );
+  parts.push(renderEvidence(input.evidence));
+  parts.push(
+    `## Canonical JSON\n\nThe hash above is the SHA-256 of this exact text (UTF-8, no trailing newline). Approvals sign that hash; any change to a DOT, a parameter or the target gives another hash and voids them.\n\n<details><summary>canonical JSON (${canonical.length} bytes)</summary>\n\n${fence('json', canonical)}\n\n</details>`,
+  );
+  const markdown = `${parts.join('\n\n')}\n`;
+  const leak = findSecretLeak(markdown);
+  if (leak) {
+    throw new CheckError(`hard stop: the rendered proposal for ${ids.join(' + ')} contains ${leak}; move it into a secret parameter (type: secret) and render again`, { context: { dots: ids } });
+  }
+  return { hash, canonical, markdown, requirements };
+}

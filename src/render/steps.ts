@@ -1,0 +1,82 @@
+/**
+ * Binding of a step's text to parameter values, for display and hashing (secrets shown as
+ * placeholders) and for execution (secrets resolved). Pure.
+ */
+import type { Step } from '../spec/schema.js';
+import type { BoundParams, BoundValue } from '../spec/params.js';
+import { quoteIdent, quoteLiteral, substitutePlaceholders, substituteSql } from '../spec/sql-template.js';
+
+/** Resolves a bound value to its text; for secrets, `secret` decides what is shown. */
+export type ValueText = (name: string, v: BoundValue) => string;
+
+/** Display form: secrets become a placeholder naming their environment variable. */
+export const displayText: ValueText = (_name, v) => (v.kind === 'secret' ? `<secret from $${v.env}>` : String(v.value));
+
+function lookup(params: BoundParams, name: string): BoundValue {
+  const v = params[name];
+  if (!v) throw new TypeError(`parameter ${name} is not bound`); // validate() guarantees this
+  return v;
+}
+
+/** SQL with `:'x'` quoted as a literal and `:"x"` as an identifier. */
+export function bindSqlText(sql: string, params: BoundParams, text: ValueText = displayText): string {
+  return substituteSql(sql, (ref) => {
+    const v = lookup(params, ref.name);
+    return ref.kind === 'identifier' ? quoteIdent(text(ref.name, v)) : quoteLiteral(text(ref.name, v));
+  });
+}
+
+/** A string with `{{x}}` replaced. */
+export function bindTemplate(template: string, params: BoundParams, text: ValueText = displayText): string {
+  return substitutePlaceholders(template, (n) => text(n, lookup(params, n)));
+}
+
+/** A step with every parameter reference resolved, tagged by kind. */
+export type BoundStep =
+  | { readonly kind: 'sql'; readonly name: string; readonly sql: string; readonly transactional: boolean; readonly expect: Extract<Step, { kind: 'sql' }>['expect'] }
+  | { readonly kind: 'patch'; readonly name: string; readonly file: string; readonly diff: string; readonly reverse: boolean; readonly sha256: string | undefined; readonly diffFile: string | undefined }
+  | { readonly kind: 'command'; readonly name: string; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly expect: Extract<Step, { kind: 'command' }>['expect'] }
+  | { readonly kind: 'archive'; readonly name: string; readonly schema: string; readonly to: string }
+  | { readonly kind: 'restore'; readonly name: string; readonly from: string }
+  | { readonly kind: 'file'; readonly name: string; readonly path: string; readonly checks: Omit<Extract<Step, { kind: 'file' }>, 'kind' | 'name' | 'path'> }
+  | { readonly kind: 'host'; readonly name: string; readonly equals: string };
+
+/** Default timeout of a command step. */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+
+/** Binds a step's parameters. */
+export function bindStep(step: Step, params: BoundParams, text: ValueText = displayText): BoundStep {
+  const t = (s: string): string => bindTemplate(s, params, text);
+  switch (step.kind) {
+    case 'sql': {
+      let expect = step.expect;
+      if (expect && 'equals' in expect && typeof expect.equals === 'string') expect = { ...expect, equals: t(expect.equals) };
+      return { kind: 'sql', name: step.name, sql: bindSqlText(step.sql, params, text), transactional: step.transactional ?? true, expect };
+    }
+    case 'patch':
+      return { kind: 'patch', name: step.name, file: t(step.file), diff: step.diff ?? '', reverse: step.reverse ?? false, sha256: step.sha256, diffFile: step.diff_file };
+    case 'command':
+      return {
+        kind: 'command',
+        name: step.name,
+        argv: step.argv.map(t),
+        env: Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, t(v)])),
+        timeoutMs: step.timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        expect: step.expect,
+      };
+    case 'archive':
+      return { kind: 'archive', name: step.name, schema: t(step.schema), to: t(step.to) };
+    case 'restore':
+      return { kind: 'restore', name: step.name, from: t(step.from) };
+    case 'file': {
+      const { kind: _k, name, path, ...checks } = step;
+      return { kind: 'file', name, path: t(path), checks };
+    }
+    case 'host':
+      return { kind: 'host', name: step.name, equals: t(step.equals) };
+    default: {
+      const never: never = step;
+      return never;
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Reads the DOT directory from disk and hands the texts to the pure validator.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError, SpecError } from '../model/errors.js';
+import { validateCatalogue, type Catalogue, type CatalogueSource, type SourceFile, type ValidationResult } from './validate.js';
+
+/** Largest spec or side file read (guards against a runaway file). */
+const MAX_FILE_BYTES = 1024 * 1024;
+
+/** Reads every `*.yaml` DOT, `laws.yaml` and side files (diffs) of a directory. */
+export async function readCatalogueSource(dir: string): Promise<CatalogueSource> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (err) {
+    throw new InputError(`cannot read the DOT directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); point --dots or DOTCTL_DOTS at the catalogue`, { cause: err });
+  }
+  const shown = (name: string): string => join(dir, name);
+  const dots: SourceFile[] = [];
+  let laws: SourceFile | null = null;
+  const sideFiles = new Map<string, string>();
+  for (const name of names) {
+    const path = join(dir, name);
+    const buf = await readFile(path).catch(() => null);
+    if (!buf) continue; // a directory or unreadable entry is not part of the catalogue
+    if (buf.length > MAX_FILE_BYTES) {
+      throw new InputError(`${shown(name)} is larger than 1 MiB; a DOT catalogue file should be small`);
+    }
+    const text = buf.toString('utf8');
+    if (name === 'laws.yaml') laws = { file: shown(name), text };
+    else if (name.endsWith('.yaml') || name.endsWith('.yml')) dots.push({ file: shown(name), text });
+    else sideFiles.set(name, text);
+  }
+  return { dots, laws, sideFiles, dir: dir.endsWith('/') ? dir : `${dir}/` };
+}
+
+/** Reads and validates the catalogue. */
+export async function checkCatalogue(dir: string): Promise<ValidationResult> {
+  return validateCatalogue(await readCatalogueSource(dir));
+}
+
+/** Reads and validates the catalogue, throwing a SpecError with every problem. */
+export async function loadCatalogue(dir: string): Promise<Catalogue> {
+  const result = await checkCatalogue(dir);
+  if (result.kind === 'invalid') throw new SpecError(result.problems);
+  return result.catalogue;
+}

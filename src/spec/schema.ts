@@ -1,0 +1,207 @@
+/**
+ * The DOT spec language and the law registry: zod is the one definition of their shape.
+ * `DotInput`/`LawRegistryInput` are what an author writes (untrusted); `Dot`/`LawRegistry`
+ * are what `validateCatalogue` hands on after every cross-file check has passed.
+ */
+import { z } from 'zod';
+
+/** Names usable as parameter names and `{{name}}` placeholders. */
+export const PARAM_NAME = /^[a-z_][a-z0-9_]*$/;
+/** DOT ids: DOT-UPPER-CASE. */
+export const DOT_ID = /^DOT(-[A-Z0-9]+)+$/;
+
+const name = z.string().min(1).max(120).describe('Short human name of the step, shown in proposals and the action log.');
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** What a check query must return. */
+export const SqlExpect = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('rows'), count: z.number().int().min(0).describe('Exact row count expected.') }),
+  z.strictObject({
+    kind: z.literal('value'),
+    equals: scalar.describe('The single value (first column of the single row) must equal this; {{param}} allowed.'),
+  }),
+  z.strictObject({ kind: z.literal('empty') }),
+  z.strictObject({ kind: z.literal('non_empty') }),
+  z.strictObject({
+    kind: z.literal('every_row'),
+    column: z.string().min(1),
+    equals: scalar.optional(),
+    pattern: z.string().optional().describe('Regular expression every value must match.'),
+  }),
+]);
+export type SqlExpect = z.infer<typeof SqlExpect>;
+
+/** A SQL statement (diff/rollback) or check query (with `expect`). */
+export const SqlStep = z.strictObject({
+  kind: z.literal('sql'),
+  name,
+  sql: z.string().min(1).describe("SQL; parameters the psql way: :'name' literal, :\"name\" identifier."),
+  expect: SqlExpect.optional(),
+  transactional: z.boolean().optional().describe('false for SQL that cannot run in a transaction block.'),
+});
+
+/** A unified diff applied to a file (rollback: the same diff with reverse: true). */
+export const PatchStep = z.strictObject({
+  kind: z.literal('patch'),
+  name,
+  file: z.string().min(1).describe('Target file path; {{param}} allowed.'),
+  diff: z.string().min(1).optional().describe('Inline unified diff.'),
+  diff_file: z.string().min(1).optional().describe('Unified diff in a file beside the DOT spec.'),
+  reverse: z.boolean().optional().describe('Apply the diff in reverse (rollback).'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional().describe('Pinned sha256 of the file before patching.'),
+});
+
+/** What a command must produce. */
+export const CommandExpect = z.strictObject({
+  exit_code: z.number().int().min(0).max(255).optional(),
+  stdout_pattern: z.string().optional(),
+  stdout_not_pattern: z.string().optional(),
+  stderr_pattern: z.string().optional(),
+});
+
+/** A program run as argv, without a shell. */
+export const CommandStep = z.strictObject({
+  kind: z.literal('command'),
+  name,
+  argv: z.array(z.string()).min(1).describe('Program and arguments; {{param}} substituted per argument.'),
+  env: z.record(z.string(), z.string()).optional(),
+  timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
+  expect: CommandExpect.optional(),
+});
+
+/** pg_dump of a schema (custom format) to an archive file. */
+export const ArchiveStep = z.strictObject({
+  kind: z.literal('archive'),
+  name,
+  schema: z.string().min(1).describe('Schema to archive; {{param}} allowed.'),
+  to: z.string().min(1).describe('Archive file path; {{param}} allowed.'),
+});
+
+/** pg_restore from an archive file. */
+export const RestoreStep = z.strictObject({
+  kind: z.literal('restore'),
+  name,
+  from: z.string().min(1).describe('Archive file path; {{param}} allowed.'),
+});
+
+/** A file check: the seed's "scripts not world-writable" hard stop. */
+export const FileStep = z.strictObject({
+  kind: z.literal('file'),
+  name,
+  path: z.string().min(1),
+  exists: z.boolean().optional(),
+  type: z.enum(['file', 'directory']).optional(),
+  not_world_writable: z.boolean().optional(),
+  owner: z.string().optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+
+/** Host name check: the seed's hostname verify. */
+export const HostStep = z.strictObject({
+  kind: z.literal('host'),
+  name,
+  equals: z.string().min(1).describe('Expected host name; {{param}} allowed.'),
+});
+
+/** Every step kind, tagged on `kind`. */
+export const Step = z.discriminatedUnion('kind', [SqlStep, PatchStep, CommandStep, ArchiveStep, RestoreStep, FileStep, HostStep]);
+export type StepInput = z.input<typeof Step>;
+export type Step = z.output<typeof Step>;
+export type StepKind = Step['kind'];
+
+export const PARAM_TYPES = ['identifier', 'text', 'integer', 'boolean', 'path', 'secret'] as const;
+export type ParamType = (typeof PARAM_TYPES)[number];
+
+/** A typed parameter. */
+export const Param = z.strictObject({
+  type: z.enum(PARAM_TYPES),
+  description: z.string().min(1),
+  default: scalar.optional(),
+  env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional().describe('secret: environment variable the value comes from at apply time.'),
+});
+export type Param = z.infer<typeof Param>;
+
+/** Registry entry a DOT records for a new artefact (Đ37 §5). */
+export const RegistryEntry = z.strictObject({
+  artefact: z.enum(['role', 'schema', 'script', 'other']),
+  name: z.string().min(1).describe('{{param}} allowed.'),
+  purpose: z.string().min(1),
+  owner: z.string().min(1).optional(),
+});
+
+/** Session timeouts on the target (defaults in README). */
+export const Timeouts = z.strictObject({
+  lock_timeout_ms: z.number().int().min(1).optional(),
+  statement_timeout_ms: z.number().int().min(1).optional(),
+});
+
+const stepList = z.array(Step);
+
+/** A DOT as written in `dots/<id>.yaml`. */
+export const DotSchema = z.strictObject({
+  id: z.string().regex(DOT_ID, 'must look like DOT-PG-GRANT-SCHEMA'),
+  version: z.number().int().min(1),
+  option: z.string().regex(/^[A-Z][0-9]?$/, 'must be an option label like A, B, C1'),
+  title: z.string().min(1),
+  summary: z.string().min(1),
+  applies_when: z.string().min(1),
+  risk: z.enum(['reversible', 'irreversible']),
+  action_code: z.string().regex(/^DOT(-[A-Z0-9]+)+$/, 'must look like DOT-PG-GRANT-DIRECTUS'),
+  laws: z.array(z.string().min(1)).min(1),
+  companions: z.array(z.string().regex(DOT_ID)).default([]),
+  params: z.record(z.string().regex(PARAM_NAME, 'parameter names are lower_snake_case'), Param).default({}),
+  registry: RegistryEntry.optional(),
+  timeouts: Timeouts.optional(),
+  hard_stops: stepList.default([]),
+  pre_check: stepList.default([]),
+  diff: stepList.min(1),
+  rollback: stepList.default([]),
+  post_verify: stepList.default([]),
+});
+export type DotInput = z.input<typeof DotSchema>;
+export type Dot = z.output<typeof DotSchema>;
+
+/** Sections of a DOT, in execution order. */
+export const SECTIONS = ['hard_stops', 'pre_check', 'diff', 'rollback', 'post_verify'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** Step kinds allowed in each section. */
+export const SECTION_KINDS: Readonly<Record<Section, readonly StepKind[]>> = {
+  hard_stops: ['host', 'file', 'sql', 'command'],
+  pre_check: ['host', 'file', 'sql', 'command'],
+  diff: ['archive', 'sql', 'patch', 'command'],
+  rollback: ['restore', 'sql', 'patch', 'command'],
+  post_verify: ['sql', 'command', 'file'],
+};
+
+/** Machine-checkable requirements a law imposes. */
+export const Requirements = z.strictObject({
+  min_approvals: z.number().int().min(0).max(10).optional(),
+  dual_control: z.boolean().optional(),
+  separation_of_duties: z.boolean().optional(),
+  archive_before_diff: z.boolean().optional(),
+  rollback_required: z.boolean().optional(),
+  pre_check_required: z.boolean().optional(),
+  post_verify_required: z.boolean().optional(),
+  action_log: z.boolean().optional(),
+  registry_entry: z.boolean().optional(),
+  companions_applied: z.boolean().optional(),
+  approval_ttl_hours: z.number().int().min(1).max(720).optional(),
+});
+export type Requirements = z.infer<typeof Requirements>;
+
+/** A law of the registry. */
+export const Law = z.strictObject({
+  id: z.string().min(1),
+  title: z.string().min(1),
+  text: z.string().min(1),
+  requires: Requirements,
+});
+export type Law = z.infer<typeof Law>;
+
+/** `dots/laws.yaml`. */
+export const LawRegistrySchema = z.strictObject({
+  laws: z.array(Law).min(1),
+});
+export type LawRegistry = z.infer<typeof LawRegistrySchema>;
