@@ -1,6 +1,238 @@
+/**
+ * Ledger read commands: `log`, `log verify`, `proposals`, `status`. They open the ledger in
+ * read mode (a missing ledger is reported, never created) and load the ledger modules lazily.
+ */
 import type { Command } from 'commander';
+import { InputError, LedgerError } from '../../model/errors.js';
+import type { DecisionRecord, LogFilter, LogRow, ProposalRecord, ProposalState } from '../../ledger/port.js';
+import { action, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
-export function registerLedgerCommands(_program: Command): void {
-  // filled in by the ledger work
+export function registerLedgerCommands(program: Command): void {
+  const log = program
+    .command('log')
+    .description('show dot_action_log (oldest first); `log verify` re-proves its hash chain')
+    .option('--proposal <id>', 'only events of this proposal')
+    .option('--dot <id>', 'only events of this DOT')
+    .option('--actor <name>', 'only events by this actor')
+    .option('--event <kind>', 'only events of this kind (proposed, approved, applied, …)')
+    .option('--since <iso>', 'only events at or after this time (e.g. 2024-05-01 or 2024-05-01T08:00:00Z)')
+    .option('--limit <n>', 'only the latest N matching events')
+    .option('--json', 'one JSON object per line (JSON Lines)')
+    .action(
+      action(async (opts: LogOptions, cmd: Command) => {
+        const filter = await parseLogFilter(opts);
+        const { withLedger } = await import('../../ledger/open.js');
+        const rows = await withLedger(globalOptions(cmd).ledger, { mode: 'read' }, (l) => l.readEvents(filter));
+        if (opts.json === true) {
+          for (const r of rows) out(JSON.stringify(r));
+        } else if (rows.length === 0) {
+          out('no events match');
+        } else {
+          for (const line of formatLogTable(rows)) out(line);
+        }
+      }),
+    );
+
+  log
+    .command('verify')
+    .description('re-prove the hash chain of dot_action_log; exit 7 naming the first broken row')
+    .option('--json', 'print the verdict as JSON')
+    .action(
+      action(async (_opts: { json?: boolean }, cmd: Command) => {
+        const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        const { withLedger } = await import('../../ledger/open.js');
+        const { verifyChain } = await import('../../ledger/chain.js');
+        const verdict = await withLedger(globalOptions(cmd).ledger, { mode: 'read' }, (l) => verifyChain(l.iterateEvents()));
+        if (json) outJson(verdict);
+        switch (verdict.kind) {
+          case 'intact':
+            if (!json) out(`dot_action_log intact: ${verdict.rows} rows, head ${verdict.headHash}`);
+            return;
+          case 'broken':
+            throw new LedgerError(
+              `dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; ` +
+                'restore the ledger from a backup and find out who changed it before trusting it',
+              { code: 'LEDGER_BROKEN', context: { ...verdict } },
+            );
+          default:
+            return assertNever(verdict);
+        }
+      }),
+    );
+
+  program
+    .command('proposals')
+    .description('list stored proposals (oldest first)')
+    .option('--state <state>', 'only proposals in this state (proposed, applying, applied, …)')
+    .option('--json', 'print a JSON array')
+    .action(
+      action(async (opts: { state?: string; json?: boolean }, cmd: Command) => {
+        const state = opts.state === undefined ? undefined : await parseState(opts.state);
+        const { withLedger } = await import('../../ledger/open.js');
+        const list = await withLedger(globalOptions(cmd).ledger, { mode: 'read' }, (l) => l.listProposals(state));
+        if (opts.json === true) return outJson(list);
+        if (list.length === 0) return out(state === undefined ? 'no proposals' : `no proposals in state ${state}`);
+        for (const line of formatProposalTable(list)) out(line);
+      }),
+    );
+
+  program
+    .command('status')
+    .description('show one proposal: its fields, decisions and events')
+    .argument('<proposal>', 'proposal id')
+    .option('--json', 'print {proposal, decisions, events} as JSON')
+    .action(
+      action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+        const spec = globalOptions(cmd).ledger;
+        const { withLedger } = await import('../../ledger/open.js');
+        const { unknownProposal } = await import('../../ledger/failure.js');
+        const found = await withLedger(spec, { mode: 'read' }, async (l) => {
+          const proposal = await l.getProposal(id);
+          if (proposal === null) return null;
+          return { proposal, decisions: await l.listDecisions(id), events: await l.readEvents({ proposalId: id }) };
+        });
+        if (found === null) throw unknownProposal(spec, id);
+        if (opts.json === true) return outJson(found);
+        for (const line of formatStatus(found.proposal, found.decisions, found.events)) out(line);
+      }),
+    );
+}
+
+interface LogOptions {
+  readonly proposal?: string;
+  readonly dot?: string;
+  readonly actor?: string;
+  readonly event?: string;
+  readonly since?: string;
+  readonly limit?: string;
+  readonly json?: boolean;
+}
+
+async function parseLogFilter(opts: LogOptions): Promise<LogFilter> {
+  const { isLogEventKind, normalizeIsoTime } = await import('../../ledger/chain.js');
+  const { LOG_EVENT_KINDS } = await import('../../ledger/port.js');
+  let since: string | undefined;
+  if (opts.since !== undefined) {
+    // A bare date means midnight UTC; anything with a time must say its zone.
+    const text = /^\d{4}-\d{2}-\d{2}$/.test(opts.since) ? `${opts.since}T00:00:00Z` : opts.since;
+    since = normalizeIsoTime(text) ?? undefined;
+    if (since === undefined) {
+      throw new InputError(
+        `--since ${JSON.stringify(opts.since)} is not an ISO-8601 time; pass e.g. --since 2024-05-01 or --since 2024-05-01T08:00:00Z`,
+      );
+    }
+  }
+  let limit: number | undefined;
+  if (opts.limit !== undefined) {
+    limit = /^\d+$/.test(opts.limit) ? Number(opts.limit) : Number.NaN;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new InputError(`--limit ${JSON.stringify(opts.limit)} is not a positive whole number; pass e.g. --limit 50`);
+    }
+  }
+  if (opts.event !== undefined && !isLogEventKind(opts.event)) {
+    throw new InputError(`--event ${JSON.stringify(opts.event)} is not an event kind; use one of ${LOG_EVENT_KINDS.join(', ')}`);
+  }
+  return {
+    ...(opts.proposal !== undefined && { proposalId: opts.proposal }),
+    ...(opts.dot !== undefined && { dotId: opts.dot }),
+    ...(opts.actor !== undefined && { actor: opts.actor }),
+    ...(opts.event !== undefined && { event: opts.event as LogRow['event'] }),
+    ...(since !== undefined && { since }),
+    ...(limit !== undefined && { limit }),
+  };
+}
+
+async function parseState(state: string): Promise<ProposalState> {
+  const { PROPOSAL_STATES } = await import('../../ledger/port.js');
+  const known: readonly string[] = PROPOSAL_STATES;
+  if (!known.includes(state)) {
+    throw new InputError(`--state ${JSON.stringify(state)} is not a proposal state; use one of ${PROPOSAL_STATES.join(', ')}`);
+  }
+  return state as ProposalState;
+}
+
+const DETAIL_WIDTH = 60;
+
+/** Short one-line form of an event's detail, truncated to DETAIL_WIDTH characters. */
+export function summarizeDetail(detail: Readonly<Record<string, unknown>>): string {
+  if (Object.keys(detail).length === 0) return '-';
+  const text = JSON.stringify(detail);
+  return text.length <= DETAIL_WIDTH ? text : `${text.slice(0, DETAIL_WIDTH - 1)}…`;
+}
+
+/** Aligns rows of cells into columns separated by two spaces (the last column is not padded). */
+export function alignColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+const dash = (v: string | null): string => (v === null || v === '' ? '-' : v);
+
+/** The `dotctl log` table: one line per event under a header. */
+export function formatLogTable(rows: readonly LogRow[]): string[] {
+  return alignColumns([
+    ['SEQ', 'TIME', 'ACTOR', 'EVENT', 'PROPOSAL', 'DOT', 'ACTION CODE', 'OUTCOME', 'DETAIL'],
+    ...rows.map((r) => [
+      String(r.seq),
+      r.at,
+      r.actor,
+      r.event,
+      dash(r.proposalId),
+      dash(r.dotId),
+      dash(r.actionCode),
+      dash(r.outcome),
+      summarizeDetail(r.detail),
+    ]),
+  ]);
+}
+
+/** The `dotctl proposals` table. */
+export function formatProposalTable(list: readonly ProposalRecord[]): string[] {
+  return alignColumns([
+    ['ID', 'STATE', 'DOTS', 'CREATED BY', 'CREATED AT', 'EXPIRES AT'],
+    ...list.map((p) => [p.id, p.state, p.dotIds.join(','), p.createdBy, p.createdAt, dash(p.expiresAt)]),
+  ]);
+}
+
+/** The `dotctl status` report: fields, then decisions, then events. */
+export function formatStatus(p: ProposalRecord, decisions: readonly DecisionRecord[], events: readonly LogRow[]): string[] {
+  const lines = alignColumns([
+    ['proposal', p.id],
+    ['state', p.state],
+    ['DOTs', p.dotIds.join(', ')],
+    ['hash', p.hash],
+    ['created', `${p.createdAt} by ${p.createdBy}`],
+    ['expires', dash(p.expiresAt)],
+    ['target', dash(p.targetFingerprint)],
+    ['params', JSON.stringify(p.params)],
+  ]);
+  lines.push('', `decisions (${decisions.length})`);
+  if (decisions.length > 0) {
+    const table = alignColumns([
+      ['AT', 'DECISION', 'BY', 'COVERS', 'EXPIRES AT', 'COMMENT'],
+      ...decisions.map((d) => [
+        d.at,
+        d.kind,
+        d.actor,
+        d.hashSigned === p.hash ? 'this hash' : `other hash ${d.hashSigned.slice(0, 12)}`,
+        dash(d.expiresAt),
+        dash(d.comment),
+      ]),
+    ]);
+    lines.push(...table.map((l) => `  ${l}`));
+  }
+  lines.push('', `events (${events.length})`);
+  if (events.length > 0) lines.push(...formatLogTable(events).map((l) => `  ${l}`));
+  return lines;
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unexpected verdict ${JSON.stringify(x)}`);
 }
