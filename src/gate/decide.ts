@@ -1,0 +1,184 @@
+/**
+ * Gate decisions: pure functions of the proposal, its approvals/rejections, the identities,
+ * the requirements of the laws and `now`. Every unmet requirement is spelled out.
+ */
+import type { DecisionRecord, ProposalState } from '../ledger/port.js';
+import type { GateRequirements } from '../spec/laws.js';
+import type { Identity, Role } from './identities.js';
+import { verifyStatement } from './signature.js';
+
+/** What the gate needs to know about a proposal. */
+export interface GateProposal {
+  readonly id: string;
+  /** the hash stored (and signed) when it was proposed */
+  readonly hash: string;
+  /** the hash recomputed now from the current DOT files, params and target */
+  readonly currentHash: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly state: ProposalState;
+  readonly signature: string | null;
+}
+
+/** Companion status for the gate: in the same bundle, applied on the target, or missing. */
+export interface CompanionStatus {
+  readonly dotId: string;
+  readonly requiredBy: string;
+  readonly status: 'in_bundle' | 'applied' | 'missing';
+}
+
+/** A requirement that is not met, in one sentence. */
+export interface Unmet {
+  readonly kind:
+    | 'state'
+    | 'proposal_expired'
+    | 'hash_changed'
+    | 'proposer_invalid'
+    | 'rejected'
+    | 'approvals_missing'
+    | 'applier_not_operator'
+    | 'applier_approved'
+    | 'companion_missing';
+  readonly message: string;
+}
+
+/** An approval that does not count, and why. */
+export interface Discounted {
+  readonly actor: string;
+  readonly reason: string;
+}
+
+/** The gate's verdict. */
+export interface GateDecision {
+  readonly kind: 'allow' | 'refuse';
+  readonly approvers: readonly string[];
+  readonly discounted: readonly Discounted[];
+  readonly unmet: readonly Unmet[];
+}
+
+/** Everything a gate decision depends on. */
+export interface GateInput {
+  readonly proposal: GateProposal;
+  readonly decisions: readonly DecisionRecord[];
+  readonly identities: readonly Identity[];
+  readonly requirements: GateRequirements;
+  readonly now: string;
+  /** who wants to apply (null for a status read) */
+  readonly applier: Identity | null;
+  readonly companions: readonly CompanionStatus[];
+}
+
+const byName = (ids: readonly Identity[], name: string): Identity | undefined => ids.find((i) => i.name === name);
+const has = (i: Identity | undefined, role: Role): boolean => !!i && !i.disabled && i.roles.includes(role);
+const sources = (r: GateRequirements, key: string): string => {
+  const s = r.sources[key];
+  return s && s.length > 0 ? ` (${s.join(', ')})` : '';
+};
+
+/** States from which a proposal may still be applied. */
+export const APPLICABLE_STATES: readonly ProposalState[] = ['proposed', 'interrupted'];
+
+/** Decides whether a proposal may be applied now (or, with no applier, whether it is ready). */
+export function decideGate(input: GateInput): GateDecision {
+  const { proposal: p, requirements: req, identities, now } = input;
+  const unmet: Unmet[] = [];
+  const discounted: Discounted[] = [];
+
+  if (!APPLICABLE_STATES.includes(p.state)) {
+    unmet.push({ kind: 'state', message: `proposal ${p.id} is ${p.state}; only a proposed (or interrupted) proposal can be applied` });
+  }
+  if (p.expiresAt !== null && now >= p.expiresAt) {
+    unmet.push({ kind: 'proposal_expired', message: `proposal ${p.id} expired at ${p.expiresAt}; propose it again` });
+  }
+  const hashChanged = p.currentHash !== p.hash;
+  if (hashChanged) {
+    unmet.push({
+      kind: 'hash_changed',
+      message: `the DOT files, parameters or target changed since ${p.id} was proposed (hash ${p.hash.slice(0, 12)}… is now ${p.currentHash.slice(0, 12)}…); every approval is void; propose again`,
+    });
+  }
+  const proposer = byName(identities, p.createdBy);
+  if (!has(proposer, 'operator')) {
+    unmet.push({ kind: 'proposer_invalid', message: `proposer ${p.createdBy} is not an enabled operator in the identities file` });
+  } else if (!p.signature || !verifyStatement(proposer!.publicKey, p.signature, 'propose', p.id, p.hash)) {
+    unmet.push({ kind: 'proposer_invalid', message: `the proposer's signature on ${p.id} does not verify against ${p.createdBy}'s key` });
+  }
+
+  const approvers: string[] = [];
+  const rejecters: string[] = [];
+  for (const d of input.decisions) {
+    const who = byName(identities, d.actor);
+    const counted = (reason: string | null): void => {
+      if (reason) discounted.push({ actor: d.actor, reason });
+    };
+    if (!who) {
+      counted(`${d.actor} is not in the identities file`);
+      continue;
+    }
+    if (!verifyStatement(who.publicKey, d.signature, d.kind, p.id, d.hashSigned)) {
+      counted(`the signature of ${d.actor}'s ${d.kind === 'approve' ? 'approval' : 'rejection'} does not verify for this proposal (wrong key, other proposal or tampered)`);
+      continue;
+    }
+    if (who.disabled) {
+      counted(`${d.actor} is disabled`);
+      continue;
+    }
+    if (!who.roles.includes('reviewer')) {
+      counted(`${d.actor} is not a reviewer`);
+      continue;
+    }
+    if (d.kind === 'reject') {
+      if (!rejecters.includes(d.actor)) rejecters.push(d.actor);
+      continue;
+    }
+    if (d.actor === p.createdBy) counted(`${d.actor} proposed it and may not approve it`);
+    else if (d.hashSigned !== p.currentHash) counted(`${d.actor} approved hash ${d.hashSigned.slice(0, 12)}…, not the current one`);
+    else if (d.expiresAt !== null && now >= d.expiresAt) counted(`${d.actor}'s approval expired at ${d.expiresAt}`);
+    else if (approvers.includes(d.actor)) counted(`${d.actor} already approved; one reviewer counts once`);
+    else approvers.push(d.actor);
+  }
+  for (const r of rejecters) unmet.push({ kind: 'rejected', message: `${r} rejected ${p.id}; a rejection blocks it` });
+
+  if (approvers.length < req.minApprovals) {
+    const missing = req.minApprovals - approvers.length;
+    const dual = req.dualControl ? `dual control${sources(req, 'dual_control')}: ` : '';
+    unmet.push({
+      kind: 'approvals_missing',
+      message: `${dual}${req.minApprovals} approval(s) from distinct reviewers required${sources(req, 'min_approvals')}, ${approvers.length} valid (${missing} missing)${approvers.length > 0 ? `; approved by ${approvers.join(', ')}` : ''}; ${p.createdBy} may not approve`,
+    });
+  }
+
+  const a = input.applier;
+  if (a) {
+    if (!has(a, 'operator')) unmet.push({ kind: 'applier_not_operator', message: `${a.name} is not an enabled operator and may not apply` });
+    if (input.decisions.some((d) => d.actor === a.name && d.kind === 'approve')) {
+      unmet.push({ kind: 'applier_approved', message: `${a.name} approved ${p.id} and may not also apply it (separation of duties${sources(req, 'separation_of_duties')})` });
+    }
+  }
+  for (const c of input.companions) {
+    if (c.status === 'missing') {
+      unmet.push({
+        kind: 'companion_missing',
+        message: `companion ${c.dotId} of ${c.requiredBy} is neither in this bundle nor applied on the target${sources(req, 'companions_applied')}; bundle it or apply it first`,
+      });
+    }
+  }
+  return { kind: unmet.length === 0 ? 'allow' : 'refuse', approvers, discounted, unmet };
+}
+
+/** Why `who` may not approve/reject `p` now, or null when they may. */
+export function checkDecider(p: GateProposal, who: Identity, kind: 'approve' | 'reject', prior: readonly DecisionRecord[], now: string): string | null {
+  if (who.disabled) return `${who.name} is disabled in the identities file`;
+  if (!who.roles.includes('reviewer')) return `${who.name} is not a reviewer; only reviewers ${kind}`;
+  if (!['proposed', 'interrupted'].includes(p.state)) return `proposal ${p.id} is ${p.state} and can no longer be ${kind === 'approve' ? 'approved' : 'rejected'}`;
+  if (p.expiresAt !== null && now >= p.expiresAt) return `proposal ${p.id} expired at ${p.expiresAt}`;
+  if (kind === 'approve') {
+    if (who.name === p.createdBy) return `${who.name} proposed ${p.id} and may not approve it`;
+    if (p.currentHash !== p.hash) return `the DOT files, parameters or target changed since ${p.id} was proposed; propose again`;
+    if (prior.some((d) => d.kind === 'approve' && d.actor === who.name && d.hashSigned === p.hash && (d.expiresAt === null || now < d.expiresAt))) {
+      return `${who.name} has already approved ${p.id}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,92 @@
+/**
+ * Identities: who may propose, review or audit, each with an Ed25519 public key. The acting
+ * identity is always derived from the key that signs, never from a flag. Parsing is pure.
+ */
+import { z } from 'zod';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { parseDocument, LineCounter } from 'yaml';
+import type { Problem } from '../model/errors.js';
+
+/** Roles of the pipeline. */
+export const ROLES = ['operator', 'reviewer', 'auditor'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** `ed25519:` followed by the base64 of the 32-byte raw public key. */
+export const PUBLIC_KEY = /^ed25519:[A-Za-z0-9+/]{43}=$/;
+
+/** One identity entry as written (untrusted). */
+export const IdentitySchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9._-]{0,62}$/, 'names are lower-case letters, digits, . _ -'),
+  roles: z.array(z.enum(ROLES)).min(1),
+  public_key: z.string().regex(PUBLIC_KEY, 'must be ed25519:<base64 of the 32-byte key>, as printed by dotctl keygen'),
+  disabled: z.boolean().optional(),
+});
+
+/** The identities file. */
+export const IdentitiesSchema = z.strictObject({ identities: z.array(IdentitySchema) });
+
+/** A validated identity. */
+export interface Identity {
+  readonly name: string;
+  readonly roles: readonly Role[];
+  readonly publicKey: string; // ed25519:…
+  readonly disabled: boolean;
+}
+
+/** Decodes `ed25519:<base64>` into a KeyObject. */
+export function publicKeyObject(publicKey: string): KeyObject {
+  const raw = Buffer.from(publicKey.slice('ed25519:'.length), 'base64');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+}
+
+/** Encodes a public KeyObject as `ed25519:<base64>`. */
+export function encodePublicKey(key: KeyObject): string {
+  const jwk = key.export({ format: 'jwk' });
+  if (jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new TypeError('not an Ed25519 key');
+  return `ed25519:${Buffer.from(jwk.x, 'base64url').toString('base64')}`;
+}
+
+/** Parses an identities file; every problem with its position, or the identities. */
+export function parseIdentities(file: string, text: string): { kind: 'valid'; identities: readonly Identity[] } | { kind: 'invalid'; problems: readonly Problem[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const at = (offset: number, message: string): Problem => ({ file, ...lines.linePos(offset), message });
+  if (doc.errors.length > 0) return { kind: 'invalid', problems: doc.errors.map((e) => at(e.pos[0], `malformed YAML: ${e.message.split('\n')[0]}`)) };
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (err) {
+    return { kind: 'invalid', problems: [at(0, `YAML cannot be read: ${(err as Error).message}`)] };
+  }
+  const parsed = IdentitiesSchema.safeParse(value);
+  const nodeAt = (path: readonly PropertyKey[]): number => {
+    const n = doc.getIn(path as (string | number)[], true) as { range?: [number, number] } | undefined;
+    return n?.range?.[0] ?? 0;
+  };
+  if (!parsed.success) {
+    return { kind: 'invalid', problems: parsed.error.issues.map((i) => at(nodeAt(i.path), `${i.path.join('.') || 'document'}: ${i.message}`)) };
+  }
+  const problems: Problem[] = [];
+  const names = new Map<string, number>();
+  const keys = new Map<string, string>();
+  const out: Identity[] = [];
+  parsed.data.identities.forEach((e, i) => {
+    if (names.has(e.name)) problems.push(at(nodeAt(['identities', i, 'name']), `identity ${e.name} is listed twice`));
+    const owner = keys.get(e.public_key);
+    if (owner) problems.push(at(nodeAt(['identities', i, 'public_key']), `the key of ${e.name} is already listed under ${owner}; one key, one identity`));
+    try {
+      publicKeyObject(e.public_key);
+    } catch {
+      problems.push(at(nodeAt(['identities', i, 'public_key']), `the public key of ${e.name} is not a valid Ed25519 key`));
+    }
+    names.set(e.name, i);
+    keys.set(e.public_key, e.name);
+    out.push({ name: e.name, roles: [...new Set(e.roles)], publicKey: e.public_key, disabled: e.disabled ?? false });
+  });
+  return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'valid', identities: out };
+}
+
+/** The identity holding a public key, if any. */
+export function identityByKey(identities: readonly Identity[], publicKey: string): Identity | undefined {
+  return identities.find((i) => i.publicKey === publicKey);
+}

@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { decideGate, checkDecider, type GateInput, type GateProposal } from '../../src/gate/decide.js';
+import { encodePublicKey, type Identity, type Role } from '../../src/gate/identities.js';
+import { signStatement } from '../../src/gate/signature.js';
+import { gateRequirements } from '../../src/spec/laws.js';
+import type { DecisionRecord } from '../../src/ledger/port.js';
+import type { Law } from '../../src/spec/schema.js';
+
+interface Person {
+  readonly identity: Identity;
+  readonly key: KeyObject;
+}
+function person(name: string, roles: Role[], disabled = false): Person {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return { identity: { name, roles, publicKey: encodePublicKey(publicKey), disabled }, key: privateKey };
+}
+const op = person('olga', ['operator']);
+const op2 = person('omar', ['operator']);
+const rev1 = person('rita', ['reviewer']);
+const rev2 = person('raj', ['reviewer']);
+const both = person('bea', ['operator', 'reviewer']);
+const aud = person('aud', ['auditor']);
+const people = [op, op2, rev1, rev2, both, aud];
+const identities = people.map((p) => p.identity);
+
+const HASH = 'a'.repeat(64);
+const OTHER = 'b'.repeat(64);
+const NOW = '2026-11-28T12:00:00.000Z';
+
+const laws = new Map<string, Law>([
+  ['G', { id: 'G', title: 'gate', text: 't', requires: { min_approvals: 1, separation_of_duties: true } }],
+  ['IRR', { id: 'IRR', title: 'irr', text: 't', requires: { dual_control: true, approval_ttl_hours: 4 } }],
+]);
+const dotOf = (risk: 'reversible' | 'irreversible', lawIds: string[]) =>
+  ({ id: 'DOT-X', risk, laws: lawIds }) as unknown as Parameters<typeof gateRequirements>[0][number];
+const reversible = gateRequirements([dotOf('reversible', ['G'])], laws);
+const irreversible = gateRequirements([dotOf('irreversible', ['G', 'IRR'])], laws);
+
+function proposal(over: Partial<GateProposal> = {}): GateProposal {
+  const base: GateProposal = {
+    id: 'P1', hash: HASH, currentHash: HASH, createdBy: 'olga', createdAt: '2026-11-28T10:00:00.000Z',
+    expiresAt: '2026-12-01T10:00:00.000Z', state: 'proposed', signature: signStatement(op.key, 'propose', 'P1', HASH),
+  };
+  return { ...base, ...over };
+}
+function approve(p: Person, opts: { hash?: string; expiresAt?: string | null; proposalId?: string; kind?: 'approve' | 'reject'; signer?: Person } = {}): DecisionRecord {
+  const kind = opts.kind ?? 'approve';
+  const hash = opts.hash ?? HASH;
+  return {
+    proposalId: 'P1', kind, hashSigned: hash, actor: p.identity.name,
+    signature: signStatement((opts.signer ?? p).key, kind, opts.proposalId ?? 'P1', hash),
+    comment: null, at: '2026-11-28T11:00:00.000Z', expiresAt: opts.expiresAt === undefined ? '2026-11-29T11:00:00.000Z' : opts.expiresAt,
+  };
+}
+function decide(over: Partial<GateInput> = {}) {
+  return decideGate({ proposal: proposal(), decisions: [], identities, requirements: reversible, now: NOW, applier: op.identity, companions: [], ...over });
+}
+const kinds = (d: ReturnType<typeof decide>) => d.unmet.map((u) => u.kind);
+
+test('reversible: one valid approval by a reviewer lets an operator who did not approve apply', () => {
+  const d = decide({ decisions: [approve(rev1)] });
+  assert.equal(d.kind, 'allow');
+  assert.deepEqual(d.approvers, ['rita']);
+});
+
+test('no approval: refused, naming how many are missing and who may not approve', () => {
+  const d = decide();
+  assert.equal(d.kind, 'refuse');
+  assert.match(d.unmet[0]?.message ?? '', /1 approval\(s\) from distinct reviewers required \(G\), 0 valid \(1 missing\); olga may not approve/);
+});
+
+test('irreversible: dual control needs two distinct reviewers; one reviewer twice counts once', () => {
+  assert.deepEqual(kinds(decide({ requirements: irreversible, decisions: [approve(rev1)] })), ['approvals_missing']);
+  const twice = decide({ requirements: irreversible, decisions: [approve(rev1), approve(rev1)] });
+  assert.equal(twice.kind, 'refuse');
+  assert.deepEqual(twice.approvers, ['rita']);
+  assert.match(twice.discounted[0]?.reason ?? '', /already approved; one reviewer counts once/);
+  assert.match(twice.unmet[0]?.message ?? '', /^dual control \(IRR, risk:irreversible\): 2 approval\(s\)/);
+  assert.equal(decide({ requirements: irreversible, decisions: [approve(rev1), approve(rev2)] }).kind, 'allow');
+});
+
+test('the proposer approving does not count, even when also a reviewer', () => {
+  const p = proposal({ createdBy: 'bea', signature: signStatement(both.key, 'propose', 'P1', HASH) });
+  const d = decide({ proposal: p, decisions: [approve(both)] });
+  assert.deepEqual(kinds(d), ['approvals_missing']);
+  assert.match(d.discounted[0]?.reason ?? '', /bea proposed it and may not approve it/);
+  assert.match(checkDecider(p, both.identity, 'approve', [], NOW) ?? '', /bea proposed P1 and may not approve it/);
+});
+
+test('an approver may not apply; an operator who did not approve may', () => {
+  const d = decide({ decisions: [approve(rev1), approve(both)], applier: both.identity });
+  assert.deepEqual(kinds(d), ['applier_approved']);
+  assert.equal(decide({ decisions: [approve(rev1)], applier: op2.identity }).kind, 'allow');
+});
+
+test('the applier must be an enabled operator', () => {
+  assert.deepEqual(kinds(decide({ decisions: [approve(rev1)], applier: aud.identity })), ['applier_not_operator']);
+  assert.deepEqual(kinds(decide({ decisions: [approve(rev1)], applier: rev2.identity })), ['applier_not_operator']);
+});
+
+test('approval TTL edge: valid one millisecond before expiry, void at the exact instant', () => {
+  const at = '2026-11-28T12:00:00.000Z';
+  assert.equal(decide({ decisions: [approve(rev1, { expiresAt: '2026-11-28T12:00:00.001Z' })], now: at }).kind, 'allow');
+  const d = decide({ decisions: [approve(rev1, { expiresAt: at })], now: at });
+  assert.equal(d.kind, 'refuse');
+  assert.match(d.discounted[0]?.reason ?? '', /approval expired at 2026-11-28T12:00:00.000Z/);
+});
+
+test('proposal expiry blocks apply and approval', () => {
+  const p = proposal({ expiresAt: NOW });
+  assert.ok(kinds(decide({ proposal: p, decisions: [approve(rev1)] })).includes('proposal_expired'));
+  assert.match(checkDecider(p, rev1.identity, 'approve', [], NOW) ?? '', /expired/);
+});
+
+test('a hash change after approval voids every approval', () => {
+  const d = decide({ proposal: proposal({ currentHash: OTHER }), decisions: [approve(rev1)] });
+  assert.deepEqual(kinds(d).sort(), ['approvals_missing', 'hash_changed']);
+  assert.match(d.discounted[0]?.reason ?? '', /approved hash aaaaaaaaaaaa…, not the current one/);
+});
+
+test('a tampered signature, a signature by another key and a replay from another proposal do not count', () => {
+  const tampered = { ...approve(rev1), signature: Buffer.alloc(64, 1).toString('base64') };
+  const wrongKey = approve(rev1, { signer: rev2 });
+  const replayed = approve(rev1, { proposalId: 'P2' });
+  for (const bad of [tampered, wrongKey, replayed]) {
+    const d = decide({ decisions: [bad] });
+    assert.equal(d.kind, 'refuse');
+    assert.match(d.discounted[0]?.reason ?? '', /does not verify for this proposal/);
+  }
+  const otherHash = { ...approve(rev1), hashSigned: OTHER };
+  assert.match(decide({ decisions: [otherHash] }).discounted[0]?.reason ?? '', /does not verify/);
+});
+
+test('unknown, disabled and non-reviewer approvers do not count', () => {
+  const ghost = person('ghost', ['reviewer']);
+  const disabled = person('dora', ['reviewer'], true);
+  const ids = [...identities, disabled.identity];
+  for (const [who, reason] of [
+    [ghost, /ghost is not in the identities file/],
+    [disabled, /dora is disabled/],
+    [op2, /omar is not a reviewer/],
+  ] as const) {
+    const d = decide({ identities: ids, decisions: [approve(who)] });
+    assert.equal(d.kind, 'refuse');
+    assert.match(d.discounted[0]?.reason ?? '', reason);
+  }
+});
+
+test('a key listed under another name: an approval signed by rita but filed as raj does not count', () => {
+  const filedAsRaj = { ...approve(rev1), actor: 'raj' };
+  assert.equal(decide({ decisions: [filedAsRaj] }).kind, 'refuse');
+});
+
+test('any valid rejection blocks, even with enough approvals', () => {
+  const d = decide({ decisions: [approve(rev1), approve(rev2, { kind: 'reject' })] });
+  assert.deepEqual(kinds(d), ['rejected']);
+  assert.match(d.unmet[0]?.message ?? '', /raj rejected P1; a rejection blocks it/);
+});
+
+test('the proposer must be an enabled operator with a valid signature', () => {
+  assert.deepEqual(kinds(decide({ proposal: proposal({ signature: null }), decisions: [approve(rev1)] })), ['proposer_invalid']);
+  assert.deepEqual(kinds(decide({ proposal: proposal({ createdBy: 'rita' }), decisions: [approve(rev2)] })), ['proposer_invalid']);
+});
+
+test('a missing companion refuses with the way out', () => {
+  const d = decide({ decisions: [approve(rev1)], companions: [{ dotId: 'DOT-D', requiredBy: 'DOT-A', status: 'missing' }] });
+  assert.match(d.unmet[0]?.message ?? '', /companion DOT-D of DOT-A is neither in this bundle nor applied on the target.*bundle it or apply it first/);
+  assert.equal(decide({ decisions: [approve(rev1)], companions: [{ dotId: 'DOT-D', requiredBy: 'DOT-A', status: 'applied' }] }).kind, 'allow');
+});
+
+test('an applied proposal cannot be applied again', () => {
+  assert.deepEqual(kinds(decide({ proposal: proposal({ state: 'applied' }), decisions: [approve(rev1)] })), ['state']);
+});
+
+test('checkDecider: only enabled reviewers decide; one approval per reviewer; stale hashes are refused', () => {
+  assert.equal(checkDecider(proposal(), rev1.identity, 'approve', [], NOW), null);
+  assert.match(checkDecider(proposal(), op2.identity, 'approve', [], NOW) ?? '', /not a reviewer/);
+  assert.match(checkDecider(proposal(), rev1.identity, 'approve', [approve(rev1)], NOW) ?? '', /already approved/);
+  assert.match(checkDecider(proposal({ currentHash: OTHER }), rev1.identity, 'approve', [], NOW) ?? '', /changed since P1 was proposed/);
+  assert.equal(checkDecider(proposal(), rev1.identity, 'reject', [approve(rev1)], NOW), null);
+});
