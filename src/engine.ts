@@ -8,6 +8,11 @@ import type { Catalogue, ValidDot, ValidationResult } from './spec/validate.js';
 import { bindParams, parseParamPairs } from './spec/params.js';
 import { gateRequirements, type GateRequirements } from './spec/laws.js';
 import { orderBundle, renderProposal, type RenderedProposal } from './render/proposal.js';
+import { findDot } from './engine/catalogue.js';
+
+export { findDot };
+export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
+export type { EngineOptions } from './engine/options.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 
@@ -53,16 +58,6 @@ function summarize(d: ValidDot, cat: Catalogue): DotSummary {
 export async function listDots(dir: string): Promise<DotSummary[]> {
   const cat = await loadCatalogue(dir);
   return [...cat.dots.values()].map((d) => summarize(d, cat)).sort((a, b) => (a.option < b.option ? -1 : a.option > b.option ? 1 : 0));
-}
-
-/** Finds a DOT by id (case-insensitive) or option label. */
-export function findDot(cat: Catalogue, ref: string): ValidDot {
-  const byId = cat.dots.get(ref) ?? cat.dots.get(ref.toUpperCase());
-  if (byId) return byId;
-  const byOption = [...cat.dots.values()].filter((d) => d.spec.option.toLowerCase() === ref.toLowerCase());
-  if (byOption.length === 1 && byOption[0]) return byOption[0];
-  const known = [...cat.dots.keys()].join(', ');
-  throw new InputError(`no DOT ${JSON.stringify(ref)} in the catalogue; known DOTs: ${known} (or their option labels)`);
 }
 
 /** One DOT in full: its summary, its spec and its gate requirements. */

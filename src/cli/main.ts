@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { reportError } from './context.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerLedgerCommands } from './commands/ledger.js';
+import { registerGovernanceCommands } from './commands/governance.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -22,6 +23,7 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSpecCommands(program);
+  registerGovernanceCommands(program);
   registerLedgerCommands(program);
   return program;
 }

@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { action, globalOptions, out, outJson, type GlobalOptions } from '../context.js';
+import type { EngineOptions } from '../../engine.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Engine options from the global flags. */
+export function engineOptions(g: GlobalOptions): EngineOptions {
+  return { dots: g.dots, ledger: g.ledger, target: g.target, identities: g.identities, key: g.key };
+}
+
+/** Registers `keygen`, `propose`, `approve`, `reject`. */
+export function registerGovernanceCommands(program: Command): void {
+  program
+    .command('keygen <name>')
+    .description('create an Ed25519 key pair (private key 0600) and print the identities entry to paste')
+    .option('--dir <dir>', 'where to write NAME.key', '.dotctl/keys')
+    .option('--role <role>', 'role(s) for the printed entry: operator, reviewer, auditor (repeatable)', collect, [])
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (name: string, opts: { dir: string; role: string[]; json?: boolean }) => {
+        const { generateKeyFile } = await import('../../gate/keys.js');
+        const { InputError } = await import('../../model/errors.js');
+        const roles = opts.role.length > 0 ? opts.role : ['operator'];
+        const bad = roles.find((r) => !['operator', 'reviewer', 'auditor'].includes(r));
+        if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use operator, reviewer or auditor`);
+        const k = await generateKeyFile(name, opts.dir);
+        if (opts.json) return outJson({ name, roles, key_file: k.file, public_key: k.publicKey });
+        out(`# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);
+        out('# paste this entry under identities: in your identities file');
+        out(`  - name: ${name}`);
+        out(`    roles: [${roles.join(', ')}]`);
+        out(`    public_key: ${k.publicKey}`);
+      }),
+    );
+
+  program
+    .command('propose <dot...>')
+    .description('bind parameters, run read-only checks as evidence, sign, store and render a proposal')
+    .option('-p, --param <name=value>', 'parameter value (repeatable)', collect, [])
+    .option('--offline', 'do not connect to the target (evidence marked absent)')
+    .option('--out <file>', 'write the Markdown here (default proposals/<id>.md)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (refs: string[], opts: { param: string[]; offline?: boolean; out?: string; json?: boolean }, cmd: Command) => {
+        const { proposeBundle } = await import('../../engine.js');
+        const r = await proposeBundle(engineOptions(globalOptions(cmd)), refs, opts.param, { offline: opts.offline, out: opts.out });
+        if (opts.json) return outJson(r);
+        out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.target}`);
+        out(`hash ${r.hash}`);
+        out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length} read-only check(s) passed`}`);
+        out(`gate: ${r.requirements.minApprovals} approval(s) from reviewers${r.requirements.dualControl ? ' (dual control)' : ''}`);
+        out(`wrote ${r.markdownPath}`);
+      }),
+    );
+
+  for (const kind of ['approve', 'reject'] as const) {
+    const c = program
+      .command(`${kind} <proposal>`)
+      .description(kind === 'approve' ? 'sign the proposal hash as a reviewer' : 'reject a proposal (blocks it) as a reviewer');
+    if (kind === 'approve') c.option('--comment <text>', 'comment recorded with the approval');
+    else c.requiredOption('--reason <text>', 'why it is rejected');
+    c.option('--json', 'machine-readable output').action(
+      action(async (id: string, opts: { comment?: string; reason?: string; json?: boolean }, cmd: Command) => {
+        const { decideProposal } = await import('../../engine.js');
+        const r = await decideProposal(engineOptions(globalOptions(cmd)), id, kind, (kind === 'approve' ? opts.comment : opts.reason) ?? null);
+        if (opts.json) return outJson(r);
+        out(`${r.actor} ${kind === 'approve' ? 'approved' : 'rejected'} ${r.id} (hash ${r.hash.slice(0, 16)}…)${r.expiresAt ? `; the approval expires at ${r.expiresAt}` : ''}`);
+        out(r.gate.kind === 'allow' ? 'gate: ready to apply' : `gate: not ready — ${r.gate.unmet.map((u) => u.message).join('; ')}`);
+      }),
+    );
+  }
+}

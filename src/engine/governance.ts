@@ -1,0 +1,279 @@
+/**
+ * Propose, approve, reject and status: the governance half of the pipeline. Each reads the
+ * catalogue and the identities, derives the acting identity from the key, decides with the
+ * pure gate, and writes the ledger (which fails closed).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GateError, InputError, CheckError } from '../model/errors.js';
+import type { Evidence } from '../model/evidence.js';
+import { loadCatalogue } from '../spec/load.js';
+import type { Catalogue, ValidDot } from '../spec/validate.js';
+import { bindParams, parseParamPairs, paramsForRecord, type BoundParams } from '../spec/params.js';
+import { gateRequirements, type GateRequirements } from '../spec/laws.js';
+import { orderBundle, renderProposal } from '../render/proposal.js';
+import { actingIdentity, loadIdentities, loadSigningKey } from '../gate/keys.js';
+import { signStatement } from '../gate/signature.js';
+import { checkDecider, decideGate, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
+import type { Identity } from '../gate/identities.js';
+import { withLedger } from '../ledger/open.js';
+import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
+import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
+import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
+import { resolveSecrets } from '../exec/bind.js';
+import { addHours, nowIso, type EngineOptions } from './options.js';
+import { findDot } from './catalogue.js';
+
+/** How long a proposal may wait for its apply. */
+export const PROPOSAL_TTL_HOURS = 72;
+
+/** A proposal as stored, with what it binds resolved against today's catalogue. */
+export interface LoadedProposal {
+  readonly record: ProposalRecord;
+  readonly dots: readonly ValidDot[];
+  readonly params: BoundParams;
+  readonly requirements: GateRequirements;
+  /** hash recomputed now from current DOT files, params and target */
+  readonly currentHash: string;
+  readonly recomputeError: string | null;
+}
+
+/** The event skeleton for a proposal. */
+export function eventFor(o: EngineOptions, actor: string, record: ProposalRecord, dots: readonly ValidDot[], event: NewLogEvent['event'], outcome: string | null, detail: Record<string, unknown>, dot?: ValidDot): NewLogEvent {
+  return {
+    at: nowIso(o),
+    actor,
+    event,
+    proposalId: record.id,
+    dotId: dot ? dot.spec.id : dots.map((d) => d.spec.id).join('+'),
+    actionCode: dot ? dot.spec.action_code : dots.map((d) => d.spec.action_code).join('+'),
+    proposalHash: record.hash,
+    outcome,
+    detail,
+  };
+}
+
+/** Raw `name=value` strings from stored params (secrets are re-bound to their env vars). */
+function storedPairs(params: ProposalRecord['params']): string[] {
+  return Object.entries(params)
+    .filter(([, v]) => !(typeof v === 'object' && v !== null))
+    .map(([k, v]) => `${k}=${String(v)}`);
+}
+
+/** Resolves a stored proposal against the current catalogue and recomputes its hash. */
+export function resolveStored(cat: Catalogue, record: ProposalRecord): LoadedProposal {
+  let dots: ValidDot[] = [];
+  try {
+    dots = orderBundle(record.dotIds.map((id) => findDot(cat, id)));
+    const params = bindParams(dots.map((d) => d.spec), parseParamPairs(storedPairs(record.params)));
+    const r = renderProposal({ dots, laws: cat.laws, params, target: record.targetFingerprint });
+    return { record, dots, params, requirements: r.requirements, currentHash: r.hash, recomputeError: null };
+  } catch (err) {
+    const msg = (err as Error).message;
+    return { record, dots, params: {}, requirements: gateRequirements(dots.map((d) => d.spec), cat.laws), currentHash: `unrenderable: ${msg}`, recomputeError: msg };
+  }
+}
+
+/** Reads a proposal or says it does not exist (exit 2). */
+export async function getProposalOrFail(ledger: LedgerStore, id: string, spec: string): Promise<ProposalRecord> {
+  const p = await ledger.getProposal(id);
+  if (!p) throw new InputError(`no proposal ${id} in the ledger ${spec}; list them with dotctl proposals`);
+  return p;
+}
+
+/** The gate's view of a loaded proposal. */
+export function gateProposal(p: LoadedProposal): GateProposal {
+  const r = p.record;
+  return { id: r.id, hash: r.hash, currentHash: p.currentHash, createdBy: r.createdBy, createdAt: r.createdAt, expiresAt: r.expiresAt, state: r.state, signature: r.signature };
+}
+
+/** Companion status of a bundle on its target, from the ledger. */
+export async function companionStatus(ledger: LedgerStore, p: LoadedProposal): Promise<CompanionStatus[]> {
+  const inBundle = new Set(p.dots.map((d) => d.spec.id));
+  const out: CompanionStatus[] = [];
+  const applied = (await ledger.listProposals('applied')).filter((x) => x.targetFingerprint === p.record.targetFingerprint);
+  for (const d of p.dots) {
+    for (const c of d.spec.companions) {
+      const status = inBundle.has(c) ? 'in_bundle' : applied.some((x) => x.dotIds.includes(c)) ? 'applied' : 'missing';
+      out.push({ dotId: c, requiredBy: d.spec.id, status });
+    }
+  }
+  return out;
+}
+
+/** Result of propose. */
+export interface ProposeResult {
+  readonly id: string;
+  readonly hash: string;
+  readonly dots: readonly string[];
+  readonly target: string;
+  readonly markdownPath: string;
+  readonly evidence: readonly CheckRecord[];
+  readonly requirements: GateRequirements;
+}
+
+/**
+ * Proposes a bundle: binds params, checks the proposer is an operator, runs the hard stops and
+ * pre-checks read-only (unless offline), renders, signs, stores and logs `proposed`.
+ */
+export async function proposeBundle(
+  o: EngineOptions,
+  refs: readonly string[],
+  pairs: readonly string[],
+  opts: { offline?: boolean; out?: string } = {},
+): Promise<ProposeResult> {
+  const cat = await loadCatalogue(o.dots);
+  if (refs.length === 0) throw new InputError('name at least one DOT to propose');
+  const dots = orderBundle(refs.map((r) => findDot(cat, r)));
+  const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
+  const identities = await loadIdentities(o.identities);
+  const key = await loadSigningKey(o.key);
+  const me = actingIdentity(identities, key);
+  if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
+
+  const env = o.env ?? process.env;
+  const address = resolveTarget(o.target, env);
+  const fingerprint = targetFingerprint(address);
+  const at = nowIso(o);
+  let evidence: CheckRecord[] = [];
+  if (!opts.offline) {
+    // secrets are not needed to gather evidence; checks never see them
+    const secrets = new Map<string, string>();
+    const timeouts = dots.find((d) => d.spec.timeouts)?.spec.timeouts;
+    evidence = await withTarget(address, { lockTimeoutMs: timeouts?.lock_timeout_ms, statementTimeoutMs: timeouts?.statement_timeout_ms }, (s) =>
+      collectEvidence(s, dots, params, secrets),
+    );
+    const bad = evidence.find((e) => e.outcome !== 'passed');
+    if (bad) {
+      const what = bad.section === 'hard_stops' ? 'hard stop' : 'pre-check';
+      throw new CheckError(
+        `${what} "${bad.name}" of ${bad.dotId} failed on ${fingerprint}: saw ${bad.observed}, expected ${bad.expected}; nothing was proposed`,
+        { context: { dot: bad.dotId, step: bad.name } },
+      );
+    }
+  }
+  void resolveSecrets; // secrets are read at apply time only
+  const evidenceDoc: Evidence | null = opts.offline ? null : { collectedAt: at, target: fingerprint, checks: evidence };
+  const rendered = renderProposal({ dots, laws: cat.laws, params, target: fingerprint, evidence: evidenceDoc });
+  const id = `P-${at.slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
+  const record: ProposalRecord = {
+    id,
+    dotIds: dots.map((d) => d.spec.id),
+    params: paramsForRecord(params),
+    targetFingerprint: fingerprint,
+    canonical: rendered.canonical,
+    hash: rendered.hash,
+    state: 'proposed',
+    createdBy: me.name,
+    createdAt: at,
+    expiresAt: addHours(at, PROPOSAL_TTL_HOURS),
+    signature: signStatement(key.privateKey, 'propose', id, rendered.hash),
+  };
+  const dir = o.proposalsDir ?? 'proposals';
+  const markdownPath = opts.out ?? join(dir, `${id}.md`);
+  await withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+    await ledger.putProposal(
+      record,
+      eventFor(o, me.name, record, dots, 'proposed', 'ok', {
+        target: fingerprint,
+        offline: opts.offline === true,
+        evidence: evidence.map((e) => ({ dot: e.dotId, check: e.name, outcome: e.outcome, observed: e.observed })),
+      }),
+    );
+  });
+  await mkdir(opts.out ? join(markdownPath, '..') : dir, { recursive: true });
+  const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n`;
+  await writeFile(markdownPath, header + rendered.markdown);
+  await writeFile(markdownPath.replace(/\.md$/, '') + '.json', rendered.canonical);
+  return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, markdownPath, evidence, requirements: rendered.requirements };
+}
+
+/** Result of approve/reject. */
+export interface DecisionResult {
+  readonly id: string;
+  readonly actor: string;
+  readonly kind: 'approve' | 'reject';
+  readonly hash: string;
+  readonly expiresAt: string | null;
+  readonly gate: GateDecision;
+}
+
+async function refuse(ledger: LedgerStore, o: EngineOptions, actor: string, p: LoadedProposal, reason: string, action: string): Promise<never> {
+  await ledger.appendEvent(eventFor(o, actor, p.record, p.dots, 'refused', 'refused', { action, reason }));
+  throw new GateError(reason, { context: { proposal: p.record.id } });
+}
+
+/** Approves or rejects a proposal: signs its hash, stores the decision, logs it. */
+export async function decideProposal(o: EngineOptions, id: string, kind: 'approve' | 'reject', comment: string | null): Promise<DecisionResult> {
+  if (kind === 'reject' && (!comment || comment.trim() === '')) throw new InputError('a rejection needs a reason: pass --reason TEXT');
+  const cat = await loadCatalogue(o.dots);
+  const identities = await loadIdentities(o.identities);
+  const key = await loadSigningKey(o.key);
+  const me = actingIdentity(identities, key);
+  return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+    const loaded = resolveStored(cat, await getProposalOrFail(ledger, id, o.ledger));
+    const at = nowIso(o);
+    const prior = await ledger.listDecisions(id);
+    const why = checkDecider(gateProposal(loaded), me, kind, prior, at);
+    if (why) await refuse(ledger, o, me.name, loaded, why, kind);
+    const decision: DecisionRecord = {
+      proposalId: id,
+      kind,
+      hashSigned: loaded.record.hash,
+      actor: me.name,
+      signature: signStatement(key.privateKey, kind, id, loaded.record.hash),
+      comment,
+      at,
+      expiresAt: kind === 'approve' ? addHours(at, loaded.requirements.approvalTtlHours) : null,
+    };
+    await ledger.addDecision(decision, eventFor(o, me.name, loaded.record, loaded.dots, kind === 'approve' ? 'approved' : 'rejected', 'ok', { comment, expires_at: decision.expiresAt }));
+    const gate = decideGate({
+      proposal: gateProposal(loaded),
+      decisions: [...prior, decision],
+      identities,
+      requirements: loaded.requirements,
+      now: at,
+      applier: null,
+      companions: await companionStatus(ledger, loaded),
+    });
+    return { id, actor: me.name, kind, hash: loaded.record.hash, expiresAt: decision.expiresAt, gate };
+  });
+}
+
+/** A proposal with its decisions, events and the gate's current verdict. */
+export interface ProposalStatus {
+  readonly proposal: ProposalRecord;
+  readonly decisions: readonly DecisionRecord[];
+  readonly events: readonly LogRow[];
+  readonly gate: GateDecision | null;
+  readonly currentHash: string;
+  readonly requirements: GateRequirements | null;
+  readonly note: string | null;
+}
+
+/** Reads a proposal's status; the gate verdict needs the identities file (else it is omitted with a note). */
+export async function proposalStatus(o: EngineOptions, id: string): Promise<ProposalStatus> {
+  return withLedger(o.ledger, { mode: 'read' }, async (ledger) => {
+    const record = await getProposalOrFail(ledger, id, o.ledger);
+    const decisions = await ledger.listDecisions(id);
+    const events = await ledger.readEvents({ proposalId: id });
+    let gate: GateDecision | null = null;
+    let note: string | null = null;
+    let currentHash = record.hash;
+    let requirements: GateRequirements | null = null;
+    try {
+      const cat = await loadCatalogue(o.dots);
+      const loaded = resolveStored(cat, record);
+      currentHash = loaded.currentHash;
+      requirements = loaded.requirements;
+      if (o.identities) {
+        const identities: readonly Identity[] = await loadIdentities(o.identities);
+        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions: await companionStatus(ledger, loaded) });
+      } else note = 'pass --identities (or DOTCTL_IDENTITIES) to see the gate decision';
+    } catch (err) {
+      note = `gate not evaluated: ${(err as Error).message}`;
+    }
+    return { proposal: record, decisions, events, gate, currentHash, requirements, note };
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The target PostgreSQL: a tiny client port and scoped resources (`withTarget`,
+ * `withTransaction`, `withAdvisoryLock`) so nothing leaks on an error path. Sessions set
+ * `lock_timeout` and `statement_timeout` so a change never hangs production.
+ */
+import { createHash } from 'node:crypto';
+import { CheckError, InputError } from '../model/errors.js';
+
+/** The port the executor needs from a target connection; pg.Client satisfies it. */
+export interface TargetClient {
+  query(sql: string, values?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null; fields: { name: string }[] }>;
+}
+
+/** Where the target is, as libpq would resolve it (password never kept here). */
+export interface TargetAddress {
+  readonly url: string | undefined; // --target / DOTCTL_TARGET, else libpq PG* env
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+}
+
+/** Default session timeouts (overridable per DOT with `timeouts`). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
+
+/** Resolves the target address from a URL or the libpq environment. */
+export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = process.env): TargetAddress {
+  if (url !== undefined && url !== '') {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new InputError('--target is not a valid URL; write postgres://user@host:port/database');
+    }
+    if (!/^postgres(ql)?:$/.test(u.protocol)) throw new InputError('--target must be a postgres:// URL');
+    const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || env.PGDATABASE || decodeURIComponent(u.username) || 'postgres';
+    return {
+      url,
+      host: u.hostname || u.searchParams.get('host') || env.PGHOST || 'localhost',
+      port: Number(u.port || env.PGPORT || 5432),
+      database,
+      user: decodeURIComponent(u.username) || env.PGUSER || env.USER || 'postgres',
+    };
+  }
+  const user = env.PGUSER || env.USER || 'postgres';
+  return { url: undefined, host: env.PGHOST || 'localhost', port: Number(env.PGPORT || 5432), database: env.PGDATABASE || user, user };
+}
+
+/** The fingerprint a proposal's hash binds: server address and database (no user, no password). */
+export function targetFingerprint(t: TargetAddress): string {
+  return `postgres://${t.host}:${t.port}/${t.database}`;
+}
+
+/** libpq variables for command steps, so `pg_dump`/`psql` reach the same target. */
+export function libpqEnv(t: TargetAddress): Record<string, string> {
+  return { PGHOST: t.host, PGPORT: String(t.port), PGDATABASE: t.database, PGUSER: t.user };
+}
+
+/** A connected target session. */
+export interface TargetSession {
+  readonly client: TargetClient;
+  readonly address: TargetAddress;
+}
+
+/** Opens a session, sets timeouts, runs `fn`, always closes. */
+export async function withTarget<T>(
+  address: TargetAddress,
+  timeouts: { lockTimeoutMs?: number; statementTimeoutMs?: number },
+  fn: (session: TargetSession) => Promise<T>,
+): Promise<T> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client(
+    address.url !== undefined
+      ? { connectionString: address.url, application_name: 'dotctl', connectionTimeoutMillis: 10_000 }
+      : { host: address.host, port: address.port, database: address.database, user: address.user, application_name: 'dotctl', connectionTimeoutMillis: 10_000 },
+  );
+  client.on('error', () => undefined); // a dropped connection surfaces on the next query
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new CheckError(
+      `cannot connect to the target ${targetFingerprint(address)} as ${address.user} (${(err as Error).message}); check --target / DOTCTL_TARGET and that PostgreSQL is running`,
+      { cause: err, context: { target: targetFingerprint(address) } },
+    );
+  }
+  try {
+    await client.query(`SET lock_timeout = ${Math.trunc(timeouts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
+    await client.query(`SET statement_timeout = ${Math.trunc(timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS)}`);
+    return await fn({ client, address });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Runs `fn` in a transaction: COMMIT on success unless `rollback` is set, ROLLBACK on error. */
+export async function withTransaction<T>(
+  client: TargetClient,
+  opts: { readOnly?: boolean; rollback?: boolean },
+  fn: () => Promise<T>,
+): Promise<T> {
+  await client.query(opts.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  await client.query(opts.rollback ? 'ROLLBACK' : 'COMMIT');
+  return result;
+}
+
+/** Session advisory lock key for a target (one apply at a time per target). */
+export function lockKey(fingerprint: string): string {
+  // 64-bit signed key from the fingerprint, as text for pg's bigint
+  const h = createHash('sha256').update(`dotctl-apply:${fingerprint}`).digest();
+  return h.readBigInt64BE(0).toString();
+}
+
+/**
+ * Holds the per-target advisory lock while `fn` runs; waits up to `waitMs`, then refuses with
+ * who holds it since when.
+ */
+export async function withAdvisoryLock<T>(client: TargetClient, fingerprint: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+  const key = lockKey(fingerprint);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const r = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
+    if (r.rows[0]?.ok === true) break;
+    if (Date.now() >= deadline) {
+      const holder = await client.query(
+        `SELECT a.pid, a.application_name, a.backend_start::text AS since, a.client_addr::text AS addr
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted
+            AND ((l.classid::bigint << 32) | l.objid::bigint) = ($1::bigint & x'FFFFFFFFFFFFFFFF'::bigint) LIMIT 1`,
+        [key],
+      ).catch(() => ({ rows: [] as Record<string, unknown>[] }));
+      const h = holder.rows[0];
+      throw new CheckError(
+        `another apply holds the lock on ${fingerprint}${h ? ` (backend pid ${String(h.pid)}, ${String(h.application_name)}, since ${String(h.since)})` : ''}; wait for it to finish and try again`,
+        { context: { target: fingerprint } },
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  try {
+    return await fn();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch(() => undefined);
+  }
+}
