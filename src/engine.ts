@@ -13,6 +13,7 @@ import { findDot } from './engine/catalogue.js';
 export { findDot };
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
 export type { EngineOptions } from './engine/options.js';
+export { applyProposal, rollbackProposal, type ApplyReport, type StepReport } from './engine/apply.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 

@@ -8,6 +8,7 @@ import { reportError } from './context.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerGovernanceCommands } from './commands/governance.js';
+import { registerApplyCommands } from './commands/apply.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,7 @@ function buildProgram(): Command {
     .exitOverride();
   registerSpecCommands(program);
   registerGovernanceCommands(program);
+  registerApplyCommands(program);
   registerLedgerCommands(program);
   return program;
 }

@@ -62,12 +62,12 @@ function storedPairs(params: ProposalRecord['params']): string[] {
 }
 
 /** Resolves a stored proposal against the current catalogue and recomputes its hash. */
-export function resolveStored(cat: Catalogue, record: ProposalRecord): LoadedProposal {
+export function resolveStored(cat: Catalogue, record: ProposalRecord, currentTarget: string | null = record.targetFingerprint): LoadedProposal {
   let dots: ValidDot[] = [];
   try {
     dots = orderBundle(record.dotIds.map((id) => findDot(cat, id)));
     const params = bindParams(dots.map((d) => d.spec), parseParamPairs(storedPairs(record.params)));
-    const r = renderProposal({ dots, laws: cat.laws, params, target: record.targetFingerprint });
+    const r = renderProposal({ dots, laws: cat.laws, params, target: currentTarget });
     return { record, dots, params, requirements: r.requirements, currentHash: r.hash, recomputeError: null };
   } catch (err) {
     const msg = (err as Error).message;
@@ -178,7 +178,7 @@ export async function proposeBundle(
       eventFor(o, me.name, record, dots, 'proposed', 'ok', {
         target: fingerprint,
         offline: opts.offline === true,
-        evidence: evidence.map((e) => ({ dot: e.dotId, check: e.name, outcome: e.outcome, observed: e.observed })),
+        evidence: evidence.map((e) => ({ dot: e.dotId, section: e.section, index: e.index, check: e.name, outcome: e.outcome, observed: e.observed })),
       }),
     );
   });
@@ -212,6 +212,7 @@ export async function decideProposal(o: EngineOptions, id: string, kind: 'approv
   const key = await loadSigningKey(o.key);
   const me = actingIdentity(identities, key);
   return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+    // reviewers sign what was proposed: the hash over today's DOT files, the params and the stored target
     const loaded = resolveStored(cat, await getProposalOrFail(ledger, id, o.ledger));
     const at = nowIso(o);
     const prior = await ledger.listDecisions(id);
@@ -264,6 +265,7 @@ export async function proposalStatus(o: EngineOptions, id: string): Promise<Prop
     let requirements: GateRequirements | null = null;
     try {
       const cat = await loadCatalogue(o.dots);
+      // the stored target: status reads the ledger and catalogue, it does not connect anywhere
       const loaded = resolveStored(cat, record);
       currentHash = loaded.currentHash;
       requirements = loaded.requirements;

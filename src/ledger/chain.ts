@@ -136,12 +136,13 @@ export function checkRow(progress: ChainProgress, row: LogRow): ChainStep {
   const last = progress.last;
   const expected = last === null ? 1 : last.seq + 1;
   if (!Number.isSafeInteger(row.seq) || row.seq > expected) {
-    const what = row.seq === expected + 1 ? `row ${expected} is missing` : `rows ${expected} to ${row.seq - 1} are missing`;
+    const one = row.seq === expected + 1;
+    const what = one ? `row ${expected} is missing` : `rows ${expected} to ${row.seq - 1} are missing`;
     const where = last === null ? `the log starts at seq ${row.seq}` : `seq jumps from ${last.seq} to ${row.seq}`;
-    return broken(expected, 'seq_gap', `${what}: ${where}, so rows were deleted`);
+    return broken(expected, 'seq_gap', `${what} (${where}), so ${one ? 'it was' : 'they were'} deleted`);
   }
   if (row.seq < expected) {
-    return broken(row.seq, 'broken_link', `row ${row.seq} comes after row ${expected - 1}: rows are out of order or duplicated`);
+    return broken(row.seq, 'broken_link', `row ${row.seq} comes after row ${expected - 1}, so rows are out of order or duplicated`);
   }
   if (last === null) {
     if (row.prevHash !== GENESIS) {
@@ -151,11 +152,11 @@ export function checkRow(progress: ChainProgress, row: LogRow): ChainStep {
     return broken(
       row.seq,
       'broken_link',
-      `row ${row.seq} does not link to row ${last.seq} (its prev_hash is not that row's hash), so a row was inserted, reordered or rewritten`,
+      `row ${row.seq} does not link to row ${last.seq} (its prev_hash is not row ${last.seq}'s hash), so a row was inserted, reordered or rewritten there`,
     );
   }
   if (hashRow(row.prevHash, row) !== row.hash) {
-    return broken(row.seq, 'hash_mismatch', `row ${row.seq} was edited after it was written: its content does not match its hash`);
+    return broken(row.seq, 'hash_mismatch', `row ${row.seq} was edited after it was written (its content no longer matches its hash)`);
   }
   return { kind: 'ok', progress: { rows: progress.rows + 1, last: { seq: row.seq, hash: row.hash } } };
 }

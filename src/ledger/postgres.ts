@@ -122,6 +122,8 @@ export interface PostgresLedgerOptions {
   readonly create?: boolean;
   /** Give up connecting after this long. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Rows per batch when streaming the log. Default 5,000. */
+  readonly batchSize?: number;
 }
 
 /**
@@ -156,7 +158,7 @@ export async function openPostgresLedger(url: string, options: PostgresLedgerOpt
     await pool.end().catch(() => undefined);
     throw ledgerFailure(url, 'write', err);
   }
-  return new PostgresLedger(pool, url);
+  return new PostgresLedger(pool, url, options.batchSize ?? 5_000);
 }
 
 async function currentVersion(client: pg.PoolClient): Promise<number | null> {
@@ -194,7 +196,6 @@ async function migrate(client: pg.PoolClient, url: string): Promise<void> {
   }
 }
 
-const BATCH = 5_000;
 const cols = (c: readonly string[]): string => c.join(', ');
 const marks = (c: readonly string[]): string => c.map((_, i) => `$${i + 1}`).join(', ');
 const SQL = {
@@ -219,6 +220,7 @@ export class PostgresLedger implements LedgerStore {
     private readonly pool: pg.Pool,
     /** The ledger URL (shown only without its password). */
     readonly url: string,
+    private readonly batchSize = 5_000,
   ) {}
 
   /** Appends one event in its own locked transaction. */
@@ -237,10 +239,10 @@ export class PostgresLedger implements LedgerStore {
   async *iterateEvents(): AsyncGenerator<LogRow> {
     let after = 0;
     for (;;) {
-      const { rows } = await this.read(() => this.pool.query<StoredLogRow>(SQL.batch, [after, BATCH]));
+      const { rows } = await this.read(() => this.pool.query<StoredLogRow>(SQL.batch, [after, this.batchSize]));
       for (const r of rows) yield toLogRow(r);
       const last = rows[rows.length - 1];
-      if (last === undefined || rows.length < BATCH) return;
+      if (last === undefined || rows.length < this.batchSize) return;
       after = Number(last.seq);
     }
   }

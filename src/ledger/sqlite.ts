@@ -111,6 +111,8 @@ export interface SqliteLedgerOptions {
   readonly readonly?: boolean;
   /** How long a writer waits for another process's write lock. Default 15 s. */
   readonly busyTimeoutMs?: number;
+  /** Rows per batch when streaming the log. Default 10,000. */
+  readonly batchSize?: number;
 }
 
 /**
@@ -136,7 +138,7 @@ export async function openSqliteLedger(path: string, options: SqliteLedgerOption
     db.pragma('foreign_keys = ON');
     if (readonly) checkVersion(db, path);
     else migrate(db, path);
-    return new SqliteLedger(db, path);
+    return new SqliteLedger(db, path, options.batchSize ?? 10_000);
   } catch (err) {
     db.close();
     throw ledgerFailure(path, readonly ? 'open' : 'write', err);
@@ -195,8 +197,6 @@ function migrate(db: Database.Database, path: string): void {
   run.immediate();
 }
 
-const BATCH = 10_000;
-
 function prepareStatements(db: Database.Database) {
   const cols = (c: readonly string[]): string => c.join(', ');
   const marks = (c: readonly string[]): string => c.map(() => '?').join(', ');
@@ -229,6 +229,7 @@ export class SqliteLedger implements LedgerStore {
     private readonly db: Database.Database,
     /** The ledger file, as named in messages. */
     readonly path: string,
+    private readonly batchSize = 10_000,
   ) {
     this.stmts = prepareStatements(db);
   }
@@ -251,10 +252,10 @@ export class SqliteLedger implements LedgerStore {
   async *iterateEvents(): AsyncGenerator<LogRow> {
     let after = 0;
     for (;;) {
-      const batch = this.read(() => this.stmts.batch.all(after, BATCH));
+      const batch = this.read(() => this.stmts.batch.all(after, this.batchSize));
       for (const r of batch) yield toLogRow(r);
       const last = batch[batch.length - 1];
-      if (last === undefined || batch.length < BATCH) return;
+      if (last === undefined || batch.length < this.batchSize) return;
       after = Number(last.seq);
     }
   }

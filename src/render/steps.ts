@@ -35,7 +35,7 @@ export function bindTemplate(template: string, params: BoundParams, text: ValueT
 export type BoundStep =
   | { readonly kind: 'sql'; readonly name: string; readonly sql: string; readonly transactional: boolean; readonly expect: Extract<Step, { kind: 'sql' }>['expect'] }
   | { readonly kind: 'patch'; readonly name: string; readonly file: string; readonly diff: string; readonly reverse: boolean; readonly sha256: string | undefined; readonly diffFile: string | undefined }
-  | { readonly kind: 'command'; readonly name: string; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly expect: Extract<Step, { kind: 'command' }>['expect'] }
+  | { readonly kind: 'command'; readonly name: string; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly expect: Extract<Step, { kind: 'command' }>['expect']; readonly rehearse: boolean }
   | { readonly kind: 'archive'; readonly name: string; readonly schema: string; readonly to: string }
   | { readonly kind: 'restore'; readonly name: string; readonly from: string }
   | { readonly kind: 'file'; readonly name: string; readonly path: string; readonly checks: Omit<Extract<Step, { kind: 'file' }>, 'kind' | 'name' | 'path'> }
@@ -63,6 +63,7 @@ export function bindStep(step: Step, params: BoundParams, text: ValueText = disp
         env: Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, t(v)])),
         timeoutMs: step.timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS,
         expect: step.expect,
+        rehearse: step.rehearse ?? false,
       };
     case 'archive':
       return { kind: 'archive', name: step.name, schema: t(step.schema), to: t(step.to) };

@@ -68,6 +68,7 @@ export const CommandStep = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
   expect: CommandExpect.optional(),
+  rehearse: z.boolean().optional().describe('true when the command is safe to run during --dry-run (it changes nothing).'),
 });
 
 /** pg_dump of a schema (custom format) to an archive file. */

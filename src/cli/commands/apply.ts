@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { action, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { engineOptions } from './governance.js';
+import type { ApplyReport } from '../../engine.js';
+
+const MARK: Record<string, string> = { passed: 'ok  ', failed: 'FAIL', error: 'ERR ', skipped: 'skip', already_applied: 'done' };
+
+/** Prints a per-step report. */
+export function printReport(r: ApplyReport): void {
+  for (const s of r.steps) {
+    out(`  [${MARK[s.outcome] ?? s.outcome}] ${s.dotId} ${s.section.replace('_', '-')} · ${s.name} — ${s.observed}${s.outcome === 'failed' || s.outcome === 'error' ? ` (expected ${s.expected})` : ''}`);
+  }
+  out(r.message);
+  for (const l of r.leftToDo) out(`  left to do: ${l}`);
+}
+
+/** Registers `apply` and `rollback`. */
+export function registerApplyCommands(program: Command): void {
+  program
+    .command('apply <proposal>')
+    .description('apply an approved proposal (or rehearse it with --dry-run)')
+    .option('--dry-run', 'rehearse: SQL in a transaction that is rolled back, patches on a temp copy; nothing changes')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (id: string, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
+        const { applyProposal } = await import('../../engine.js');
+        const r = await applyProposal(engineOptions(globalOptions(cmd)), id, { dryRun: opts.dryRun });
+        if (opts.json) outJson(r);
+        else printReport(r);
+        if (r.exitCode !== 0) throw new ExitSignal(r.exitCode);
+      }),
+    );
+  program
+    .command('rollback <proposal>')
+    .description('run the rollback section of an applied proposal (gated, locked, logged)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+        const { rollbackProposal } = await import('../../engine.js');
+        const r = await rollbackProposal(engineOptions(globalOptions(cmd)), id);
+        if (opts.json) outJson(r);
+        else printReport(r);
+        if (r.exitCode !== 0) throw new ExitSignal(r.exitCode);
+      }),
+    );
+}
