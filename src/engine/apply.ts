@@ -258,6 +258,7 @@ class Run {
         else if (b.kind === 'command') r = await this.effects.command(b, libpqEnv(this.session.address));
         else if (b.kind === 'sql') r = await runStatement(this.session, b.sql);
         else r = { outcome: 'error', observed: `a ${b.kind} step cannot be in rollback`, expected: '' };
+        // non-transactional rollback steps run first (restore before the SQL that checks it)
         await this.note(dot, 'rollback', index, step.name, step.kind, r, started);
         if (failed(r)) left.push(`${dot.spec.id}: rollback step "${step.name}" failed (${r.observed})`);
       }
@@ -267,7 +268,12 @@ class Run {
         for (const [step, index] of sqlSteps) {
           const started = Date.now();
           const b = this.bound(step);
-          const r = await runStatement(this.session, b.kind === 'sql' ? b.sql : '');
+          let r: CheckResult;
+          if (b.kind === 'sql' && b.expect && step.kind === 'sql') {
+            // a rollback step with expect is a check of the restored state
+            const q = bindQuery(step.sql, this.p.params, this.secrets);
+            r = await checkSql(this.session.client, b, q.text, q.values);
+          } else r = await runStatement(this.session, b.kind === 'sql' ? b.sql : '');
           await this.note(dot, 'rollback', index, step.name, 'sql', r, started);
           if (failed(r)) {
             ok = false;

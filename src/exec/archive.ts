@@ -3,7 +3,7 @@
  * flat whatever the size), its sha256, and a verification that the archive really holds the
  * schema — the seed's lesson is that a "valid" empty dump is a failed dump.
  */
-import { mkdir, stat, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { baseEnv, runCommand } from './command.js';
 import { fileSha256 } from './checks.js';
@@ -77,6 +77,7 @@ export async function archiveSchema(target: TargetAddress, schema: string, to: s
     await unlink(tmp).catch(() => undefined);
     return { kind: 'failed', message: `the archive of ${schema} is empty or incomplete (${st.size} bytes, ${toc.entries} entries, ${toc.tableData} of ${expectTables} tables' data)` };
   }
+  await chmod(tmp, 0o600); // the archive holds table data
   await rename(tmp, to);
   return { kind: 'ok', info: { path: to, bytes: st.size, sha256: await fileSha256(to), entries: toc.entries, tableData: toc.tableData } };
 }

@@ -157,7 +157,9 @@ export async function rehearsalEffects(target: TargetAddress): Promise<Effects> 
       return { ...r, observed: [...copies.entries()].reduce((t, [real, copy]) => t.split(copy).join(real), r.observed) };
     },
     async file(step) {
-      return checkFile({ ...step, path: swap(step.path) });
+      const copy = swap(step.path);
+      const r = await checkFile({ ...step, path: copy });
+      return { ...r, observed: r.observed.split(copy).join(step.path) };
     },
     async dispose() {
       await rm(dir, { recursive: true, force: true });

@@ -30,9 +30,29 @@ export function hashRow(prevHash: string, row: ChainFields): string {
   return sha256Hex(`${prevHash}\n${canonicalRowFields(row)}`);
 }
 
-/** The canonical JSON a row's hash is computed over (snake_case names, as stored). */
+/**
+ * The canonical JSON a row's hash is computed over: `canonicalJson` of the row's fields under
+ * their stored snake_case names. The fixed envelope is written out directly (keys already in
+ * canonical order) because verify runs this once per row over millions of rows; anything
+ * unusual in it falls back to the generic encoder, so the bytes are always canonicalJson's.
+ */
 export function canonicalRowFields(row: ChainFields): string {
-  return canonicalJson({
+  const envelope = [row.actionCode, row.actor, row.at, row.dotId, row.event, row.outcome, row.proposalHash, row.proposalId];
+  if (!Number.isSafeInteger(row.seq) || !envelope.every((v) => v === null || typeof v === 'string')) {
+    return canonicalJson(snakeFields(row));
+  }
+  const s = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+  return (
+    `{"action_code":${s(row.actionCode)},"actor":${s(row.actor)},"at":${s(row.at)},` +
+    `"detail":${canonicalJson(row.detail)},"dot_id":${s(row.dotId)},"event":${s(row.event)},` +
+    `"outcome":${s(row.outcome)},"proposal_hash":${s(row.proposalHash)},"proposal_id":${s(row.proposalId)},` +
+    `"seq":${row.seq}}`
+  );
+}
+
+/** The hashed fields of a row under their stored names (the definition the fast path above follows). */
+export function snakeFields(row: ChainFields): Record<string, unknown> {
+  return {
     seq: row.seq,
     at: row.at,
     actor: row.actor,
@@ -43,7 +63,7 @@ export function canonicalRowFields(row: ChainFields): string {
     proposal_hash: row.proposalHash,
     outcome: row.outcome,
     detail: row.detail,
-  });
+  };
 }
 
 /** A row ready to insert: the LogRow and its detail as the canonical JSON text to store. */

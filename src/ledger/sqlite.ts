@@ -4,7 +4,7 @@
  * runs in a `BEGIN IMMEDIATE` transaction that reads the head and inserts, so concurrent
  * processes queue on SQLite's write lock (busy_timeout) and the chain never forks.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { LedgerError } from '../model/errors.js';
@@ -125,23 +125,44 @@ export async function openSqliteLedger(path: string, options: SqliteLedgerOption
   if (!create && !existsSync(path)) throw ledgerMissing(path, 'the file does not exist');
   let db: Database.Database;
   try {
-    if (create) mkdirSync(dirname(path), { recursive: true });
+    if (create) makeDirectory(dirname(path));
     db = new Database(path, { readonly, fileMustExist: !create, timeout: options.busyTimeoutMs ?? 15_000 });
   } catch (err) {
     throw ledgerFailure(path, create ? 'write' : 'open', err);
   }
   try {
-    if (!readonly) {
-      enableWal(db);
-      db.pragma('synchronous = FULL');
-    }
     db.pragma('foreign_keys = ON');
-    if (readonly) checkVersion(db, path);
-    else migrate(db, path);
+    const version = currentVersion(db);
+    if (readonly) {
+      checkVersion(path, version);
+    } else {
+      // Reading never turns a file into a ledger; an up-to-date ledger is opened without a write.
+      if (!create && version === null) throw ledgerMissing(path, 'the file holds no dotctl ledger');
+      if (create || version !== SQLITE_SCHEMA_VERSION) enableWal(db);
+      db.pragma('synchronous = FULL');
+      if (version !== SQLITE_SCHEMA_VERSION) migrate(db, path);
+    }
     return new SqliteLedger(db, path, options.batchSize ?? 10_000);
   } catch (err) {
     db.close();
-    throw ledgerFailure(path, readonly ? 'open' : 'write', err);
+    throw ledgerFailure(path, create ? 'write' : 'open', err);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdirSync spins forever where mkdir(2)
+ * answers ENOENT under an existing parent (e.g. below /proc), and the ledger must fail, not hang.
+ */
+function makeDirectory(dir: string): void {
+  const found = statSync(dir, { throwIfNoEntry: false });
+  if (found?.isDirectory()) return;
+  if (found !== undefined) throw new Error(`ENOTDIR: ${dir} is not a directory`);
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'EEXIST') throw err;
   }
 }
 
@@ -165,8 +186,7 @@ function currentVersion(db: Database.Database): number | null {
   return row.v ?? 0;
 }
 
-function checkVersion(db: Database.Database, path: string): void {
-  const v = currentVersion(db);
+function checkVersion(path: string, v: number | null): void {
   if (v === null) throw ledgerMissing(path, 'the file holds no dotctl ledger');
   if (v > SQLITE_SCHEMA_VERSION) throw ledgerTooNew(path, v, SQLITE_SCHEMA_VERSION);
   if (v < SQLITE_SCHEMA_VERSION) {

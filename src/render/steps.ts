@@ -62,7 +62,12 @@ export function bindStep(step: Step, params: BoundParams, text: ValueText = disp
         argv: step.argv.map(t),
         env: Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, t(v)])),
         timeoutMs: step.timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS,
-        expect: step.expect,
+        expect: step.expect && {
+          ...step.expect,
+          ...(step.expect.stdout_pattern !== undefined ? { stdout_pattern: t(step.expect.stdout_pattern) } : {}),
+          ...(step.expect.stdout_not_pattern !== undefined ? { stdout_not_pattern: t(step.expect.stdout_not_pattern) } : {}),
+          ...(step.expect.stderr_pattern !== undefined ? { stderr_pattern: t(step.expect.stderr_pattern) } : {}),
+        },
         rehearse: step.rehearse ?? false,
       };
     case 'archive':
@@ -71,7 +76,7 @@ export function bindStep(step: Step, params: BoundParams, text: ValueText = disp
       return { kind: 'restore', name: step.name, from: t(step.from) };
     case 'file': {
       const { kind: _k, name, path, ...checks } = step;
-      return { kind: 'file', name, path: t(path), checks };
+      return { kind: 'file', name, path: t(path), checks: checks.owner !== undefined ? { ...checks, owner: t(checks.owner) } : checks };
     }
     case 'host':
       return { kind: 'host', name: step.name, equals: t(step.equals) };

@@ -178,6 +178,9 @@ function templatedFields(step: Step): [Path, string][] {
       return [
         ...step.argv.map((a, i): [Path, string] => [['argv', i], a]),
         ...Object.entries(step.env ?? {}).map(([k, v]): [Path, string] => [['env', k], v]),
+        ...(['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const)
+          .filter((k) => step.expect?.[k] !== undefined)
+          .map((k): [Path, string] => [['expect', k], step.expect?.[k] ?? '']),
       ];
     case 'archive':
       return [
@@ -187,7 +190,7 @@ function templatedFields(step: Step): [Path, string][] {
     case 'restore':
       return [[['from'], step.from]];
     case 'file':
-      return [[['path'], step.path]];
+      return [[['path'], step.path], ...(step.owner !== undefined ? [[['owner'], step.owner] as [Path, string]] : [])];
     case 'host':
       return [[['equals'], step.equals]];
     default: {

@@ -1,0 +1,268 @@
+/**
+ * The ledger contract: one suite, run over every adapter against the real thing (a SQLite file,
+ * a scratch PostgreSQL database). PostgreSQL being down fails these tests; it never skips them.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GENESIS, hashRow, verifyChain } from '../../src/ledger/chain.js';
+import type { LedgerStore, LogRow } from '../../src/ledger/port.js';
+import { DotctlError, InputError, LedgerError } from '../../src/model/errors.js';
+import { allBackends, approval, appendN, at, ev, proposal, proposedEvent, type Backend, type Site } from './helpers.js';
+
+function ledgerContract(backend: Backend): void {
+  describe(`ledger contract: ${backend.name}`, () => {
+    let site: Site;
+    let ledger: LedgerStore;
+
+    before(async () => {
+      site = await backend.fresh();
+      ledger = await site.open();
+    });
+    after(async () => {
+      await ledger?.close();
+      await backend.cleanup();
+    });
+
+    test('a new ledger is empty and its chain is intact at the genesis hash', async () => {
+      assert.deepEqual(await ledger.readEvents(), []);
+      assert.deepEqual(await verifyChain(ledger.iterateEvents()), { kind: 'intact', rows: 0, headHash: GENESIS });
+      assert.deepEqual(await site.raw.versions(), [1]);
+    });
+
+    test('appended events come back byte-for-byte, chained from genesis, and verify', async () => {
+      const detail = {
+        step: 'diff',
+        sql: "GRANT USAGE ON SCHEMA \"sandbox_tac\" TO directus; -- 'quoted'",
+        numbers: [0, -1, 1.5, 1e21, 2 ** 53, 5e-324, -2.5e-7],
+        nested: { z: true, a: null, m: ['x', { y: 'ý — Đ32 ✓' }] },
+        empty: {},
+      };
+      const a = await ledger.appendEvent(ev({ i: 1, actor: 'alice', detail }));
+      const b = await ledger.appendEvent(
+        ev({ i: 2, actor: 'bob', event: 'approved', proposalId: 'P-1', dotId: 'DOT-A', actionCode: 'CODE-A', proposalHash: 'h1', outcome: null }),
+      );
+      assert.equal(a.seq, 1);
+      assert.equal(a.prevHash, GENESIS);
+      assert.equal(a.hash, hashRow(GENESIS, a));
+      assert.equal(b.seq, 2);
+      assert.equal(b.prevHash, a.hash);
+      assert.deepEqual(a.detail, detail);
+      assert.deepEqual(await ledger.readEvents(), [a, b]);
+      const verdict = await verifyChain(ledger.iterateEvents());
+      assert.deepEqual(verdict, { kind: 'intact', rows: 2, headHash: b.hash });
+    });
+
+    test('event times are stored as UTC ISO text, whatever zone they were given in', async () => {
+      const row = await ledger.appendEvent(ev({ at: '2024-05-01T10:00:00+02:00', actor: 'zoned' }));
+      assert.equal(row.at, '2024-05-01T08:00:00.000Z');
+      assert.equal((await ledger.readEvents({ actor: 'zoned' }))[0]?.at, '2024-05-01T08:00:00.000Z');
+    });
+
+    test('an event the ledger cannot store is refused with a LedgerError and nothing is written', async () => {
+      const before = (await ledger.readEvents()).length;
+      await assert.rejects(ledger.appendEvent(ev({ at: 'yesterday' })), (e: unknown) => {
+        assert.ok(e instanceof LedgerError);
+        assert.equal(e.code, 'LEDGER_BAD_EVENT');
+        assert.match(e.message, /"yesterday" is not ISO-8601/);
+        return true;
+      });
+      await assert.rejects(ledger.appendEvent(ev({ detail: { f: () => 1 } })), LedgerError);
+      assert.equal((await ledger.readEvents()).length, before);
+    });
+
+    test('filters select by proposal, DOT, actor, event and time; limit keeps the latest rows in seq order', async () => {
+      const s = await backend.fresh();
+      const l = await s.open();
+      try {
+        await l.appendEvent(ev({ i: 1, actor: 'alice', event: 'proposed', proposalId: 'P1', dotId: 'DOT-A' }));
+        await l.appendEvent(ev({ i: 2, actor: 'bob', event: 'approved', proposalId: 'P1', dotId: 'DOT-A' }));
+        await l.appendEvent(ev({ i: 3, actor: 'alice', event: 'proposed', proposalId: 'P2', dotId: 'DOT-B' }));
+        await l.appendEvent(ev({ i: 4, actor: 'carol', event: 'applied', proposalId: 'P1', dotId: 'DOT-A' }));
+        const seqs = async (f: Parameters<LedgerStore['readEvents']>[0]): Promise<number[]> =>
+          (await l.readEvents(f)).map((r) => r.seq);
+        assert.deepEqual(await seqs({ proposalId: 'P1' }), [1, 2, 4]);
+        assert.deepEqual(await seqs({ dotId: 'DOT-B' }), [3]);
+        assert.deepEqual(await seqs({ actor: 'alice' }), [1, 3]);
+        assert.deepEqual(await seqs({ event: 'approved' }), [2]);
+        assert.deepEqual(await seqs({ since: at(3) }), [3, 4]);
+        assert.deepEqual(await seqs({ since: '2024-05-01T10:03:00+02:00' }), [3, 4]);
+        assert.deepEqual(await seqs({ limit: 2 }), [3, 4]);
+        assert.deepEqual(await seqs({ proposalId: 'P1', limit: 2 }), [2, 4]);
+        assert.deepEqual(await seqs({ proposalId: 'P1', actor: 'alice', since: at(1) }), [1]);
+        assert.deepEqual(await seqs({ proposalId: 'nope' }), []);
+        await assert.rejects(l.readEvents({ since: 'last week' }), InputError);
+        await assert.rejects(l.readEvents({ limit: -1 }), InputError);
+      } finally {
+        await l.close();
+      }
+    });
+
+    test('proposals are stored with their event, read back, listed by state; a duplicate id is refused', async () => {
+      const p = proposal('P-store', { expiresAt: at(120), signature: 'c2ln', params: { schema: 'sandbox_tac', n: 7, on: true } });
+      const logBefore = (await ledger.readEvents()).length;
+      const row = await ledger.putProposal(p, proposedEvent(p));
+      assert.equal(row.event, 'proposed');
+      assert.equal(row.proposalId, p.id);
+      assert.deepEqual(await ledger.getProposal(p.id), p);
+      assert.equal(await ledger.getProposal('P-none'), null);
+      assert.ok((await ledger.listProposals()).some((x) => x.id === p.id));
+      assert.deepEqual((await ledger.listProposals('proposed')).map((x) => x.id), [p.id]);
+      assert.deepEqual(await ledger.listProposals('applied'), []);
+      await assert.rejects(ledger.putProposal(p, proposedEvent(p)), (e: unknown) => {
+        assert.ok(e instanceof InputError);
+        assert.match(e.message, /already in the ledger/);
+        return true;
+      });
+      assert.equal((await ledger.readEvents()).length, logBefore + 1);
+    });
+
+    test('a proposal whose event cannot be written is not stored either', async () => {
+      const p = proposal('P-atomic');
+      await assert.rejects(ledger.putProposal(p, ev({ at: 'not a time', proposalId: p.id })), LedgerError);
+      assert.equal(await ledger.getProposal(p.id), null);
+    });
+
+    test('decisions are stored with their event in order; a decision on an unknown proposal is refused', async () => {
+      const p = proposal('P-decide');
+      await ledger.putProposal(p, proposedEvent(p));
+      const d1 = approval(p, 'bob', { comment: 'looks right' });
+      const d2 = approval(p, 'carol', { kind: 'reject', comment: 'wrong schema', expiresAt: null, at: at(6) });
+      const r1 = await ledger.addDecision(d1, ev({ i: 5, actor: 'bob', event: 'approved', proposalId: p.id }));
+      await ledger.addDecision(d2, ev({ i: 6, actor: 'carol', event: 'rejected', proposalId: p.id }));
+      assert.equal(r1.event, 'approved');
+      assert.deepEqual(await ledger.listDecisions(p.id), [d1, d2]);
+      assert.deepEqual(await ledger.listDecisions('P-none'), []);
+      const logBefore = (await ledger.readEvents()).length;
+      await assert.rejects(
+        ledger.addDecision(approval(proposal('P-ghost'), 'bob'), ev({ event: 'approved', proposalId: 'P-ghost' })),
+        (e: unknown) => e instanceof InputError && /unknown proposal "P-ghost"/.test(e.message),
+      );
+      assert.equal((await ledger.readEvents()).length, logBefore);
+    });
+
+    test('transition is a compare-and-set: wrong state gives null and writes nothing', async () => {
+      const p = proposal('P-cas');
+      await ledger.putProposal(p, proposedEvent(p));
+      const logBefore = (await ledger.readEvents()).length;
+      assert.equal(await ledger.transitionProposal(p.id, ['applying'], 'applied', ev({ event: 'applied', proposalId: p.id })), null);
+      assert.equal((await ledger.getProposal(p.id))?.state, 'proposed');
+      assert.equal((await ledger.readEvents()).length, logBefore);
+      const row = await ledger.transitionProposal(p.id, ['proposed'], 'applying', ev({ event: 'apply_started', proposalId: p.id }));
+      assert.equal(row?.event, 'apply_started');
+      assert.equal((await ledger.getProposal(p.id))?.state, 'applying');
+      await assert.rejects(
+        ledger.transitionProposal('P-none', ['proposed'], 'applying', ev({ event: 'apply_started' })),
+        (e: unknown) => e instanceof InputError && /unknown proposal/.test(e.message),
+      );
+    });
+
+    test('two concurrent transitions from the same state: exactly one wins, one event is written', async () => {
+      const p = proposal('P-race');
+      await ledger.putProposal(p, proposedEvent(p));
+      const other = await site.open(); // a second connection, as a second process would have
+      try {
+        const logBefore = (await ledger.readEvents()).length;
+        const results = await Promise.all([
+          ledger.transitionProposal(p.id, ['proposed'], 'applying', ev({ actor: 'op-1', event: 'apply_started', proposalId: p.id })),
+          other.transitionProposal(p.id, ['proposed'], 'applying', ev({ actor: 'op-2', event: 'apply_started', proposalId: p.id })),
+          ledger.transitionProposal(p.id, ['proposed'], 'applying', ev({ actor: 'op-3', event: 'apply_started', proposalId: p.id })),
+        ]);
+        const winners = results.filter((r): r is LogRow => r !== null);
+        assert.equal(winners.length, 1, `exactly one transition must win, got ${winners.length}`);
+        const events = await ledger.readEvents({ proposalId: p.id, event: 'apply_started' });
+        assert.deepEqual(events.map((e) => e.actor), [winners[0]?.actor]);
+        assert.equal((await ledger.readEvents()).length, logBefore + 1);
+        assert.equal((await other.getProposal(p.id))?.state, 'applying');
+      } finally {
+        await other.close();
+      }
+    });
+
+    test('a failed append throws and takes the record written with it back', async () => {
+      const s = await backend.fresh();
+      const l = await s.open();
+      try {
+        const p = proposal('P-blocked');
+        await l.putProposal(p, proposedEvent(p));
+        await s.raw.blockAppends();
+        await assert.rejects(l.appendEvent(ev({ i: 9 })), (e: unknown) => {
+          assert.ok(e instanceof LedgerError, `expected LedgerError, got ${String(e)}`);
+          assert.equal(e.exitCode, 7);
+          assert.match(e.message, /^cannot write the ledger .+ \(.+\); /);
+          return true;
+        });
+        const cas = l.transitionProposal(p.id, ['proposed'], 'applying', ev({ event: 'apply_started', proposalId: p.id }));
+        await assert.rejects(cas, LedgerError);
+        assert.equal((await l.getProposal(p.id))?.state, 'proposed', 'the state change must roll back with its event');
+        await assert.rejects(l.addDecision(approval(p, 'bob'), ev({ event: 'approved', proposalId: p.id })), LedgerError);
+        assert.deepEqual(await l.listDecisions(p.id), []);
+        assert.equal((await l.readEvents()).length, 1);
+      } finally {
+        await l.close();
+      }
+    });
+
+    test('the action log refuses UPDATE and DELETE at the database, whoever asks', async () => {
+      await assert.rejects(site.raw.run(`UPDATE ${site.raw.logTable} SET actor = 'mallory' WHERE seq = 1`), /append-only: UPDATE refused/);
+      await assert.rejects(site.raw.run(`DELETE FROM ${site.raw.logTable} WHERE seq = 1`), /append-only: DELETE refused/);
+      if (backend.name === 'postgres') {
+        await assert.rejects(site.raw.run(`TRUNCATE ${site.raw.logTable}`), /append-only: TRUNCATE refused/);
+      }
+      await assert.rejects(site.raw.run(`UPDATE ${site.raw.decisionsTable} SET actor = 'mallory'`), /append-only: UPDATE refused/);
+      await assert.rejects(site.raw.run(`DELETE FROM ${site.raw.decisionsTable}`), /append-only: DELETE refused/);
+      assert.equal((await ledger.readEvents())[0]?.actor, 'alice');
+      assert.equal((await verifyChain(ledger.iterateEvents())).kind, 'intact');
+    });
+
+    test('migrations are idempotent: reopening keeps version 1 once and the data intact', async () => {
+      const rows = await ledger.readEvents();
+      for (let k = 0; k < 2; k += 1) {
+        const again = await site.open();
+        assert.deepEqual(await again.readEvents(), rows);
+        await again.close();
+      }
+      const reader = await site.open({ mode: 'read' });
+      assert.deepEqual(await reader.readEvents(), rows);
+      await reader.close();
+      assert.deepEqual(await site.raw.versions(), [1]);
+      assert.equal((await verifyChain(ledger.iterateEvents())).kind, 'intact');
+    });
+
+    test('opening a ledger that does not exist for reading says so and creates nothing', async () => {
+      const s = await backend.fresh();
+      await assert.rejects(s.open({ mode: 'read' }), (e: unknown) => {
+        assert.ok(e instanceof InputError);
+        assert.equal(e.code, 'LEDGER_MISSING');
+        assert.match(e.message, /^no ledger at .+ yet/);
+        return true;
+      });
+      assert.equal(await s.raw.exists(), false);
+    });
+
+    test('iterateEvents streams every row in seq order across batch boundaries', async () => {
+      const s = await backend.fresh();
+      const l = await s.openBatched(7);
+      try {
+        await appendN(l, 28); // 4 full batches, then an empty one
+        let expected = 1;
+        for await (const r of l.iterateEvents()) {
+          assert.equal(r.seq, expected);
+          expected += 1;
+        }
+        assert.equal(expected, 29);
+        await l.appendEvent(ev({ i: 29 }));
+        assert.equal((await verifyChain(l.iterateEvents())).rows, 29);
+      } finally {
+        await l.close();
+      }
+    });
+
+    test('every failure is a DotctlError with an exit code, never a bare driver error', async () => {
+      const l = await site.open();
+      await l.close();
+      await assert.rejects(l.readEvents(), (e: unknown) => e instanceof DotctlError && e.exitCode === 7);
+    });
+  });
+}
+
+for (const backend of allBackends()) ledgerContract(backend);

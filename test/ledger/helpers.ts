@@ -1,0 +1,249 @@
+/**
+ * Builders and per-adapter sites for the ledger tests. A "site" is one fresh ledger location
+ * (a SQLite file in a temp dir, or a scratch PostgreSQL database) plus raw access to it that
+ * goes around the adapter — with the append-only triggers in force (`run`) or bypassed the way
+ * someone with file or superuser access could (`tamper`).
+ */
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openLedger, type OpenLedgerOptions } from '../../src/ledger/open.js';
+import { openPostgresLedger } from '../../src/ledger/postgres.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite.js';
+import type { DecisionRecord, LedgerStore, LogEventKind, NewLogEvent, ProposalRecord } from '../../src/ledger/port.js';
+import { adminClient, createScratchDb } from '../helpers/pg.js';
+
+/** A fixed clock for events: minute `i` after a base instant. */
+export function at(i: number): string {
+  return new Date(Date.UTC(2024, 4, 1, 8, 0, 0) + i * 60_000).toISOString();
+}
+
+/** An event with sensible defaults. */
+export function ev(overrides: Partial<NewLogEvent> & { i?: number } = {}): NewLogEvent {
+  const { i = 0, ...rest } = overrides;
+  return {
+    at: at(i),
+    actor: 'alice',
+    event: 'proposed' satisfies LogEventKind,
+    proposalId: null,
+    dotId: null,
+    actionCode: null,
+    proposalHash: null,
+    outcome: 'ok',
+    detail: { i },
+    ...rest,
+  };
+}
+
+/** A proposal with sensible defaults. */
+export function proposal(id: string, overrides: Partial<ProposalRecord> = {}): ProposalRecord {
+  return {
+    id,
+    dotIds: ['DOT-PG-GRANT-SCHEMA', 'DOT-BACKUP-SCRIPT-HARDEN'],
+    params: { schema: 'sandbox_tac', role: 'directus' },
+    targetFingerprint: 'pg:prod-db-01/directus',
+    canonical: `{"id":${JSON.stringify(id)}}`,
+    hash: `hash-of-${id}`,
+    state: 'proposed',
+    createdBy: 'alice',
+    createdAt: at(0),
+    expiresAt: null,
+    signature: null,
+    ...overrides,
+  };
+}
+
+/** An approval of `p` by `actor`. */
+export function approval(p: ProposalRecord, actor: string, overrides: Partial<DecisionRecord> = {}): DecisionRecord {
+  return {
+    proposalId: p.id,
+    kind: 'approve',
+    hashSigned: p.hash,
+    actor,
+    signature: Buffer.from(`sig-${actor}`).toString('base64'),
+    comment: null,
+    at: at(5),
+    expiresAt: at(60 * 24),
+    ...overrides,
+  };
+}
+
+/** The `proposed` event that goes with storing `p`. */
+export function proposedEvent(p: ProposalRecord, i = 0): NewLogEvent {
+  return ev({ i, event: 'proposed', actor: p.createdBy, proposalId: p.id, dotId: p.dotIds[0] ?? null, proposalHash: p.hash });
+}
+
+/** Raw access to one site's tables, around the adapter. */
+export interface RawAccess {
+  /** Qualified name of the action log table. */
+  readonly logTable: string;
+  /** Qualified name of the decisions table. */
+  readonly decisionsTable: string;
+  /** Runs SQL with the triggers in force; rejects with the database's error. */
+  run(sql: string): Promise<void>;
+  /** Runs SQL with the append-only triggers bypassed (file access for SQLite, superuser for PostgreSQL). */
+  tamper(sql: string): Promise<void>;
+  /** Schema versions recorded, ascending. */
+  versions(): Promise<number[]>;
+  /** Whether anything of a ledger exists at the site (file, or schema dotctl). */
+  exists(): Promise<boolean>;
+  /** Makes every later insert into the action log fail, like a full disk would. */
+  blockAppends(): Promise<void>;
+}
+
+/** One fresh ledger location. */
+export interface Site {
+  readonly spec: string;
+  readonly raw: RawAccess;
+  open(options?: OpenLedgerOptions): Promise<LedgerStore>;
+  /** Opens the adapter directly with a small streaming batch, to exercise batch boundaries. */
+  openBatched(batchSize: number): Promise<LedgerStore>;
+}
+
+/** A kind of ledger the suites run over; hands out fresh sites and cleans all of them up. */
+export interface Backend {
+  readonly name: 'sqlite' | 'postgres';
+  fresh(): Promise<Site>;
+  cleanup(): Promise<void>;
+}
+
+/** Backend of SQLite files in a private temp directory (removed by cleanup). */
+export function sqliteBackend(): Backend {
+  const dir = mkdtempSync(join(tmpdir(), 'dotctl-ledger-test-'));
+  let n = 0;
+  return {
+    name: 'sqlite',
+    async fresh() {
+      n += 1;
+      const file = join(dir, `site-${n}`, 'ledger.db');
+      return {
+        spec: file,
+        raw: sqliteRaw(file),
+        open: (o) => openLedger(file, o),
+        openBatched: (batchSize) => openSqliteLedger(file, { batchSize }),
+      };
+    },
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function withRawSqlite<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+function sqliteRaw(file: string): RawAccess {
+  return {
+    logTable: 'dot_action_log',
+    decisionsTable: 'dot_decisions',
+    async run(sql) {
+      withRawSqlite(file, (db) => db.exec(sql));
+    },
+    async tamper(sql) {
+      withRawSqlite(file, (db) =>
+        db.exec(`BEGIN;
+          DROP TRIGGER IF EXISTS dot_action_log_no_update;
+          DROP TRIGGER IF EXISTS dot_action_log_no_delete;
+          ${sql};
+          COMMIT;`),
+      );
+    },
+    async versions() {
+      return withRawSqlite(file, (db) =>
+        (db.prepare('SELECT version FROM dotctl_schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version),
+      );
+    },
+    async exists() {
+      return existsSync(file);
+    },
+    async blockAppends() {
+      withRawSqlite(file, (db) =>
+        db.exec(`CREATE TRIGGER test_block_appends BEFORE INSERT ON dot_action_log
+                   BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END`),
+      );
+    },
+  };
+}
+
+/** Backend of scratch PostgreSQL databases (all dropped by cleanup). Fails if PostgreSQL is down. */
+export function postgresBackend(): Backend {
+  const drops: (() => Promise<void>)[] = [];
+  return {
+    name: 'postgres',
+    async fresh() {
+      const db = await createScratchDb('ledger');
+      drops.push(() => db.drop());
+      return {
+        spec: db.url,
+        raw: pgRaw(db.name),
+        open: (o) => openLedger(db.url, o),
+        openBatched: (batchSize) => openPostgresLedger(db.url, { batchSize }),
+      };
+    },
+    async cleanup() {
+      for (const drop of drops.splice(0)) await drop();
+    },
+  };
+}
+
+async function withPgAdmin<T>(database: string, fn: (c: Awaited<ReturnType<typeof adminClient>>) => Promise<T>): Promise<T> {
+  const c = await adminClient(database);
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+function pgRaw(database: string): RawAccess {
+  return {
+    logTable: 'dotctl.dot_action_log',
+    decisionsTable: 'dotctl.dot_decisions',
+    async run(sql) {
+      await withPgAdmin(database, (c) => c.query(sql));
+    },
+    async tamper(sql) {
+      // Superuser only: replica mode skips ordinary triggers, the append-only ones included.
+      await withPgAdmin(database, (c) => c.query(`BEGIN; SET LOCAL session_replication_role = replica; ${sql}; COMMIT;`));
+    },
+    async versions() {
+      return withPgAdmin(database, async (c) =>
+        (await c.query<{ version: number }>('SELECT version FROM dotctl.schema_version ORDER BY version')).rows.map((r) => r.version),
+      );
+    },
+    async exists() {
+      return withPgAdmin(database, async (c) => (await c.query("SELECT to_regnamespace('dotctl') AS n")).rows[0].n !== null);
+    },
+    async blockAppends() {
+      await withPgAdmin(database, (c) =>
+        c.query('ALTER TABLE dotctl.dot_action_log ADD CONSTRAINT test_block_appends CHECK (seq < 0) NOT VALID'),
+      );
+    },
+  };
+}
+
+/** The backends every adapter-level suite runs over. */
+export function allBackends(): Backend[] {
+  return [sqliteBackend(), postgresBackend()];
+}
+
+/** Appends `n` simple events (minute i = 1..n) and returns nothing; for building a chain to tamper with. */
+export async function appendN(ledger: LedgerStore, n: number, actor = 'alice'): Promise<void> {
+  for (let i = 1; i <= n; i += 1) {
+    await ledger.appendEvent(ev({ i, actor, event: i % 2 === 0 ? 'approved' : 'proposed', detail: { i, note: `event ${i}` } }));
+  }
+}
+
+/** SQL string literal (standard quoting, valid in SQLite and PostgreSQL). */
+export function lit(value: string | number | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'number') return String(value);
+  return `'${value.replace(/'/g, "''")}'`;
+}
