@@ -398,7 +398,7 @@ async function execute(run: Run, ledger: LedgerStore, evidence: ReadonlyMap<stri
   const id = run.p.record.id;
   const finish = async (to: 'proposed' | 'failed' | 'needs_attention' | 'applied', kind: NewLogEvent['event'], outcome: string, detail: Record<string, unknown>): Promise<void> => {
     if (run.live) await ledger.transitionProposal(id, ['applying'], to, run.event(kind, outcome, detail));
-    else await ledger.appendEvent(run.event('dry_run', outcome, { ...detail, steps: run.steps.map((s) => ({ dot: s.dotId, section: s.section, step: s.name, outcome: s.outcome, observed: s.observed })) }));
+    else await ledger.appendEvent(run.event('rehearsed', outcome, { ...detail, steps: run.steps.map((s) => ({ dot: s.dotId, section: s.section, step: s.name, outcome: s.outcome, observed: s.observed })) }));
   };
 
   const checkFailure = await run.checks(evidence);
@@ -415,7 +415,7 @@ async function execute(run: Run, ledger: LedgerStore, evidence: ReadonlyMap<stri
     const left = [...(await run.undo(undo)), ...irreversible];
     const what = `${failedStep?.section === 'post_verify' ? 'post-verify' : 'diff step'} "${failedStep?.name}" of ${failedStep?.dotId} failed: ${failedStep?.observed}`;
     if (!run.live) {
-      await finish('proposed', 'dry_run', 'rehearsal_failed', { reason: what });
+      await finish('proposed', 'rehearsed', 'rehearsal_failed', { reason: what });
       return run.report('rehearsal_failed', 5, `rehearsal failed: ${what}; nothing was changed`);
     }
     if (left.length > 0) {
@@ -430,7 +430,7 @@ async function execute(run: Run, ledger: LedgerStore, evidence: ReadonlyMap<stri
     const failedStep = run.steps.filter((s) => failed(s)).at(-1);
     const what = `post-verify "${failedStep?.name}" of ${failedStep?.dotId} failed: ${failedStep?.observed}`;
     if (!run.live) {
-      await finish('proposed', 'dry_run', 'rehearsal_failed', { reason: what });
+      await finish('proposed', 'rehearsed', 'rehearsal_failed', { reason: what });
       return run.report('rehearsal_failed', 5, `rehearsal failed: ${what}; nothing was changed`);
     }
     const left = await run.rollbackSections();
@@ -446,7 +446,7 @@ async function execute(run: Run, ledger: LedgerStore, evidence: ReadonlyMap<stri
     .map((d) => ({ dot: d.spec.id, ...d.spec.registry!, name: bindTemplate(d.spec.registry!.name, run.p.params) }));
   const summary = { steps: run.steps.length, dots: run.p.dots.map((d) => d.spec.id), ...(registry.length > 0 ? { registry } : {}) };
   if (!run.live) {
-    await finish('proposed', 'dry_run', 'rehearsed', summary);
+    await finish('proposed', 'rehearsed', 'rehearsed', summary);
     return run.report('rehearsed', 0, `rehearsal of ${id} passed; nothing was changed`);
   }
   await finish('applied', 'applied', 'ok', summary);

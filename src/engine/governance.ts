@@ -4,6 +4,7 @@
  * pure gate, and writes the ledger (which fails closed).
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GateError, InputError, CheckError } from '../model/errors.js';
@@ -251,6 +252,23 @@ export interface ProposalStatus {
   readonly currentHash: string;
   readonly requirements: GateRequirements | null;
   readonly note: string | null;
+  /** for a proposal marked applying: whether its apply process is still alive */
+  readonly liveness: string | null;
+}
+
+/** Whether the process that started an apply still runs (only knowable on the same host). */
+function applyLiveness(record: ProposalRecord, events: readonly LogRow[]): string | null {
+  if (record.state !== 'applying') return null;
+  const started = [...events].reverse().find((e) => e.event === 'apply_started');
+  const pid = Number((started?.detail as { pid?: unknown } | undefined)?.pid);
+  const host = (started?.detail as { host?: unknown } | undefined)?.host;
+  if (!started || !Number.isInteger(pid) || host !== hostname()) return 'applying (started on another host; its liveness cannot be checked from here)';
+  try {
+    process.kill(pid, 0);
+    return `applying: the apply (pid ${pid}) is still running`;
+  } catch {
+    return `interrupted: the apply (pid ${pid}, started ${started.at}) is gone; dotctl apply ${record.id} again re-checks and completes it`;
+  }
 }
 
 /** Reads a proposal's status; the gate verdict needs the identities file (else it is omitted with a note). */
@@ -276,6 +294,6 @@ export async function proposalStatus(o: EngineOptions, id: string): Promise<Prop
     } catch (err) {
       note = `gate not evaluated: ${(err as Error).message}`;
     }
-    return { proposal: record, decisions, events, gate, currentHash, requirements, note };
+    return { proposal: record, decisions, events, gate, currentHash, requirements, note, liveness: applyLiveness(record, events) };
   });
 }

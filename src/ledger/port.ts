@@ -18,7 +18,7 @@ export type LogEventKind =
   | 'refused'
   | 'expired'
   | 'interrupted'
-  | 'dry_run';
+  | 'rehearsed';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -34,7 +34,7 @@ export const LOG_EVENT_KINDS = [
   'refused',
   'expired',
   'interrupted',
-  'dry_run',
+  'rehearsed',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */

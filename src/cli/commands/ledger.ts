@@ -79,22 +79,28 @@ export function registerLedgerCommands(program: Command): void {
 
   program
     .command('status')
-    .description('show one proposal: its fields, decisions and events')
+    .description('show one proposal: its fields, the gate decision with every unmet requirement, decisions and events')
     .argument('<proposal>', 'proposal id')
-    .option('--json', 'print {proposal, decisions, events} as JSON')
+    .option('--json', 'print {proposal, decisions, events, gate, …} as JSON')
     .action(
       action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-        const spec = globalOptions(cmd).ledger;
-        const { withLedger } = await import('../../ledger/open.js');
-        const { unknownProposal } = await import('../../ledger/failure.js');
-        const found = await withLedger(spec, { mode: 'read' }, async (l) => {
-          const proposal = await l.getProposal(id);
-          if (proposal === null) return null;
-          return { proposal, decisions: await l.listDecisions(id), events: await l.readEvents({ proposalId: id }) };
-        });
-        if (found === null) throw unknownProposal(spec, id);
-        if (opts.json === true) return outJson(found);
-        for (const line of formatStatus(found.proposal, found.decisions, found.events)) out(line);
+        const { proposalStatus } = await import('../../engine.js');
+        const { engineOptions } = await import('./governance.js');
+        const st = await proposalStatus(engineOptions(globalOptions(cmd)), id);
+        if (opts.json === true) return outJson(st);
+        const lines = formatStatus(st.proposal, st.decisions, st.events);
+        const at = lines.indexOf('');
+        const gate: string[] = ['', 'gate'];
+        if (st.liveness) gate.push(`  ${st.liveness}`);
+        if (st.currentHash !== st.proposal.hash) gate.push(`  the hash recomputed from today's DOT files is ${st.currentHash.slice(0, 16)}…: approvals of the stored hash are void`);
+        if (st.gate) {
+          gate.push(`  ${st.gate.kind === 'allow' ? 'ready to apply' : 'not ready to apply'}${st.gate.approvers.length > 0 ? `; valid approvals: ${st.gate.approvers.join(', ')}` : ''}`);
+          for (const u of st.gate.unmet) gate.push(`  - ${u.message}`);
+          for (const d of st.gate.discounted) gate.push(`  - not counted: ${d.reason}`);
+        }
+        if (st.note) gate.push(`  ${st.note}`);
+        lines.splice(at, 0, ...gate);
+        for (const line of lines) out(line);
       }),
     );
 }
