@@ -9,16 +9,16 @@ export type Json = null | boolean | number | string | readonly Json[] | { readon
  * proposal hashes and the action-log chain are computed over.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, '$');
+  return encode(value);
 }
 
-function encode(value: unknown, path: string): string {
+function encode(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number at ${path}`);
+      if (!Number.isFinite(value)) throw new TypeError('canonicalJson: a non-finite number cannot be encoded');
       return JSON.stringify(value);
     case 'string':
       return JSON.stringify(value);
@@ -26,17 +26,30 @@ function encode(value: unknown, path: string): string {
       return JSON.stringify(value.toString());
     case 'object': {
       if (Array.isArray(value)) {
-        return `[${value.map((v, i) => (v === undefined ? 'null' : encode(v, `${path}[${i}]`))).join(',')}]`;
+        let out = '[';
+        for (let i = 0; i < value.length; i += 1) {
+          if (i > 0) out += ',';
+          const v: unknown = value[i];
+          out += v === undefined ? 'null' : encode(v);
+        }
+        return `${out}]`;
       }
       if (value instanceof Date) return JSON.stringify(value.toISOString());
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(obj[k], `${path}.${k}`)}`).join(',')}}`;
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        if (!first) out += ',';
+        first = false;
+        out += `${JSON.stringify(k)}:${encode(v)}`;
+      }
+      return `${out}}`;
     }
     default:
-      throw new TypeError(`canonicalJson: cannot encode ${typeof value} at ${path}`);
+      throw new TypeError(`canonicalJson: cannot encode a ${typeof value}`);
   }
 }
 
