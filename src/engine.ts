@@ -13,6 +13,11 @@ import { findDot } from './engine/catalogue.js';
 export { findDot };
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
 export type { EngineOptions } from './engine/options.js';
+export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
+export type { DecisionRecord, LogRow, ProposalRecord, ProposalState } from './model/records.js';
+export { DotctlError, InputError, LedgerError, formatProblem } from './model/errors.js';
+export { describeRequirements } from './render/proposal.js';
+export { generateKeyFile } from './gate/keys.js';
 export { applyProposal, rollbackProposal, type ApplyReport, type StepReport } from './engine/apply.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };

@@ -19,6 +19,7 @@ import { signStatement } from '../gate/signature.js';
 import { checkDecider, decideGate, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
 import type { Identity } from '../gate/identities.js';
 import { withLedger } from '../ledger/open.js';
+import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
@@ -79,7 +80,7 @@ export function resolveStored(cat: Catalogue, record: ProposalRecord, currentTar
 /** Reads a proposal or says it does not exist (exit 2). */
 export async function getProposalOrFail(ledger: LedgerStore, id: string, spec: string): Promise<ProposalRecord> {
   const p = await ledger.getProposal(id);
-  if (!p) throw new InputError(`no proposal ${id} in the ledger ${spec}; list them with dotctl proposals`);
+  if (!p) throw unknownProposal(spec, id);
   return p;
 }
 

@@ -54,6 +54,7 @@ export async function inspectArchive(path: string): Promise<{ ok: true; entries:
 export async function archiveSchema(target: TargetAddress, schema: string, to: string, expectTables: number, onProgress?: (bytes: number) => void): Promise<ArchiveOutcome> {
   await mkdir(dirname(to), { recursive: true });
   const tmp = `${to}.partial`;
+  await unlink(tmp).catch(() => undefined); // left by an archive whose process died
   let timer: NodeJS.Timeout | undefined;
   if (onProgress) {
     timer = setInterval(() => {
@@ -91,4 +92,16 @@ export async function restoreArchive(target: TargetAddress, from: string): Promi
     return { kind: 'failed', message: r.spawnError ? `cannot run pg_restore: ${r.spawnError}` : `pg_restore failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}` };
   }
   return { kind: 'ok', entries: toc.entries };
+}
+
+/**
+ * Deletes an archive this run wrote when the change it guarded never committed (the data is
+ * still in the database): only the exact file recorded (same sha256), so nothing else is lost.
+ */
+export async function discardArchive(path: string, sha256: string): Promise<{ kind: 'discarded' | 'absent' } | { kind: 'failed'; message: string }> {
+  const now = await fileSha256(path).catch(() => null);
+  if (now === null) return { kind: 'absent' };
+  if (now !== sha256) return { kind: 'failed', message: `${path} is not the archive this apply wrote (sha256 ${now.slice(0, 12)}…, wrote ${sha256.slice(0, 12)}…); left as it is` };
+  await unlink(path);
+  return { kind: 'discarded' };
 }

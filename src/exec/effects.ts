@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { BoundStep } from '../render/steps.js';
-import { archiveSchema, restoreArchive } from './archive.js';
+import { archiveSchema, discardArchive, restoreArchive } from './archive.js';
 import { checkCommand, checkFile, judgeCommand, type CheckResult } from './checks.js';
 import { baseEnv, runCommand } from './command.js';
 import { patchFile, writeAtomic } from './patch.js';
@@ -91,6 +91,13 @@ export function liveEffects(target: TargetAddress): Effects {
         observed: `${i.path}: ${i.bytes} bytes, ${i.entries} entries, ${i.tableData} tables' data, sha256 ${i.sha256.slice(0, 12)}…`,
         expected: `a verified archive of ${step.schema}`,
         detail: { archive: i.path, bytes: i.bytes, sha256: i.sha256, entries: i.entries, table_data: i.tableData },
+        // only called when the change it guards did not commit: the data is still in the database
+        undo: async () => {
+          const d = await discardArchive(i.path, i.sha256);
+          return d.kind === 'failed'
+            ? { outcome: 'failed', observed: d.message, expected: 'the unused archive removed' }
+            : { outcome: 'passed', observed: `removed the unused archive ${i.path} (the change it guarded did not commit)`, expected: 'the unused archive removed' };
+        },
       };
     },
     async restore(step) {

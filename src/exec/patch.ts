@@ -4,8 +4,8 @@
  * and reported, never applied twice; a hunk that does not apply changes nothing.
  */
 import { applyPatch, parsePatch, reversePatch, type StructuredPatch } from 'diff';
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink, chown, chmod } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, readdir, rename, stat, unlink, chown, chmod } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileSha256 } from './checks.js';
 
@@ -82,6 +82,41 @@ export async function patchFile(path: string, diff: string, opts: { reverse: boo
   if (plan.kind === 'already_applied') return { kind: 'already_applied', sha256: shaBefore };
   if (plan.kind === 'conflict') return { kind: 'conflict', message: `${path}: ${plan.message}` };
   if (opts.write) await writeAtomic(path, plan.after);
-  const { createHash } = await import('node:crypto');
   return { kind: 'applied', before, after: plan.after, sha256Before: shaBefore, sha256After: createHash('sha256').update(plan.after).digest('hex') };
+}
+
+/** Temp files `writeAtomic` leaves next to `path` when the process dies before its rename. */
+export async function removeStaleTemps(path: string): Promise<number> {
+  const prefix = `.${basename(path)}.dotctl-`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  let n = 0;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^[0-9a-f]{8}$/.test(name.slice(prefix.length))) continue;
+    await unlink(join(dirname(path), name)).then(() => (n += 1), () => undefined);
+  }
+  return n;
+}
+
+/** What reverting a recorded patch did. */
+export type RevertOutcome =
+  | { readonly kind: 'reverted' }
+  | { readonly kind: 'already_reverted' }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/**
+ * Puts a file a patch step changed back to its recorded content: the file must hold exactly
+ * the recorded `sha256After` (else it changed since, and is left alone), and the reverse of
+ * the diff must produce exactly `sha256Before`. Used when the process that patched it died.
+ */
+export async function revertPatch(path: string, diff: string, reverse: boolean, sha256Before: string, sha256After: string): Promise<RevertOutcome> {
+  const now = await fileSha256(path).catch(() => null);
+  if (now === null) return { kind: 'failed', message: `${path} is missing` };
+  if (now === sha256Before) return { kind: 'already_reverted' };
+  if (now !== sha256After) return { kind: 'failed', message: `${path} changed since it was patched (sha256 ${now.slice(0, 12)}…, patched ${sha256After.slice(0, 12)}…); left as it is` };
+  const plan = planPatch(await readFile(path, 'utf8'), diff, !reverse);
+  if (plan.kind !== 'apply') return { kind: 'failed', message: `${path}: the reverse of the patch does not apply` };
+  const sum = createHash('sha256').update(plan.after).digest('hex');
+  if (sum !== sha256Before) return { kind: 'failed', message: `${path}: the reverse of the patch gives sha256 ${sum.slice(0, 12)}…, not the recorded ${sha256Before.slice(0, 12)}…; left as it is` };
+  await writeAtomic(path, plan.after);
+  return { kind: 'reverted' };
 }

@@ -87,6 +87,9 @@ export async function withTarget<T>(
   try {
     await client.query(`SET lock_timeout = ${Math.trunc(timeouts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS)}`);
     await client.query(`SET statement_timeout = ${Math.trunc(timeouts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS)}`);
+    // PostgreSQL 14+: a backend whose dotctl died stops its statement (and releases the apply
+    // lock) within a second instead of running it to the end; older servers lack the setting
+    await client.query('SET client_connection_check_interval = 1000').catch(() => undefined);
     return await fn({ client, address });
   } finally {
     await client.end().catch(() => undefined);

@@ -2,7 +2,7 @@
  * Gate decisions: pure functions of the proposal, its approvals/rejections, the identities,
  * the requirements of the laws and `now`. Every unmet requirement is spelled out.
  */
-import type { DecisionRecord, ProposalState } from '../ledger/port.js';
+import type { DecisionRecord, ProposalState } from '../model/records.js';
 import type { GateRequirements } from '../spec/laws.js';
 import type { Identity, Role } from './identities.js';
 import { verifyStatement } from './signature.js';

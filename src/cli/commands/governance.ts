@@ -19,8 +19,7 @@ export function registerGovernanceCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (name: string, opts: { dir: string; role: string[]; json?: boolean }) => {
-        const { generateKeyFile } = await import('../../gate/keys.js');
-        const { InputError } = await import('../../model/errors.js');
+        const { generateKeyFile, InputError } = await import('../../engine.js');
         const roles = opts.role.length > 0 ? opts.role : ['operator'];
         const bad = roles.find((r) => !['operator', 'reviewer', 'auditor'].includes(r));
         if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use operator, reviewer or auditor`);

@@ -3,8 +3,7 @@
  * read mode (a missing ledger is reported, never created) and load the ledger modules lazily.
  */
 import type { Command } from 'commander';
-import { InputError, LedgerError } from '../../model/errors.js';
-import type { DecisionRecord, LogFilter, LogRow, ProposalRecord, ProposalState } from '../../ledger/port.js';
+import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
 import { action, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
@@ -21,9 +20,8 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'one JSON object per line (JSON Lines)')
     .action(
       action(async (opts: LogOptions, cmd: Command) => {
-        const filter = await parseLogFilter(opts);
-        const { withLedger } = await import('../../ledger/open.js');
-        const rows = await withLedger(globalOptions(cmd).ledger, { mode: 'read' }, (l) => l.readEvents(filter));
+        const { readLog } = await import('../../engine.js');
+        const rows = await readLog(globalOptions(cmd).ledger, opts);
         if (opts.json === true) {
           for (const r of rows) out(JSON.stringify(r));
         } else if (rows.length === 0) {
@@ -41,9 +39,8 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (_opts: { json?: boolean }, cmd: Command) => {
         const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-        const { withLedger } = await import('../../ledger/open.js');
-        const { verifyChain } = await import('../../ledger/chain.js');
-        const verdict = await withLedger(globalOptions(cmd).ledger, { mode: 'read' }, (l) => verifyChain(l.iterateEvents()));
+        const { verifyLog, LedgerError } = await import('../../engine.js');
+        const verdict = await verifyLog(globalOptions(cmd).ledger);
         if (json) outJson(verdict);
         switch (verdict.kind) {
           case 'intact':
@@ -68,9 +65,8 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'print a JSON array')
     .action(
       action(async (opts: { state?: string; json?: boolean }, cmd: Command) => {
-        const state = opts.state === undefined ? undefined : await parseState(opts.state);
-        const { withLedger } = await import('../../ledger/open.js');
-        const list = await withLedger(globalOptions(cmd).ledger, { mode: 'read' }, (l) => l.listProposals(state));
+        const { listProposals } = await import('../../engine.js');
+        const { state, list } = await listProposals(globalOptions(cmd).ledger, opts.state);
         if (opts.json === true) return outJson(list);
         if (list.length === 0) return out(state === undefined ? 'no proposals' : `no proposals in state ${state}`);
         for (const line of formatProposalTable(list)) out(line);
@@ -103,59 +99,6 @@ export function registerLedgerCommands(program: Command): void {
         for (const line of lines) out(line);
       }),
     );
-}
-
-interface LogOptions {
-  readonly proposal?: string;
-  readonly dot?: string;
-  readonly actor?: string;
-  readonly event?: string;
-  readonly since?: string;
-  readonly limit?: string;
-  readonly json?: boolean;
-}
-
-async function parseLogFilter(opts: LogOptions): Promise<LogFilter> {
-  const { isLogEventKind, normalizeIsoTime } = await import('../../ledger/chain.js');
-  const { LOG_EVENT_KINDS } = await import('../../ledger/port.js');
-  let since: string | undefined;
-  if (opts.since !== undefined) {
-    // A bare date means midnight UTC; anything with a time must say its zone.
-    const text = /^\d{4}-\d{2}-\d{2}$/.test(opts.since) ? `${opts.since}T00:00:00Z` : opts.since;
-    since = normalizeIsoTime(text) ?? undefined;
-    if (since === undefined) {
-      throw new InputError(
-        `--since ${JSON.stringify(opts.since)} is not an ISO-8601 time; pass e.g. --since 2024-05-01 or --since 2024-05-01T08:00:00Z`,
-      );
-    }
-  }
-  let limit: number | undefined;
-  if (opts.limit !== undefined) {
-    limit = /^\d+$/.test(opts.limit) ? Number(opts.limit) : Number.NaN;
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new InputError(`--limit ${JSON.stringify(opts.limit)} is not a positive whole number; pass e.g. --limit 50`);
-    }
-  }
-  if (opts.event !== undefined && !isLogEventKind(opts.event)) {
-    throw new InputError(`--event ${JSON.stringify(opts.event)} is not an event kind; use one of ${LOG_EVENT_KINDS.join(', ')}`);
-  }
-  return {
-    ...(opts.proposal !== undefined && { proposalId: opts.proposal }),
-    ...(opts.dot !== undefined && { dotId: opts.dot }),
-    ...(opts.actor !== undefined && { actor: opts.actor }),
-    ...(opts.event !== undefined && { event: opts.event as LogRow['event'] }),
-    ...(since !== undefined && { since }),
-    ...(limit !== undefined && { limit }),
-  };
-}
-
-async function parseState(state: string): Promise<ProposalState> {
-  const { PROPOSAL_STATES } = await import('../../ledger/port.js');
-  const known: readonly string[] = PROPOSAL_STATES;
-  if (!known.includes(state)) {
-    throw new InputError(`--state ${JSON.stringify(state)} is not a proposal state; use one of ${PROPOSAL_STATES.join(', ')}`);
-  }
-  return state as ProposalState;
 }
 
 const DETAIL_WIDTH = 60;

@@ -12,7 +12,7 @@ export function registerSpecCommands(program: Command): void {
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
         const { validateDots } = await import('../../engine.js');
-        const { formatProblem } = await import('../../model/errors.js');
+        const { formatProblem } = await import('../../engine.js');
         const g = globalOptions(cmd);
         const result = await validateDots(g.dots);
         if (opts.json) {
@@ -48,7 +48,7 @@ export function registerSpecCommands(program: Command): void {
     .action(
       action(async (ref: string, opts: { json?: boolean }, cmd: Command) => {
         const { showDot } = await import('../../engine.js');
-        const { describeRequirements } = await import('../../render/proposal.js');
+        const { describeRequirements } = await import('../../engine.js');
         const { summary, dot, requirements } = await showDot(globalOptions(cmd).dots, ref);
         if (opts.json) return outJson({ ...summary, requirements, spec: dot.spec });
         const s = dot.spec;

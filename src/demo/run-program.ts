@@ -1,0 +1,76 @@
+/**
+ * Runs a program as argv (never through a shell) for the demo: a timeout, an abort signal
+ * (Ctrl-C stops the child too), optional stdin from a stream, bounded output capture.
+ */
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+/** Captured output is cut at this many bytes per stream. */
+const MAX_OUTPUT_BYTES = 64 * 1024;
+
+/** What a program did. */
+export interface ProgramRun {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+  /** set when the program could not be started (not installed…) */
+  readonly spawnError: string | null;
+}
+
+/** Options of `runProgram`. */
+export interface RunProgramOptions {
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly stdin?: Readable;
+  readonly cwd?: string;
+}
+
+/** Runs argv; resolves when it exits (or is killed at the timeout or on abort). */
+export function runProgram(argv: readonly string[], o: RunProgramOptions): Promise<ProgramRun> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const [program, ...args] = argv;
+    if (!program) {
+      resolve({ exitCode: null, signal: null, timedOut: false, stdout: '', stderr: '', ms: 0, spawnError: 'empty argv' });
+      return;
+    }
+    let stdout = Buffer.alloc(0);
+    let stderr = Buffer.alloc(0);
+    const take = (acc: Buffer, chunk: Buffer): Buffer => (acc.length >= MAX_OUTPUT_BYTES ? acc : Buffer.concat([acc, chunk.subarray(0, MAX_OUTPUT_BYTES - acc.length)]));
+    let timedOut = false;
+    let settled = false;
+    const child = spawn(program, args, { env: { ...o.env }, cwd: o.cwd, stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], shell: false });
+    const kill = (): void => {
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, o.timeoutMs);
+    o.signal?.addEventListener('abort', kill, { once: true });
+    const finish = (r: Omit<ProgramRun, 'ms' | 'timedOut'>): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', kill);
+      resolve({ ...r, timedOut, ms: Date.now() - started });
+    };
+    if (o.stdin && child.stdin) {
+      child.stdin.on('error', () => undefined); // the program may exit before reading everything (EPIPE)
+      o.stdin.on('error', (err) => {
+        stderr = take(stderr, Buffer.from(`[input] ${err.message}\n`));
+        kill();
+      });
+      o.stdin.pipe(child.stdin);
+    }
+    child.stdout?.on('data', (c: Buffer) => (stdout = take(stdout, c)));
+    child.stderr?.on('data', (c: Buffer) => (stderr = take(stderr, c)));
+    child.on('error', (err) => finish({ exitCode: null, signal: null, stdout: '', stderr: '', spawnError: err.message }));
+    child.on('close', (code, sig) => finish({ exitCode: code, signal: sig, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8'), spawnError: null }));
+    if (o.signal?.aborted) kill();
+  });
+}

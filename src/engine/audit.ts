@@ -1,0 +1,84 @@
+/**
+ * The auditor's reads: the action log (filtered), the chain verdict, the proposals. Read-only:
+ * a missing ledger is reported, never created.
+ */
+import { InputError } from '../model/errors.js';
+import { LOG_EVENT_KINDS, PROPOSAL_STATES, type LogRow, type ProposalRecord, type ProposalState } from '../model/records.js';
+import { isLogEventKind, normalizeIsoTime, verifyChain } from '../ledger/chain.js';
+import { withLedger } from '../ledger/open.js';
+import type { ChainVerdict, LogFilter } from '../ledger/port.js';
+
+/** `dotctl log` options as typed by a user. */
+export interface LogOptions {
+  readonly proposal?: string;
+  readonly dot?: string;
+  readonly actor?: string;
+  readonly event?: string;
+  readonly since?: string;
+  readonly limit?: string;
+  readonly json?: boolean;
+}
+
+/** Validates log options into a filter; bad values are InputErrors naming the option. */
+export function parseLogFilter(opts: LogOptions): LogFilter {
+  let since: string | undefined;
+  if (opts.since !== undefined) {
+    // A bare date means midnight UTC; anything with a time must say its zone.
+    const text = /^\d{4}-\d{2}-\d{2}$/.test(opts.since) ? `${opts.since}T00:00:00Z` : opts.since;
+    since = normalizeIsoTime(text) ?? undefined;
+    if (since === undefined) {
+      throw new InputError(
+        `--since ${JSON.stringify(opts.since)} is not an ISO-8601 time; pass e.g. --since 2024-05-01 or --since 2024-05-01T08:00:00Z`,
+      );
+    }
+  }
+  let limit: number | undefined;
+  if (opts.limit !== undefined) {
+    limit = /^\d+$/.test(opts.limit) ? Number(opts.limit) : Number.NaN;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new InputError(`--limit ${JSON.stringify(opts.limit)} is not a positive whole number; pass e.g. --limit 50`);
+    }
+  }
+  if (opts.event !== undefined && !isLogEventKind(opts.event)) {
+    throw new InputError(`--event ${JSON.stringify(opts.event)} is not an event kind; use one of ${LOG_EVENT_KINDS.join(', ')}`);
+  }
+  return {
+    ...(opts.proposal !== undefined && { proposalId: opts.proposal }),
+    ...(opts.dot !== undefined && { dotId: opts.dot }),
+    ...(opts.actor !== undefined && { actor: opts.actor }),
+    ...(opts.event !== undefined && { event: opts.event as LogRow['event'] }),
+    ...(since !== undefined && { since }),
+    ...(limit !== undefined && { limit }),
+  };
+}
+
+/** Validates a proposal state name. */
+export function parseState(state: string): ProposalState {
+  const known: readonly string[] = PROPOSAL_STATES;
+  if (!known.includes(state)) {
+    throw new InputError(`--state ${JSON.stringify(state)} is not a proposal state; use one of ${PROPOSAL_STATES.join(', ')}`);
+  }
+  return state as ProposalState;
+}
+
+/** Reads the action log. `--dot D` also matches bundle rows (`A+D`) that include D. */
+export async function readLog(ledger: string, opts: LogOptions): Promise<readonly LogRow[]> {
+  const filter = parseLogFilter(opts);
+  return withLedger(ledger, { mode: 'read' }, async (l) => {
+    if (filter.dotId === undefined) return l.readEvents(filter);
+    const { dotId, limit, ...rest } = filter;
+    const rows = (await l.readEvents(rest)).filter((r) => r.dotId !== null && r.dotId.split('+').includes(dotId));
+    return limit === undefined ? rows : rows.slice(-limit);
+  });
+}
+
+/** Re-proves the chain of the whole log. */
+export async function verifyLog(ledger: string): Promise<ChainVerdict> {
+  return withLedger(ledger, { mode: 'read' }, (l) => verifyChain(l.iterateEvents()));
+}
+
+/** Lists proposals, optionally in one state (validated). */
+export async function listProposals(ledger: string, state?: string): Promise<{ state: ProposalState | undefined; list: readonly ProposalRecord[] }> {
+  const s = state === undefined ? undefined : parseState(state);
+  return { state: s, list: await withLedger(ledger, { mode: 'read' }, (l) => l.listProposals(s)) };
+}

@@ -1,0 +1,117 @@
+/**
+ * The records of the pipeline — proposals, decisions and action-log rows — as plain data.
+ * The ledger stores them; the gate and the engine reason about them.
+ */
+
+/** Events written to dot_action_log. */
+export type LogEventKind =
+  | 'proposed'
+  | 'approved'
+  | 'rejected'
+  | 'apply_started'
+  | 'step_passed'
+  | 'step_failed'
+  | 'applied'
+  | 'rolled_back'
+  | 'rollback_failed'
+  | 'refused'
+  | 'expired'
+  | 'interrupted'
+  | 'rehearsed';
+
+/** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
+export const LOG_EVENT_KINDS = [
+  'proposed',
+  'approved',
+  'rejected',
+  'apply_started',
+  'step_passed',
+  'step_failed',
+  'applied',
+  'rolled_back',
+  'rollback_failed',
+  'refused',
+  'expired',
+  'interrupted',
+  'rehearsed',
+] as const satisfies readonly LogEventKind[];
+
+/** Lifecycle state of a stored proposal. */
+export type ProposalState =
+  | 'proposed'
+  | 'applying'
+  | 'applied'
+  | 'rolled_back'
+  | 'failed'
+  | 'needs_attention'
+  | 'rejected'
+  | 'expired'
+  | 'interrupted';
+
+/** Every ProposalState (for validating `--state`). */
+export const PROPOSAL_STATES = [
+  'proposed',
+  'applying',
+  'applied',
+  'rolled_back',
+  'failed',
+  'needs_attention',
+  'rejected',
+  'expired',
+  'interrupted',
+] as const satisfies readonly ProposalState[];
+
+// Compile-time proof that the two lists above name every member of their union.
+type Missing<U, L extends readonly unknown[]> = Exclude<U, L[number]>;
+const listsAreComplete: [Missing<LogEventKind, typeof LOG_EVENT_KINDS> | Missing<ProposalState, typeof PROPOSAL_STATES>] extends [never]
+  ? true
+  : false = true;
+void listsAreComplete;
+
+/** An event as the engine hands it to the ledger (seq, hashes are assigned by the store). */
+export interface NewLogEvent {
+  readonly at: string; // ISO-8601 UTC
+  readonly actor: string;
+  readonly event: LogEventKind;
+  readonly proposalId: string | null;
+  readonly dotId: string | null;
+  readonly actionCode: string | null;
+  readonly proposalHash: string | null;
+  readonly outcome: string | null; // e.g. ok | failed | refused
+  readonly detail: Readonly<Record<string, unknown>>; // JSON, never secrets
+}
+
+/** A stored row of dot_action_log. */
+export interface LogRow extends NewLogEvent {
+  readonly seq: number; // 1-based, gapless
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** A stored proposal. */
+export interface ProposalRecord {
+  readonly id: string;
+  readonly dotIds: readonly string[];
+  readonly params: Readonly<Record<string, unknown>>; // secrets never stored
+  readonly targetFingerprint: string | null;
+  readonly canonical: string; // canonical JSON the hash is computed over
+  readonly hash: string;
+  readonly state: ProposalState;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly signature: string | null; // proposer's signature over the hash (base64)
+}
+
+/** An approval or a rejection of one exact proposal hash. */
+export interface DecisionRecord {
+  readonly proposalId: string;
+  readonly kind: 'approve' | 'reject';
+  readonly hashSigned: string;
+  readonly actor: string;
+  readonly signature: string; // base64 Ed25519 signature
+  readonly comment: string | null;
+  readonly at: string;
+  readonly expiresAt: string | null;
+}
+
