@@ -19,6 +19,8 @@ export { DotctlError, InputError, LedgerError, formatProblem } from './model/err
 export { describeRequirements } from './render/proposal.js';
 export { generateKeyFile } from './gate/keys.js';
 export { applyProposal, rollbackProposal, type ApplyReport, type StepReport } from './engine/apply.js';
+export { runDemo, type DemoOptions, type DemoResult } from './demo/run-demo.js';
+export { auditBackupDir, formatBackupAudit, type BackupAudit } from './demo/backup-audit.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 

@@ -9,6 +9,7 @@ import { registerSpecCommands } from './commands/spec.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerGovernanceCommands } from './commands/governance.js';
 import { registerApplyCommands } from './commands/apply.js';
+import { registerDemoCommands } from './commands/demo.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   registerGovernanceCommands(program);
   registerApplyCommands(program);
   registerLedgerCommands(program);
+  registerDemoCommands(program);
   return program;
 }
 

@@ -17,8 +17,11 @@ import { InputError } from '../model/errors.js';
 /** Dumps the audit looks at: plain-format pg_dump output compressed with gzip. */
 export const BACKUP_SUFFIX = '.sql.gz';
 
-/** What pg_dump (and pg_dumpall) write as the last line of a complete plain-format dump. */
-const DUMP_COMPLETE = /dump complete\s*$/;
+/**
+ * What pg_dump (and pg_dumpall) write at the end of a complete plain-format dump; only a
+ * comment frame (and, since the 2025 minor releases, an `\unrestrict` line) follows it.
+ */
+const DUMP_COMPLETE = /^-- PostgreSQL database (cluster )?dump complete$/m;
 
 /** Bytes of the end of the payload kept to look for the "dump complete" line. */
 const TAIL_BYTES = 256;

@@ -38,8 +38,8 @@ export function runProgram(argv: readonly string[], o: RunProgramOptions): Promi
       resolve({ exitCode: null, signal: null, timedOut: false, stdout: '', stderr: '', ms: 0, spawnError: 'empty argv' });
       return;
     }
-    let stdout = Buffer.alloc(0);
-    let stderr = Buffer.alloc(0);
+    let stdout: Buffer = Buffer.alloc(0);
+    let stderr: Buffer = Buffer.alloc(0);
     const take = (acc: Buffer, chunk: Buffer): Buffer => (acc.length >= MAX_OUTPUT_BYTES ? acc : Buffer.concat([acc, chunk.subarray(0, MAX_OUTPUT_BYTES - acc.length)]));
     let timedOut = false;
     let settled = false;

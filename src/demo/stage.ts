@@ -3,6 +3,7 @@
  * a short section, asserts its own outcome with `check`, and returns the key facts (for --json).
  */
 import type { EngineOptions } from '../engine/options.js';
+import type { Catalogue } from '../spec/validate.js';
 import type { HeartbeatListener } from './heartbeat.js';
 import type { Scratch, ServerInfo } from './scratch.js';
 
@@ -54,6 +55,8 @@ export interface DemoContext {
   /** the shipped DOT catalogue and example scripts */
   readonly dotsDir: string;
   readonly examplesDir: string;
+  /** the catalogue loaded from dotsDir (the engine loads it again for every call) */
+  readonly catalogue: Catalogue;
   readonly paths: DemoPaths;
   /** the incident database and its roles (names under the scratch prefix) */
   readonly database: string;

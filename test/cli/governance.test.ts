@@ -14,7 +14,7 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
     let inc: Incident;
     let ledgerDb: ScratchDb | null = null;
     let flags: string[];
-    const as = (key: string, args: string[]) => runCli([...flags, '--key', key, ...args]);
+    const as = (key: string, args: string[]) => runCli([...flags, '--key', key, ...args], { cwd: inc.dir });
     before(async () => {
       inc = await createIncident(`gov_${ledgerKind}`);
       flags = [...inc.flags];
@@ -132,7 +132,7 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.match(untouched.stdout, /ready to apply/); // a comment does not change the parsed spec
       const text = await readFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, 'utf8');
       await writeFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, text.replace('DROP SCHEMA :"schema" CASCADE', 'DROP SCHEMA :"schema" CASCADE -- edited'));
-      const r = runCli([...flags, '--dots', dots, '--key', inc.operator2.key, 'apply', c2]);
+      const r = runCli([...flags, '--dots', dots, '--key', inc.operator2.key, 'apply', c2], { cwd: inc.dir });
       assert.equal(r.code, 3);
       assert.match(r.stderr, /changed since .* was proposed .*every approval is void/);
     });
