@@ -28,20 +28,19 @@ log() { echo "[$(date '+%F %T')] $*"; }
 # Fail through the ERR trap, so explicit failures also clean up and alert.
 die() { local rc=$1; shift; echo "[ERROR] $*" >&2; return "$rc"; }
 
-# On any error path: remove the unverified artefact of this run and push DOWN,
+# On any error path: remove the unverified artefacts of this run and push DOWN,
 # instead of leaving a 20-byte "valid" gzip and waiting for Kuma to notice.
-BACKUP_VERIFIED=0
+# The dump only takes $BACKUP_FILE's name once verified, so a failed retry never
+# removes an earlier good backup of the same minute.
 cleanup_on_error() {
-  local rc=$?
-  if [[ -f "${BACKUP_FILE}.raw" ]]; then
-    rm -f "${BACKUP_FILE}.raw"
-    echo "[ERROR] partial dump removed: ${BACKUP_FILE}.raw" >&2
-  fi
-  if [[ -f "$BACKUP_FILE" && $BACKUP_VERIFIED -eq 0 ]]; then
-    local sz; sz=$(stat -c%s "$BACKUP_FILE" 2>/dev/null || echo 0)
-    rm -f "$BACKUP_FILE"
-    echo "[ERROR] partial backup removed (size=$sz)" >&2
-  fi
+  local rc=$? f sz
+  for f in "${BACKUP_FILE}.raw" "${BACKUP_FILE}.partial"; do
+    if [[ -f "$f" ]]; then
+      sz=$(stat -c%s "$f" 2>/dev/null || echo 0)
+      rm -f "$f"
+      echo "[ERROR] partial dump removed: $f (size=$sz)" >&2
+    fi
+  done
   echo "[ERROR] backup failed (rc=$rc)" >&2
   curl -fsS --max-time 10 "${KUMA_PUSH_URL}?status=down&msg=backup_failed_rc${rc}" >&2 || true
   exit "$rc"
@@ -78,18 +77,18 @@ fi
 "${PG_DUMP[@]}" -U "$DB_USER" -d "$DB_NAME" \
   --no-owner --no-acl \
   > "${BACKUP_FILE}.raw"
-gzip -9 < "${BACKUP_FILE}.raw" > "$BACKUP_FILE"
+gzip -9 < "${BACKUP_FILE}.raw" > "${BACKUP_FILE}.partial"
 rm -f "${BACKUP_FILE}.raw"
 
 # Validate: a real dump is never smaller than 1 KiB.
-FILE_SIZE=$(stat -c%s "$BACKUP_FILE")
+FILE_SIZE=$(stat -c%s "${BACKUP_FILE}.partial")
 if [[ $FILE_SIZE -lt 1024 ]]; then
   die 1 "backup too small (${FILE_SIZE} bytes): $BACKUP_FILE"
 fi
-if ! gunzip -t "$BACKUP_FILE"; then
+if ! gunzip -t "${BACKUP_FILE}.partial"; then
   die 1 "gzip integrity check failed: $BACKUP_FILE"
 fi
-BACKUP_VERIFIED=1
+mv -f "${BACKUP_FILE}.partial" "$BACKUP_FILE"
 log "OK size=${FILE_SIZE} bytes, gzip integrity verified"
 
 # Retention: keep RETENTION_DAYS days of dumps.

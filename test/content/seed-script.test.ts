@@ -223,6 +223,19 @@ test('after the GRANTs of option A the hardened script backs up again: > 1 KiB, 
   assert.deepEqual(pushes, ['/api/push/pg-backup-local?status=up&msg=OK&ping=']);
 });
 
+test('hardened: a failed retry in the same minute as a good run leaves the good backup alone (seed §2.1, the 13:53 retry)', async () => {
+  const dir = join(tmp, 'same-minute');
+  const file = join(dir, 'directus_2026-04-27_1353.sql.gz');
+  const good = await backup(HARDENED, { BACKUP_DIR: dir, BACKUP_FILE: file });
+  assert.equal(good.code, 0, good.stderr);
+  const before = await readFile(file);
+  const retry = await backup(HARDENED, { BACKUP_DIR: dir, BACKUP_FILE: file, PG_DUMP_CMD: 'false', CHECK_USAGE: '0' });
+  assert.equal(retry.code, 1);
+  assert.deepEqual(await readFile(file), before, 'the verified backup of the earlier run is untouched');
+  assert.deepEqual((await readdir(dir)).sort(), ['directus_2026-04-27_1353.sql.gz'], 'no .raw or .partial left');
+  assert.deepEqual(pushes, ['/api/push/pg-backup-local?status=down&msg=backup_failed_rc1']);
+});
+
 test('every DOT and the law registry conform to the schemas; cited laws, companions and diff files exist', async () => {
   const names = (await readdir('dots')).sort();
   const lawsText = await readFile('dots/laws.yaml', 'utf8');
