@@ -268,7 +268,8 @@ function applyLiveness(record: ProposalRecord, events: readonly LogRow[]): strin
     process.kill(pid, 0);
     return `applying: the apply (pid ${pid}) is still running`;
   } catch {
-    return `interrupted: the apply (pid ${pid}, started ${started.at}) is gone; dotctl apply ${record.id} again re-checks and completes it`;
+    const what = (started.detail as { action?: unknown }).action === 'rollback' ? 'rollback' : 'apply';
+    return `interrupted: the ${what} (pid ${pid}, started ${started.at}) is gone; dotctl ${what} ${record.id} again re-checks and completes it`;
   }
 }
 

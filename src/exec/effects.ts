@@ -146,12 +146,13 @@ export async function rehearsalEffects(target: TargetAddress): Promise<Effects> 
       return { ...r, observed: `rehearsed on a copy: ${r.observed.split(copy).join(step.file)}` };
     },
     async archive(step, expectTables) {
-      const to = join(dir, `archive-${basename(step.to)}`);
+      n += 1;
+      const to = join(dir, `${n}-${basename(step.to)}`);
       const r = await archiveSchema(target, step.schema, to, expectTables);
-      await rm(to, { force: true });
-      return r.kind === 'ok'
-        ? { outcome: 'passed', observed: `rehearsed: ${r.info.bytes} bytes, ${r.info.entries} entries, ${r.info.tableData} tables' data (temporary archive deleted)`, expected: `a verified archive of ${step.schema}` }
-        : { outcome: 'failed', observed: r.message, expected: `a verified archive of ${step.schema}` };
+      if (r.kind !== 'ok') return { outcome: 'failed', observed: r.message, expected: `a verified archive of ${step.schema}` };
+      // later checks of the archive's path (a post-verify "archive is kept") look at this copy
+      copies.set(step.to, to);
+      return { outcome: 'passed', observed: `rehearsed: ${r.info.bytes} bytes, ${r.info.entries} entries, ${r.info.tableData} tables' data (a temporary archive, deleted after the rehearsal)`, expected: `a verified archive of ${step.schema}` };
     },
     async restore(step) {
       return { outcome: 'passed', skipped: true, observed: `not rehearsed: a restore from ${step.from} would change the target`, expected: '' };

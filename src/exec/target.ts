@@ -61,6 +61,15 @@ export function libpqEnv(t: TargetAddress): Record<string, string> {
 export interface TargetSession {
   readonly client: TargetClient;
   readonly address: TargetAddress;
+  /** the error that ended the connection (e.g. "terminating connection due to administrator command"), if it ended */
+  connectionError(): Error | null;
+}
+
+/** Whether an error means the connection is gone (class 08, 57P01–57P03, or no server answer at all). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|57P0)/.test(code);
+  return err instanceof Error;
 }
 
 /** Opens a session, sets timeouts, runs `fn`, always closes. */
@@ -75,7 +84,11 @@ export async function withTarget<T>(
       ? { connectionString: address.url, application_name: 'dotctl', connectionTimeoutMillis: 10_000 }
       : { host: address.host, port: address.port, database: address.database, user: address.user, application_name: 'dotctl', connectionTimeoutMillis: 10_000 },
   );
-  client.on('error', () => undefined); // a dropped connection surfaces on the next query
+  let fatal: Error | null = null;
+  const remember = (err: unknown): void => {
+    if (!fatal && isConnectionError(err)) fatal = err as Error;
+  };
+  client.on('error', remember); // a dropped connection surfaces on the next query
   try {
     await client.connect();
   } catch (err) {
@@ -90,7 +103,17 @@ export async function withTarget<T>(
     // PostgreSQL 14+: a backend whose dotctl died stops its statement (and releases the apply
     // lock) within a second instead of running it to the end; older servers lack the setting
     await client.query('SET client_connection_check_interval = 1000').catch(() => undefined);
-    return await fn({ client, address });
+    const tracked: TargetClient = {
+      async query(sql, values) {
+        try {
+          return await client.query(sql, values as unknown[] | undefined);
+        } catch (err) {
+          remember(err);
+          throw err;
+        }
+      },
+    };
+    return await fn({ client: tracked, address, connectionError: () => fatal });
   } finally {
     await client.end().catch(() => undefined);
   }
