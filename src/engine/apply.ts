@@ -871,8 +871,12 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
     if (record.state !== 'applied' && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied proposal can be rolled back` });
     if (record.targetFingerprint !== fingerprint) unmet.push({ kind: 'hash_changed', message: `${id} was applied to ${record.targetFingerprint}, not ${fingerprint}` });
     if (p.requirements.dualControl) {
-      // the restore of an irreversible change needs the same dual control as the change itself
-      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null }, decisions: await ledger.listDecisions(id), identities, requirements: p.requirements, now: nowIso(o), applier: me, companions: [] });
+      // The restore of an irreversible change needs the same dual control as the change itself:
+      // the approvals are judged as of the moment the change was applied, so a rollback is not
+      // locked out once their TTL has passed.
+      const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
+      const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(o);
+      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null }, decisions: await ledger.listDecisions(id), identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'applier_approved' || u.kind === 'hash_changed'));
     }
     if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);

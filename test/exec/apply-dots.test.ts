@@ -244,10 +244,16 @@ describe('C2 + D: archive and drop sandbox_tac (irreversible), then restore it',
     assert.match(r.stderr, /rita is not an operator and may not roll back/);
   });
 
-  test('dotctl rollback restores the schema from the archive with all 243 rows and its owner', async () => {
-    const r = w.cli(w.inc.operator2, ['rollback', id]);
-    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /restored \d+ entries from .*sandbox_tac_archive\.dump/);
+  test('rollback, five hours later (past the 4 h approval TTL), restores the schema from the archive with all 243 rows and its owner', async () => {
+    // the dual control of the restore is judged as of the apply, so expired approvals do not lock it out
+    const { rollbackProposal } = await import('../../src/engine.js');
+    const later = new Date(Date.now() + 5 * 3_600_000);
+    const r = await rollbackProposal(
+      { dots: resolve('dots'), ledger: w.inc.ledger, target: w.inc.db.url, identities: w.inc.identities, key: w.inc.operator2.key, now: () => later },
+      id,
+    );
+    assert.equal(r.exitCode, 0, r.message);
+    assert.ok(r.steps.some((st) => /restored \d+ entries from .*sandbox_tac_archive\.dump/.test(st.observed)), JSON.stringify(r.steps));
     assert.equal(await schemaRows(w), 243);
     assert.equal(await w.scalar(`SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'sandbox_tac'`), w.inc.ownerRole);
     assert.equal(await w.scalar(`SELECT sandbox_tac.unit_count()`), '76');
