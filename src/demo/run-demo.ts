@@ -15,7 +15,7 @@ import { loadCatalogue } from '../spec/load.js';
 import type { EngineOptions } from '../engine/options.js';
 import { baseEnv } from '../exec/command.js';
 import { startHeartbeatListener, type HeartbeatListener } from './heartbeat.js';
-import { runProgram } from './run-program.js';
+import { runProgram } from '../exec/command.js';
 import { Scratch, resolveAdminUrl, serverInfo, urlForDatabase } from './scratch.js';
 import { seconds, stageHeading } from './print.js';
 import { DemoFailure, type DemoContext, type DemoPaths } from './stage.js';
