@@ -43,6 +43,13 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.match(md, /Dump role has no USAGE on the schema yet \| passed \| 1 row\(s\): false/);
     });
 
+    test('--offline proposes without touching the target: evidence marked absent', async () => {
+      const r = runCli([...flags, '--target', 'postgres://postgres@127.0.0.1:1/nowhere', '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline', '--json', '--out', `${inc.dir}/offline.md`], { cwd: inc.dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { evidence: unknown[] }).evidence, []);
+      assert.match(await readFile(`${inc.dir}/offline.md`, 'utf8'), /## Evidence\n\n_Absent: rendered without a target \(offline\)/);
+    });
+
     test('a reviewer cannot propose; a key not in the identities file is refused (exit 3)', async () => {
       const r = as(inc.reviewer1.key, ['propose', 'D', ...(await paramsFor(inc, ['D']))]);
       assert.equal(r.code, 3);
