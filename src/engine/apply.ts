@@ -668,9 +668,10 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
       now: nowIso(o),
       applier: dry ? null : me,
       companions: dry ? [] : await companionStatus(ledger, p),
+      events: await ledger.readEvents({ proposalId: id }),
     });
     // a rehearsal needs no approval (it is how a reviewer gets evidence), but it must be of this exact proposal
-    const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'proposer_invalid'].includes(u.kind)) : [...gate.unmet];
+    const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
     if (p.record.targetFingerprint !== fingerprint) {
       await refuseGate(ledger, o, me, p, action, [{ kind: 'hash_changed', message: `${id} was proposed for ${p.record.targetFingerprint}, not ${fingerprint}; point --target at the proposed target or propose again` }]);
     }
@@ -876,7 +877,7 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
       // locked out once their TTL has passed.
       const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
       const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(o);
-      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null }, decisions: await ledger.listDecisions(id), identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
+      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions: await ledger.listDecisions(id), identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'applier_approved' || u.kind === 'hash_changed'));
     }
     if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);

@@ -16,7 +16,7 @@ import { gateRequirements, type GateRequirements } from '../spec/laws.js';
 import { orderBundle, renderProposal } from '../render/proposal.js';
 import { actingIdentity, loadIdentities, loadSigningKey } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
-import { checkDecider, decideGate, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
+import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
 import type { Identity } from '../gate/identities.js';
 import { withLedger } from '../ledger/open.js';
 import { unknownProposal } from '../ledger/failure.js';
@@ -27,8 +27,6 @@ import { resolveSecrets } from '../exec/bind.js';
 import { addHours, nowIso, type EngineOptions } from './options.js';
 import { findDot } from './catalogue.js';
 
-/** How long a proposal may wait for its apply. */
-export const PROPOSAL_TTL_HOURS = 72;
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
 export interface LoadedProposal {
@@ -87,7 +85,7 @@ export async function getProposalOrFail(ledger: LedgerStore, id: string, spec: s
 /** The gate's view of a loaded proposal. */
 export function gateProposal(p: LoadedProposal): GateProposal {
   const r = p.record;
-  return { id: r.id, hash: r.hash, currentHash: p.currentHash, createdBy: r.createdBy, createdAt: r.createdAt, expiresAt: r.expiresAt, state: r.state, signature: r.signature };
+  return { id: r.id, hash: r.hash, currentHash: p.currentHash, createdBy: r.createdBy, createdAt: r.createdAt, expiresAt: r.expiresAt, state: r.state, signature: r.signature, canonical: r.canonical };
 }
 
 /** Companion status of a bundle on its target, from the ledger. */
@@ -170,7 +168,7 @@ export async function proposeBundle(
     createdBy: me.name,
     createdAt: at,
     expiresAt: addHours(at, PROPOSAL_TTL_HOURS),
-    signature: signStatement(key.privateKey, 'propose', id, rendered.hash),
+    signature: signStatement(key.privateKey, 'propose', id, rendered.hash, at),
   };
   const dir = o.proposalsDir ?? 'proposals';
   const markdownPath = opts.out ?? join(dir, `${id}.md`);
@@ -225,7 +223,7 @@ export async function decideProposal(o: EngineOptions, id: string, kind: 'approv
       kind,
       hashSigned: loaded.record.hash,
       actor: me.name,
-      signature: signStatement(key.privateKey, kind, id, loaded.record.hash),
+      signature: signStatement(key.privateKey, kind, id, loaded.record.hash, at),
       comment,
       at,
       expiresAt: kind === 'approve' ? addHours(at, loaded.requirements.approvalTtlHours) : null,
@@ -239,6 +237,7 @@ export async function decideProposal(o: EngineOptions, id: string, kind: 'approv
       now: at,
       applier: null,
       companions: await companionStatus(ledger, loaded),
+      events: await ledger.readEvents({ proposalId: id }),
     });
     return { id, actor: me.name, kind, hash: loaded.record.hash, expiresAt: decision.expiresAt, gate };
   });
@@ -291,7 +290,7 @@ export async function proposalStatus(o: EngineOptions, id: string): Promise<Prop
       requirements = loaded.requirements;
       if (o.identities) {
         const identities: readonly Identity[] = await loadIdentities(o.identities);
-        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions: await companionStatus(ledger, loaded) });
+        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions: await companionStatus(ledger, loaded), events });
       } else note = 'pass --identities (or DOTCTL_IDENTITIES) to see the gate decision';
     } catch (err) {
       note = `gate not evaluated: ${(err as Error).message}`;

@@ -2,7 +2,8 @@
  * Gate decisions: pure functions of the proposal, its approvals/rejections, the identities,
  * the requirements of the laws and `now`. Every unmet requirement is spelled out.
  */
-import type { DecisionRecord, ProposalState } from '../model/records.js';
+import type { DecisionRecord, LogRow, ProposalState } from '../model/records.js';
+import { sha256Hex } from '../model/canonical.js';
 import type { GateRequirements } from '../spec/laws.js';
 import type { Identity, Role } from './identities.js';
 import { verifyStatement } from './signature.js';
@@ -19,7 +20,14 @@ export interface GateProposal {
   readonly expiresAt: string | null;
   readonly state: ProposalState;
   readonly signature: string | null;
+  /** the canonical JSON stored with it (must hash to `hash`) */
+  readonly canonical?: string;
 }
+
+/** How long a proposal may wait for its apply, from the (signed) time it was made. */
+export const PROPOSAL_TTL_HOURS = 72;
+
+const plusHours = (iso: string, h: number): string => new Date(Date.parse(iso) + h * 3_600_000).toISOString();
 
 /** Companion status for the gate: in the same bundle, applied on the target, or missing. */
 export interface CompanionStatus {
@@ -39,7 +47,8 @@ export interface Unmet {
     | 'approvals_missing'
     | 'applier_not_operator'
     | 'applier_approved'
-    | 'companion_missing';
+    | 'companion_missing'
+    | 'ledger_tampered';
   readonly message: string;
 }
 
@@ -67,6 +76,30 @@ export interface GateInput {
   /** who wants to apply (null for a status read) */
   readonly applier: Identity | null;
   readonly companions: readonly CompanionStatus[];
+  /** the proposal's rows of dot_action_log, cross-checked against the stored records */
+  readonly events?: readonly LogRow[];
+}
+
+/**
+ * What the hash-chained action log says that the stored records contradict: a rejection it
+ * records but the decisions lack, an apply it records but the state denies, a canonical text
+ * that no longer hashes to the proposal's hash. Pure.
+ */
+export function crossCheckLedger(p: GateProposal, decisions: readonly DecisionRecord[], events: readonly LogRow[]): Unmet[] {
+  const out: Unmet[] = [];
+  const tampered = (what: string): Unmet => ({ kind: 'ledger_tampered', message: `${what}: the ledger was tampered with; run dotctl log verify and restore it before going on` });
+  if (p.canonical !== undefined && sha256Hex(p.canonical) !== p.hash) out.push(tampered(`the stored canonical JSON of ${p.id} no longer hashes to its hash`));
+  for (const e of events) {
+    if (e.event === 'rejected' && !decisions.some((d) => d.kind === 'reject' && d.actor === e.actor)) {
+      out.push(tampered(`${e.actor} rejected ${p.id} (action log seq ${e.seq}) but that rejection is missing from the decisions`));
+    }
+  }
+  const lifecycle = events.filter((e) => e.event === 'applied' || e.event === 'rolled_back');
+  const last = lifecycle.at(-1);
+  if (last?.event === 'applied' && p.state !== 'applied' && p.state !== 'applying') {
+    out.push(tampered(`the action log records ${p.id} as applied (seq ${last.seq}) but its stored state is ${p.state}`));
+  }
+  return out;
 }
 
 const byName = (ids: readonly Identity[], name: string): Identity | undefined => ids.find((i) => i.name === name);
@@ -88,8 +121,10 @@ export function decideGate(input: GateInput): GateDecision {
   if (!APPLICABLE_STATES.includes(p.state)) {
     unmet.push({ kind: 'state', message: `proposal ${p.id} is ${p.state}; only a proposed (or interrupted) proposal can be applied` });
   }
-  if (p.expiresAt !== null && now >= p.expiresAt) {
-    unmet.push({ kind: 'proposal_expired', message: `proposal ${p.id} expired at ${p.expiresAt}; propose it again` });
+  // expiry is computed from the signed creation time, never from a stored, unsigned column
+  const proposalExpires = plusHours(p.createdAt, PROPOSAL_TTL_HOURS);
+  if (now >= proposalExpires) {
+    unmet.push({ kind: 'proposal_expired', message: `proposal ${p.id} expired at ${proposalExpires}; propose it again` });
   }
   const hashChanged = p.currentHash !== p.hash;
   if (hashChanged) {
@@ -101,9 +136,10 @@ export function decideGate(input: GateInput): GateDecision {
   const proposer = byName(identities, p.createdBy);
   if (!has(proposer, 'operator')) {
     unmet.push({ kind: 'proposer_invalid', message: `proposer ${p.createdBy} is not an enabled operator in the identities file` });
-  } else if (!p.signature || !verifyStatement(proposer!.publicKey, p.signature, 'propose', p.id, p.hash)) {
-    unmet.push({ kind: 'proposer_invalid', message: `the proposer's signature on ${p.id} does not verify against ${p.createdBy}'s key` });
+  } else if (!p.signature || !verifyStatement(proposer!.publicKey, p.signature, 'propose', p.id, p.hash, p.createdAt)) {
+    unmet.push({ kind: 'proposer_invalid', message: `the proposer's signature on ${p.id} does not verify against ${p.createdBy}'s key: the proposal record was tampered with or re-attributed` });
   }
+  unmet.push(...crossCheckLedger(p, input.decisions, input.events ?? []));
 
   const approvers: string[] = [];
   const rejecters: string[] = [];
@@ -116,7 +152,7 @@ export function decideGate(input: GateInput): GateDecision {
       counted(`${d.actor} is not in the identities file`);
       continue;
     }
-    if (!verifyStatement(who.publicKey, d.signature, d.kind, p.id, d.hashSigned)) {
+    if (!verifyStatement(who.publicKey, d.signature, d.kind, p.id, d.hashSigned, d.at)) {
       counted(`the signature of ${d.actor}'s ${d.kind === 'approve' ? 'approval' : 'rejection'} does not verify for this proposal (wrong key, other proposal or tampered)`);
       continue;
     }
@@ -134,7 +170,7 @@ export function decideGate(input: GateInput): GateDecision {
     }
     if (d.actor === p.createdBy) counted(`${d.actor} proposed it and may not approve it`);
     else if (d.hashSigned !== p.currentHash) counted(`${d.actor} approved hash ${d.hashSigned.slice(0, 12)}…, not the current one`);
-    else if (d.expiresAt !== null && now >= d.expiresAt) counted(`${d.actor}'s approval expired at ${d.expiresAt}`);
+    else if (now >= plusHours(d.at, req.approvalTtlHours)) counted(`${d.actor}'s approval expired at ${plusHours(d.at, req.approvalTtlHours)}`);
     else if (approvers.includes(d.actor)) counted(`${d.actor} already approved; one reviewer counts once`);
     else approvers.push(d.actor);
   }
@@ -172,7 +208,7 @@ export function checkDecider(p: GateProposal, who: Identity, kind: 'approve' | '
   if (who.disabled) return `${who.name} is disabled in the identities file`;
   if (!who.roles.includes('reviewer')) return `${who.name} is not a reviewer; only reviewers ${kind}`;
   if (!['proposed', 'interrupted'].includes(p.state)) return `proposal ${p.id} is ${p.state} and can no longer be ${kind === 'approve' ? 'approved' : 'rejected'}`;
-  if (p.expiresAt !== null && now >= p.expiresAt) return `proposal ${p.id} expired at ${p.expiresAt}`;
+  if (now >= plusHours(p.createdAt, PROPOSAL_TTL_HOURS)) return `proposal ${p.id} expired at ${plusHours(p.createdAt, PROPOSAL_TTL_HOURS)}`;
   if (kind === 'approve') {
     if (who.name === p.createdBy) return `${who.name} proposed ${p.id} and may not approve it`;
     if (p.currentHash !== p.hash) return `the DOT files, parameters or target changed since ${p.id} was proposed; propose again`;

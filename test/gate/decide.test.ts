@@ -5,7 +5,7 @@ import { decideGate, checkDecider, type GateInput, type GateProposal } from '../
 import { encodePublicKey, type Identity, type Role } from '../../src/gate/identities.js';
 import { signStatement } from '../../src/gate/signature.js';
 import { gateRequirements } from '../../src/spec/laws.js';
-import type { DecisionRecord } from '../../src/ledger/port.js';
+import type { DecisionRecord, LogRow } from '../../src/model/records.js';
 import type { Law } from '../../src/spec/schema.js';
 
 interface Person {
@@ -38,20 +38,23 @@ const dotOf = (risk: 'reversible' | 'irreversible', lawIds: string[]) =>
 const reversible = gateRequirements([dotOf('reversible', ['G'])], laws);
 const irreversible = gateRequirements([dotOf('irreversible', ['G', 'IRR'])], laws);
 
+const CREATED = '2026-11-28T10:00:00.000Z';
 function proposal(over: Partial<GateProposal> = {}): GateProposal {
+  const createdAt = over.createdAt ?? CREATED;
   const base: GateProposal = {
-    id: 'P1', hash: HASH, currentHash: HASH, createdBy: 'olga', createdAt: '2026-11-28T10:00:00.000Z',
-    expiresAt: '2026-12-01T10:00:00.000Z', state: 'proposed', signature: signStatement(op.key, 'propose', 'P1', HASH),
+    id: 'P1', hash: HASH, currentHash: HASH, createdBy: 'olga', createdAt,
+    expiresAt: null, state: 'proposed', signature: signStatement(op.key, 'propose', 'P1', HASH, createdAt),
   };
   return { ...base, ...over };
 }
-function approve(p: Person, opts: { hash?: string; expiresAt?: string | null; proposalId?: string; kind?: 'approve' | 'reject'; signer?: Person } = {}): DecisionRecord {
+function approve(p: Person, opts: { hash?: string; at?: string; proposalId?: string; kind?: 'approve' | 'reject'; signer?: Person } = {}): DecisionRecord {
   const kind = opts.kind ?? 'approve';
   const hash = opts.hash ?? HASH;
+  const at = opts.at ?? '2026-11-28T11:00:00.000Z';
   return {
     proposalId: 'P1', kind, hashSigned: hash, actor: p.identity.name,
-    signature: signStatement((opts.signer ?? p).key, kind, opts.proposalId ?? 'P1', hash),
-    comment: null, at: '2026-11-28T11:00:00.000Z', expiresAt: opts.expiresAt === undefined ? '2026-11-29T11:00:00.000Z' : opts.expiresAt,
+    signature: signStatement((opts.signer ?? p).key, kind, opts.proposalId ?? 'P1', hash, at),
+    comment: null, at, expiresAt: null,
   };
 }
 function decide(over: Partial<GateInput> = {}) {
@@ -82,7 +85,7 @@ test('irreversible: dual control needs two distinct reviewers; one reviewer twic
 });
 
 test('the proposer approving does not count, even when also a reviewer', () => {
-  const p = proposal({ createdBy: 'bea', signature: signStatement(both.key, 'propose', 'P1', HASH) });
+  const p = proposal({ createdBy: 'bea', signature: signStatement(both.key, 'propose', 'P1', HASH, CREATED) });
   const d = decide({ proposal: p, decisions: [approve(both)] });
   assert.deepEqual(kinds(d), ['approvals_missing']);
   assert.match(d.discounted[0]?.reason ?? '', /bea proposed it and may not approve it/);
@@ -100,18 +103,46 @@ test('the applier must be an enabled operator', () => {
   assert.deepEqual(kinds(decide({ decisions: [approve(rev1)], applier: rev2.identity })), ['applier_not_operator']);
 });
 
-test('approval TTL edge: valid one millisecond before expiry, void at the exact instant', () => {
-  const at = '2026-11-28T12:00:00.000Z';
-  assert.equal(decide({ decisions: [approve(rev1, { expiresAt: '2026-11-28T12:00:00.001Z' })], now: at }).kind, 'allow');
-  const d = decide({ decisions: [approve(rev1, { expiresAt: at })], now: at });
+test('approval TTL edge (24 h from the signed time): valid one millisecond before expiry, void at the exact instant', () => {
+  const a = approve(rev1, { at: '2026-11-28T11:00:00.000Z' });
+  assert.equal(decide({ decisions: [a], now: '2026-11-29T10:59:59.999Z' }).kind, 'allow');
+  const d = decide({ decisions: [a], now: '2026-11-29T11:00:00.000Z' });
   assert.equal(d.kind, 'refuse');
-  assert.match(d.discounted[0]?.reason ?? '', /approval expired at 2026-11-28T12:00:00.000Z/);
+  assert.match(d.discounted[0]?.reason ?? '', /approval expired at 2026-11-29T11:00:00.000Z/);
 });
 
-test('proposal expiry blocks apply and approval', () => {
-  const p = proposal({ expiresAt: NOW });
+test('a law shortens the TTL: an irreversible approval lasts 4 h', () => {
+  const d = decide({ requirements: irreversible, decisions: [approve(rev1), approve(rev2)], now: '2026-11-28T15:00:00.000Z' });
+  assert.equal(d.kind, 'refuse');
+  assert.match(d.discounted[0]?.reason ?? '', /expired at 2026-11-28T15:00:00.000Z/);
+});
+
+test('moving an approval\'s time (or a stored expires_at) does not revive it: the time is signed', () => {
+  const a = approve(rev1, { at: '2026-11-27T00:00:00.000Z' });
+  const moved = { ...a, at: '2026-11-28T11:00:00.000Z', expiresAt: '2999-01-01T00:00:00.000Z' };
+  const d = decide({ decisions: [moved] });
+  assert.equal(d.kind, 'refuse');
+  assert.match(d.discounted[0]?.reason ?? '', /does not verify/);
+});
+
+test('proposal expiry (72 h from its signed creation) blocks apply and approval; a moved creation time breaks the signature', () => {
+  const p = proposal({ createdAt: '2026-11-25T12:00:00.000Z' });
   assert.ok(kinds(decide({ proposal: p, decisions: [approve(rev1)] })).includes('proposal_expired'));
-  assert.match(checkDecider(p, rev1.identity, 'approve', [], NOW) ?? '', /expired/);
+  assert.match(checkDecider(p, rev1.identity, 'approve', [], NOW) ?? '', /expired at 2026-11-28T12:00:00.000Z/);
+  const moved = { ...p, createdAt: '2026-11-28T11:00:00.000Z' };
+  assert.match(decide({ proposal: moved, decisions: [approve(rev1)] }).unmet.map((u) => u.message).join(' '), /does not verify .*tampered/);
+});
+
+test('the action log is cross-checked: a deleted rejection, a state put back, a rewritten canonical text', () => {
+  const row = (seq: number, event: LogRow['event'], actor: string): LogRow => ({
+    seq, at: NOW, actor, event, proposalId: 'P1', dotId: null, actionCode: null, proposalHash: HASH, outcome: 'ok', detail: {}, prevHash: '', hash: '',
+  });
+  const del = decide({ decisions: [approve(rev1)], events: [row(1, 'proposed', 'olga'), row(2, 'rejected', 'raj')] });
+  assert.match(del.unmet.map((u) => u.message).join(' '), /raj rejected P1 \(action log seq 2\) but that rejection is missing from the decisions: the ledger was tampered with/);
+  const back = decide({ decisions: [approve(rev1)], events: [row(1, 'applied', 'olga')] });
+  assert.deepEqual(kinds(back), ['ledger_tampered']);
+  const canon = decide({ proposal: proposal({ canonical: '{"x":1}' }), decisions: [approve(rev1)] });
+  assert.match(canon.unmet[0]?.message ?? '', /canonical JSON of P1 no longer hashes to its hash/);
 });
 
 test('a hash change after approval voids every approval', () => {
