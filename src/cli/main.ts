@@ -50,7 +50,15 @@ async function main(argv: readonly string[]): Promise<number> {
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 
-main(process.argv).then(
-  (code) => process.exit(code),
-  (err) => process.exit(reportError(err)),
-);
+/** Exits once stdout and stderr have drained, so output piped to another program is never cut. */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+main(process.argv).then(exitAfterFlush, (err) => exitAfterFlush(reportError(err)));

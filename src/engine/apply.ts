@@ -295,7 +295,14 @@ class Run {
           default:
             r = { outcome: 'error', observed: `a ${b.kind} step cannot be in diff`, expected: '' };
         }
-        await this.note(dot, 'diff', index, step.name, step.kind, r, started);
+        try {
+          await this.note(dot, 'diff', index, step.name, step.kind, r, started);
+        } catch (err) {
+          // fail closed: what cannot be logged must not stay done — undo it all, then refuse
+          for (const u of [...undo].reverse()) await u.run().catch(() => undefined);
+          undo.length = 0;
+          throw err;
+        }
         if (failed(r)) return false;
       }
     }

@@ -9,6 +9,9 @@ import { InputError, GateError } from '../model/errors.js';
 import { encodePublicKey, parseIdentities, identityByKey, type Identity } from './identities.js';
 import { SpecError } from '../model/errors.js';
 
+/** Largest identities file read. */
+const MAX_IDENTITIES_BYTES = 1024 * 1024;
+
 /** A loaded private key and the public key it implies. */
 export interface SigningKey {
   readonly privateKey: KeyObject;
@@ -62,6 +65,10 @@ export async function loadSigningKey(file: string | undefined): Promise<SigningK
 /** Reads and validates the identities file. */
 export async function loadIdentities(file: string | undefined): Promise<readonly Identity[]> {
   if (!file) throw new InputError('no identities file; pass --identities FILE or set DOTCTL_IDENTITIES');
+  const st = await stat(file).catch(() => null);
+  if (st && st.size > MAX_IDENTITIES_BYTES) {
+    throw new InputError(`the identities file ${file} is larger than 1 MiB (${st.size} bytes); an identities file lists people and keys, keep it small`);
+  }
   const text = await readFile(file, 'utf8').catch(() => null);
   if (text === null) throw new InputError(`cannot read the identities file ${file}; check --identities / DOTCTL_IDENTITIES`);
   const r = parseIdentities(file, text);

@@ -3,7 +3,7 @@
  * catalogue of validated DOTs or every problem found, each with its file, line and column
  * (from yaml's node ranges).
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { parsePatch } from 'diff';
 import type { z } from 'zod';
 import type { Problem } from '../model/errors.js';
@@ -133,6 +133,25 @@ function parseYaml(file: SourceFile, problems: Problem[]): Located | null {
   return { file: file.file, doc, lines };
 }
 
+/** C0 control characters (but tab and newline) and DEL: never meaningful in a spec, and able to spoof a terminal. */
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+/** Reports every scalar holding a control character, at its position. */
+function controlCharacters(src: Located, problems: Problem[]): boolean {
+  let found = false;
+  visit(src.doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'string' && CONTROL_CHARS.test(node.value)) {
+        const code = node.value.match(CONTROL_CHARS)?.[0]?.charCodeAt(0) ?? 0;
+        const pos = src.lines.linePos(node.range?.[0] ?? 0);
+        problems.push({ file: src.file, line: pos.line, col: pos.col, message: `a control character (U+${code.toString(16).toUpperCase().padStart(4, '0')}) is not allowed in a spec; remove it` });
+        found = true;
+      }
+    },
+  });
+  return found;
+}
+
 function toJs(src: Located, problems: Problem[]): unknown {
   try {
     return src.doc.toJS({ maxAliasCount: 50 });
@@ -151,6 +170,7 @@ function validateLaws(file: SourceFile | null, problems: Problem[]): Map<string,
   }
   const src = parseYaml(file, problems);
   if (!src) return laws;
+  if (controlCharacters(src, problems)) return laws;
   const value = toJs(src, problems);
   const parsed = LawRegistrySchema.safeParse(value);
   if (!parsed.success) {
@@ -384,6 +404,7 @@ export function validateCatalogue(source: CatalogueSource): ValidationResult {
   for (const file of source.dots) {
     const src = parseYaml(file, problems);
     if (!src) continue;
+    if (controlCharacters(src, problems)) continue;
     const value = toJs(src, problems);
     if (value === undefined) continue;
     const parsed = DotSchema.safeParse(value);
