@@ -96,7 +96,9 @@ export function crossCheckLedger(p: GateProposal, decisions: readonly DecisionRe
   }
   const lifecycle = events.filter((e) => e.event === 'applied' || e.event === 'rolled_back');
   const last = lifecycle.at(-1);
-  if (last?.event === 'applied' && p.state !== 'applied' && p.state !== 'applying') {
+  // after an `applied` row only a rollback (which starts with its own apply_started) moves the state
+  const rollbackStarted = last !== undefined && events.some((e) => e.seq > last.seq && e.event === 'apply_started');
+  if (last?.event === 'applied' && !rollbackStarted && p.state !== 'applied') {
     out.push(tampered(`the action log records ${p.id} as applied (seq ${last.seq}) but its stored state is ${p.state}`));
   }
   return out;
