@@ -1,64 +1,22 @@
 #!/usr/bin/env node
 /**
- * dotctl entry point: the only place that exits. Commands are registered from
- * `commands/*`; each loads the modules it needs lazily so start-up stays cheap.
+ * dotctl entry point. `dotctl --help` is answered from the help text the build wrote
+ * (dist/cli/help.txt, commander's own output), so it does not pay for loading commander and
+ * the commands; everything else loads the program.
  */
-import { Command, CommanderError } from 'commander';
-import { reportError } from './context.js';
-import { registerSpecCommands } from './commands/spec.js';
-import { registerLedgerCommands } from './commands/ledger.js';
-import { registerGovernanceCommands } from './commands/governance.js';
-import { registerApplyCommands } from './commands/apply.js';
-import { registerDemoCommands } from './commands/demo.js';
+import { readFileSync } from 'node:fs';
 
-function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('dotctl')
-    .description('Governed change proposals for PostgreSQL operations: propose a DOT, approve, apply, audit.')
-    .version('0.1.0')
-    .option('--dots <dir>', 'DOT catalogue directory (env DOTCTL_DOTS, default ./dots)')
-    .option('--ledger <path|url>', 'ledger: SQLite file or postgres:// URL (env DOTCTL_LEDGER, default .dotctl/ledger.db)')
-    .option('--target <url>', 'target PostgreSQL URL (env DOTCTL_TARGET, else libpq PG* env)')
-    .option('--identities <file>', 'identities file (env DOTCTL_IDENTITIES)')
-    .option('--key <file>', 'private key of the acting identity (env DOTCTL_KEY)')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  registerSpecCommands(program);
-  registerGovernanceCommands(program);
-  registerApplyCommands(program);
-  registerLedgerCommands(program);
-  registerDemoCommands(program);
-  return program;
-}
-
-async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    writeOut: (s) => process.stdout.write(s),
-  });
+const args = process.argv.slice(2);
+let answered = false;
+if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
   try {
-    await program.parseAsync(argv as string[]);
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return 0; // --help, --version
-      return 2; // usage error: commander already printed one line
-    }
-    return reportError(err);
+    process.stdout.write(readFileSync(new URL('./help.txt', import.meta.url), 'utf8'));
+    answered = true;
+  } catch {
+    // no pre-rendered help (a build without it): commander answers below
   }
-  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
-
-/** Exits once stdout and stderr have drained, so output piped to another program is never cut. */
-function exitAfterFlush(code: number): void {
-  let pending = 2;
-  const done = (): void => {
-    pending -= 1;
-    if (pending === 0) process.exit(code);
-  };
-  process.stdout.write('', done);
-  process.stderr.write('', done);
+if (!answered) {
+  const { run } = await import('./program.js');
+  run(process.argv);
 }
-
-main(process.argv).then(exitAfterFlush, (err) => exitAfterFlush(reportError(err)));

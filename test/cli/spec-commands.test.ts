@@ -94,4 +94,7 @@ test('usage errors exit 2; --help exits 0; internal details only with DOTCTL_DEB
   const h = runCli(['--help']);
   assert.equal(h.code, 0);
   assert.match(h.stdout, /Usage: dotctl/);
+  // the fast --help (pre-rendered by the build) says exactly what commander says
+  assert.equal(h.stdout, runCli(['help']).stdout);
+  assert.match(h.stdout, /audit-backups/);
 });
