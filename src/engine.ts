@@ -1,6 +1,7 @@
 /**
- * The one composition of dotctl: loads the catalogue, binds parameters, renders, and (as later
- * stages land) gates, applies and logs. The CLI calls only this module's exports.
+ * The public API of dotctl, the one composition: loads the catalogue, binds parameters, renders,
+ * proposes, gates, applies, rolls back and reads the action log. The CLI calls only this module's
+ * exports (and `demo/run-demo.ts`, the incident demo, which is itself built on this API).
  */
 import { InputError } from './model/errors.js';
 import { checkCatalogue, loadCatalogue } from './spec/load.js';
@@ -19,8 +20,7 @@ export { DotctlError, InputError, LedgerError, formatProblem } from './model/err
 export { describeRequirements } from './render/proposal.js';
 export { generateKeyFile } from './gate/keys.js';
 export { applyProposal, rollbackProposal, type ApplyReport, type StepReport } from './engine/apply.js';
-export { runDemo, type DemoOptions, type DemoResult } from './demo/run-demo.js';
-export { auditBackupDir, formatBackupAudit, type BackupAudit } from './demo/backup-audit.js';
+export { auditBackupDir, formatBackupAudit, type BackupAudit } from './exec/backup-audit.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 

@@ -19,7 +19,7 @@ import { listProposals, readLog, verifyLog } from '../engine/audit.js';
 import type { LogRow } from '../model/records.js';
 import { fileSha256 } from '../exec/checks.js';
 import { buildIncident, countRows, SEED_ROWS, SEED_TABLES } from './incident.js';
-import { auditBackupDir, formatBackupAudit, formatBytes } from './backup-audit.js';
+import { auditBackupDir, formatBackupAudit, formatBytes } from '../exec/backup-audit.js';
 import { runProgram, type ProgramRun } from '../exec/command.js';
 import { BACKUP_TIMEOUT_MS, KUMA_PATH, runBackupScript, type BackupScriptRun } from './backup-script.js';
 import { adminToolEnv, type PgClient } from './scratch.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { auditBackupDir, judgeBackups, judgeBackup, timeFromName, type BackupFileFacts } from '../../src/demo/backup-audit.js';
+import { auditBackupDir, judgeBackups, judgeBackup, timeFromName, type BackupFileFacts } from '../../src/exec/backup-audit.js';
 import { runCli, hasStackTrace } from '../helpers/cli.js';
 
 const TRAILER = '\n--\n-- PostgreSQL database dump complete\n--\n\n';

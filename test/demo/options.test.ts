@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { applyProposal, decideProposal, proposeBundle, type EngineOptions } from '../../src/engine.js';
-import { auditBackupDir } from '../../src/demo/backup-audit.js';
+import { auditBackupDir } from '../../src/exec/backup-audit.js';
 import { KUMA_PATH, runBackupScript, type BackupScriptRun } from '../../src/demo/backup-script.js';
 import { startHeartbeatListener, type HeartbeatListener } from '../../src/demo/heartbeat.js';
 import { serverInfo } from '../../src/demo/scratch.js';
