@@ -140,6 +140,19 @@ interface Attempt {
   readonly changes: readonly RecordedChange[];
 }
 
+/**
+ * Test-only kill-point hook (test/reliability/kill-points.test.ts). When the environment variable
+ * `DOTCTL_PAUSE_AT` equals the key `<DOT id>/<section>/<index>` (section as in StepReport) of the
+ * step just recorded — the boundary right after that step ran and was logged — the process
+ * writes `dotctl: paused at <key>` to stderr and waits (10 min) so a test can SIGKILL it there.
+ * Unset (always, outside the tests), it does nothing.
+ */
+async function pauseAt(key: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!env.DOTCTL_PAUSE_AT || env.DOTCTL_PAUSE_AT !== key) return;
+  process.stderr.write(`dotctl: paused at ${key}\n`);
+  await new Promise((r) => setTimeout(r, 600_000));
+}
+
 /** Runs one apply, rehearsal or rollback with its context. */
 class Run {
   readonly steps: StepReport[] = [];
@@ -176,6 +189,7 @@ class Run {
         this.event(failed(rep) ? 'step_failed' : 'step_passed', outcome, { section, index, step: name, kind, observed: r.observed, expected: r.expected, ms: rep.ms, ...(r.detail ?? {}) }, dot),
       );
     }
+    await pauseAt(`${dot.spec.id}/${section}/${index}`, this.o.env ?? process.env);
   }
 
   bound(step: Step) {
