@@ -8,10 +8,10 @@ import { checkCatalogue, loadCatalogue } from './spec/load.js';
 import type { Catalogue, ValidDot, ValidationResult } from './spec/validate.js';
 import { bindParams, parseParamPairs } from './spec/params.js';
 import { gateRequirements, type GateRequirements } from './spec/laws.js';
-import { orderBundle, renderProposal, type RenderedProposal } from './render/proposal.js';
-import { findDot } from './engine/catalogue.js';
+import { renderProposal, type RenderedProposal } from './render/proposal.js';
+import { findDot, resolveBundle } from './engine/catalogue.js';
 
-export { findDot };
+export { findDot, resolveBundle };
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
 export type { EngineOptions } from './engine/options.js';
 export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
@@ -73,16 +73,6 @@ export async function showDot(dir: string, ref: string): Promise<{ summary: DotS
   const cat = await loadCatalogue(dir);
   const dot = findDot(cat, ref);
   return { summary: summarize(dot, cat), dot, requirements: gateRequirements([dot.spec], cat.laws) };
-}
-
-/** Resolves a bundle of DOT references, refusing duplicates. */
-export function resolveBundle(cat: Catalogue, refs: readonly string[]): ValidDot[] {
-  if (refs.length === 0) throw new InputError('name at least one DOT (id or option label)');
-  const dots = refs.map((r) => findDot(cat, r));
-  const ids = dots.map((d) => d.spec.id);
-  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (dup) throw new InputError(`${dup} is named twice in the bundle; name each DOT once`);
-  return orderBundle(dots);
 }
 
 /** Pure render of a bundle with `name=value` parameter pairs: no database, no ledger. */

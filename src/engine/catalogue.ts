@@ -1,5 +1,6 @@
 /** Looking DOTs up in a validated catalogue. */
 import { InputError } from '../model/errors.js';
+import { orderBundle } from '../render/proposal.js';
 import type { Catalogue, ValidDot } from '../spec/validate.js';
 
 /** Finds a DOT by id (case-insensitive) or option label. */
@@ -10,4 +11,14 @@ export function findDot(cat: Catalogue, ref: string): ValidDot {
   if (byOption.length === 1 && byOption[0]) return byOption[0];
   const known = [...cat.dots.keys()].join(', ');
   throw new InputError(`no DOT ${JSON.stringify(ref)} in the catalogue; known DOTs: ${known} (or their option labels)`);
+}
+
+/** Resolves a bundle of DOT references, refusing duplicates. */
+export function resolveBundle(cat: Catalogue, refs: readonly string[]): ValidDot[] {
+  if (refs.length === 0) throw new InputError('name at least one DOT (id or option label)');
+  const dots = refs.map((r) => findDot(cat, r));
+  const ids = dots.map((d) => d.spec.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new InputError(`${dup} is named twice in the bundle; name each DOT once`);
+  return orderBundle(dots);
 }

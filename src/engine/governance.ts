@@ -23,9 +23,8 @@ import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
-import { resolveSecrets } from '../exec/bind.js';
 import { addHours, nowIso, type EngineOptions } from './options.js';
-import { findDot } from './catalogue.js';
+import { findDot, resolveBundle } from './catalogue.js';
 
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
@@ -124,8 +123,7 @@ export async function proposeBundle(
   opts: { offline?: boolean; out?: string } = {},
 ): Promise<ProposeResult> {
   const cat = await loadCatalogue(o.dots);
-  if (refs.length === 0) throw new InputError('name at least one DOT to propose');
-  const dots = orderBundle(refs.map((r) => findDot(cat, r)));
+  const dots = resolveBundle(cat, refs);
   const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
   const identities = await loadIdentities(o.identities);
   const key = await loadSigningKey(o.key);
@@ -153,7 +151,6 @@ export async function proposeBundle(
       );
     }
   }
-  void resolveSecrets; // secrets are read at apply time only
   const evidenceDoc: Evidence | null = opts.offline ? null : { collectedAt: at, target: fingerprint, checks: evidence };
   const rendered = renderProposal({ dots, laws: cat.laws, params, target: fingerprint, evidence: evidenceDoc });
   const id = `P-${at.slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;

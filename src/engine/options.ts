@@ -18,7 +18,4 @@ export function nowIso(o: EngineOptions): string {
   return (o.now ? o.now() : new Date()).toISOString();
 }
 
-/** Hours after `iso`, as ISO. */
-export function addHours(iso: string, hours: number): string {
-  return new Date(Date.parse(iso) + hours * 3_600_000).toISOString();
-}
+export { addHours } from '../model/time.js';

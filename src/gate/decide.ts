@@ -4,6 +4,7 @@
  */
 import type { DecisionRecord, LogRow, ProposalState } from '../model/records.js';
 import { sha256Hex } from '../model/canonical.js';
+import { addHours } from '../model/time.js';
 import type { GateRequirements } from '../spec/laws.js';
 import type { Identity, Role } from './identities.js';
 import { verifyStatement } from './signature.js';
@@ -27,7 +28,6 @@ export interface GateProposal {
 /** How long a proposal may wait for its apply, from the (signed) time it was made. */
 export const PROPOSAL_TTL_HOURS = 72;
 
-const plusHours = (iso: string, h: number): string => new Date(Date.parse(iso) + h * 3_600_000).toISOString();
 
 /** Companion status for the gate: in the same bundle, applied on the target, or missing. */
 export interface CompanionStatus {
@@ -124,7 +124,7 @@ export function decideGate(input: GateInput): GateDecision {
     unmet.push({ kind: 'state', message: `proposal ${p.id} is ${p.state}; only a proposed (or interrupted) proposal can be applied` });
   }
   // expiry is computed from the signed creation time, never from a stored, unsigned column
-  const proposalExpires = plusHours(p.createdAt, PROPOSAL_TTL_HOURS);
+  const proposalExpires = addHours(p.createdAt, PROPOSAL_TTL_HOURS);
   if (now >= proposalExpires) {
     unmet.push({ kind: 'proposal_expired', message: `proposal ${p.id} expired at ${proposalExpires}; propose it again` });
   }
@@ -172,7 +172,7 @@ export function decideGate(input: GateInput): GateDecision {
     }
     if (d.actor === p.createdBy) counted(`${d.actor} proposed it and may not approve it`);
     else if (d.hashSigned !== p.currentHash) counted(`${d.actor} approved hash ${d.hashSigned.slice(0, 12)}…, not the current one`);
-    else if (now >= plusHours(d.at, req.approvalTtlHours)) counted(`${d.actor}'s approval expired at ${plusHours(d.at, req.approvalTtlHours)}`);
+    else if (now >= addHours(d.at, req.approvalTtlHours)) counted(`${d.actor}'s approval expired at ${addHours(d.at, req.approvalTtlHours)}`);
     else if (approvers.includes(d.actor)) counted(`${d.actor} already approved; one reviewer counts once`);
     else approvers.push(d.actor);
   }
@@ -210,7 +210,7 @@ export function checkDecider(p: GateProposal, who: Identity, kind: 'approve' | '
   if (who.disabled) return `${who.name} is disabled in the identities file`;
   if (!who.roles.includes('reviewer')) return `${who.name} is not a reviewer; only reviewers ${kind}`;
   if (!['proposed', 'interrupted'].includes(p.state)) return `proposal ${p.id} is ${p.state} and can no longer be ${kind === 'approve' ? 'approved' : 'rejected'}`;
-  if (now >= plusHours(p.createdAt, PROPOSAL_TTL_HOURS)) return `proposal ${p.id} expired at ${plusHours(p.createdAt, PROPOSAL_TTL_HOURS)}`;
+  if (now >= addHours(p.createdAt, PROPOSAL_TTL_HOURS)) return `proposal ${p.id} expired at ${addHours(p.createdAt, PROPOSAL_TTL_HOURS)}`;
   if (kind === 'approve') {
     if (who.name === p.createdBy) return `${who.name} proposed ${p.id} and may not approve it`;
     if (p.currentHash !== p.hash) return `the DOT files, parameters or target changed since ${p.id} was proposed; propose again`;

@@ -64,8 +64,7 @@ export function orderBundle(dots: readonly ValidDot[]): ValidDot[] {
 }
 
 /** The content the hash is computed over: specs, params, target, rendered steps, gate. */
-export function proposalContent(input: ProposalInput): Record<string, unknown> {
-  const requirements = gateRequirements(input.dots.map((d) => d.spec), input.laws);
+export function proposalContent(input: ProposalInput, requirements: GateRequirements = gateRequirements(input.dots.map((d) => d.spec), input.laws)): Record<string, unknown> {
   return {
     format: PROPOSAL_FORMAT,
     dots: input.dots.map((d) => ({ id: d.spec.id, version: d.spec.version, spec: d.spec })),
@@ -265,10 +264,9 @@ function renderEvidence(e: Evidence | null | undefined): string {
 
 /** Renders a proposal. Throws CheckError (the seed's secret-hygiene hard stop) if the text leaks a secret. */
 export function renderProposal(input: ProposalInput): RenderedProposal {
-  const content = proposalContent(input);
-  const canonical = canonicalJson(content);
-  const hash = sha256Hex(canonical);
   const requirements = gateRequirements(input.dots.map((d) => d.spec), input.laws);
+  const canonical = canonicalJson(proposalContent(input, requirements));
+  const hash = sha256Hex(canonical);
   const ids = input.dots.map((d) => d.spec.id);
   const options = input.dots.map((d) => d.spec.option).join(' + ');
   const risk = input.dots.some((d) => d.spec.risk === 'irreversible') ? 'irreversible' : 'reversible';

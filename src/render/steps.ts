@@ -3,14 +3,14 @@
  * placeholders) and for execution (secrets resolved). Pure.
  */
 import type { Step } from '../spec/schema.js';
-import type { BoundParams, BoundValue } from '../spec/params.js';
+import { displayValue, type BoundParams, type BoundValue } from '../spec/params.js';
 import { quoteIdent, quoteLiteral, substitutePlaceholders, substituteSql } from '../spec/sql-template.js';
 
 /** Resolves a bound value to its text; for secrets, `secret` decides what is shown. */
 export type ValueText = (name: string, v: BoundValue) => string;
 
 /** Display form: secrets become a placeholder naming their environment variable. */
-export const displayText: ValueText = (_name, v) => (v.kind === 'secret' ? `<secret from $${v.env}>` : String(v.value));
+export const displayText: ValueText = (_name, v) => displayValue(v);
 
 function lookup(params: BoundParams, name: string): BoundValue {
   const v = params[name];

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
-import { action, globalOptions, out, outJson } from '../context.js';
+import { action, alignColumns, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
 export function registerLedgerCommands(program: Command): void {
@@ -108,18 +108,6 @@ export function summarizeDetail(detail: Readonly<Record<string, unknown>>): stri
   if (Object.keys(detail).length === 0) return '-';
   const text = JSON.stringify(detail);
   return text.length <= DETAIL_WIDTH ? text : `${text.slice(0, DETAIL_WIDTH - 1)}…`;
-}
-
-/** Aligns rows of cells into columns separated by two spaces (the last column is not padded). */
-export function alignColumns(rows: readonly (readonly string[])[]): string[] {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((r) =>
-    r
-      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  );
 }
 
 const dash = (v: string | null): string => (v === null || v === '' ? '-' : v);

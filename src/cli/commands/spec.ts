@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { action, alignColumns, globalOptions, out, outJson, ExitSignal } from '../context.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -37,7 +37,7 @@ export function registerSpecCommands(program: Command): void {
         const dots = await listDots(globalOptions(cmd).dots);
         if (opts.json) return outJson(dots);
         const rows = dots.map((d) => [d.option, d.id, d.risk, `${d.approvalsRequired}${d.dualControl ? ' (dual)' : ''}`, d.laws.join(' '), d.title]);
-        printTable(['OPTION', 'DOT', 'RISK', 'APPROVALS', 'LAWS', 'TITLE'], rows);
+        for (const line of alignColumns([['OPTION', 'DOT', 'RISK', 'APPROVALS', 'LAWS', 'TITLE'], ...rows])) out(line);
       }),
     );
 
@@ -96,16 +96,4 @@ export function registerSpecCommands(program: Command): void {
         }
       }),
     );
-}
-
-/** Prints an aligned table. */
-export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  out(line(header));
-  for (const r of rows) out(line(r));
 }
