@@ -20,37 +20,24 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { sealEvent, verifyChain, type ChainHead } from '../src/ledger/chain.js';
-import type { LedgerStore, NewLogEvent } from '../src/ledger/port.js';
+import type { LedgerStore } from '../src/ledger/port.js';
 import { LOG_COLUMNS, logRowValues, type StoredLogRow } from '../src/ledger/rows.js';
 import { openSqliteLedger } from '../src/ledger/sqlite.js';
 import { openPostgresLedger } from '../src/ledger/postgres.js';
 import { createScratchDb } from '../test/helpers/pg.js';
-import { BIN, ensureBuilt, judge, median, runsFromEnv } from './lib.js';
+import { BIN, ensureBuilt, judge, median, runsFromEnv, verifyBenchEvent } from './lib.js';
 
 const N = Number(process.argv[2] ?? process.env.DOTCTL_BENCH_N ?? 1_000_000);
 const N_PG = Number(process.env.DOTCTL_BENCH_N_PG ?? 200_000);
 const BATCH = 10_000;
 const RUNS = runsFromEnv(3);
 
-function event(i: number): NewLogEvent {
-  return {
-    at: new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString(),
-    actor: i % 3 === 0 ? 'bob' : 'alice',
-    event: i % 5 === 0 ? 'approved' : 'step_passed',
-    proposalId: `P-${Math.floor(i / 10)}`,
-    dotId: 'DOT-PG-GRANT-SCHEMA',
-    actionCode: 'DOT-PG-GRANT-DIRECTUS',
-    proposalHash: 'a'.repeat(64),
-    outcome: 'ok',
-    detail: { step: 'diff', index: i % 7, sql: 'GRANT USAGE ON SCHEMA "sandbox_tac" TO "directus"', ms: i % 13 },
-  };
-}
 
 /** Seals n rows in chain order and hands each to `insert`. */
 function generate(n: number, insert: (values: readonly (string | number | null)[]) => void): void {
   let head: ChainHead | null = null;
   for (let i = 1; i <= n; i += 1) {
-    const s = sealEvent(head, event(i));
+    const s = sealEvent(head, verifyBenchEvent(i));
     insert(logRowValues(s.row, s.detailJson));
     head = { seq: s.row.seq, hash: s.row.hash };
   }

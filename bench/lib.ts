@@ -6,6 +6,7 @@
  * A bench prints a block per comparison and, for each figure held to a goal, calls `judge`, which
  * prints `goal …  met | MISSED` and appends one JSON line to $DOTCTL_BENCH_RESULTS when set.
  */
+import type { NewLogEvent } from '../src/ledger/port.js';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { appendFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -124,4 +125,19 @@ export function ensureDebianTools(tools: Readonly<Record<string, readonly string
 export function runsFromEnv(dflt: number): number {
   const n = Number(process.env.DOTCTL_BENCH_RUNS ?? dflt);
   return Number.isInteger(n) && n > 0 ? n : dflt;
+}
+
+/** The synthetic action-log row `i` the verify benches generate (same rows in both). */
+export function verifyBenchEvent(i: number): NewLogEvent {
+  return {
+    at: new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString(),
+    actor: i % 3 === 0 ? 'bob' : 'alice',
+    event: i % 5 === 0 ? 'approved' : 'step_passed',
+    proposalId: `P-${Math.floor(i / 10)}`,
+    dotId: 'DOT-PG-GRANT-SCHEMA',
+    actionCode: 'DOT-PG-GRANT-DIRECTUS',
+    proposalHash: 'a'.repeat(64),
+    outcome: 'ok',
+    detail: { step: 'diff', index: i % 7, sql: 'GRANT USAGE ON SCHEMA "sandbox_tac" TO "directus"', ms: i % 13 },
+  };
 }

@@ -16,29 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GENESIS, canonicalRowFields, checkRow, CHAIN_START, hashRow, sealEvent, verifyChain, type ChainHead, type ChainProgress } from '../src/ledger/chain.js';
-import type { NewLogEvent } from '../src/ledger/port.js';
 import { LOG_COLUMNS, logRowValues, toLogRow, type StoredLogRow } from '../src/ledger/rows.js';
 import { openSqliteLedger } from '../src/ledger/sqlite.js';
 import { printSummary } from './cpuprofile.js';
 import { verifyParallel, verifyRange } from './verify-prototype.js';
-import { BIN, ensureBuilt, ms, rate, run } from './lib.js';
+import { BIN, ensureBuilt, ms, rate, run, verifyBenchEvent } from './lib.js';
 
 const N = Number(process.env.DOTCTL_BENCH_N ?? 1_000_000);
 const BATCH = 10_000;
 
-function event(i: number): NewLogEvent {
-  return {
-    at: new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString(),
-    actor: i % 3 === 0 ? 'bob' : 'alice',
-    event: i % 5 === 0 ? 'approved' : 'step_passed',
-    proposalId: `P-${Math.floor(i / 10)}`,
-    dotId: 'DOT-PG-GRANT-SCHEMA',
-    actionCode: 'DOT-PG-GRANT-DIRECTUS',
-    proposalHash: 'a'.repeat(64),
-    outcome: 'ok',
-    detail: { step: 'diff', index: i % 7, sql: 'GRANT USAGE ON SCHEMA "sandbox_tac" TO "directus"', ms: i % 13 },
-  };
-}
 
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), 'dotctl-prof-verify-'));
@@ -51,7 +37,7 @@ try {
   db.transaction(() => {
     let head: ChainHead | null = null;
     for (let i = 1; i <= N; i += 1) {
-      const s = sealEvent(head, event(i));
+      const s = sealEvent(head, verifyBenchEvent(i));
       insert.run(...logRowValues(s.row, s.detailJson));
       head = { seq: s.row.seq, hash: s.row.hash };
     }
