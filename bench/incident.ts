@@ -5,11 +5,11 @@
  */
 import { resolve } from 'node:path';
 import { createIncident, paramsFor, type Incident, type Person } from '../test/helpers/incident.js';
-import { loadCatalogue } from '../src/spec/load.js';
-import { findDot } from '../src/engine/catalogue.js';
-import { bindParams, parseParamPairs } from '../src/spec/params.js';
-import { bindForExecution } from '../src/exec/bind.js';
-import type { Step } from '../src/spec/schema.js';
+import { loadCatalogue } from '../src/catalogue/load.js';
+import { findDot } from '../src/catalogue/bundle.js';
+import { bindParams, parseParamPairs } from '../src/catalogue/params.js';
+import { bindForExecution } from '../src/catalogue/bind.js';
+import type { Step } from '../src/catalogue/schema.js';
 import { BIN, run, runOk, type RunResult } from './lib.js';
 
 export { createIncident, type Incident, type Person };

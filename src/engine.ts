@@ -4,12 +4,12 @@
  * exports (and `demo/run-demo.ts`, the incident demo, which is itself built on this API).
  */
 import { InputError } from './model/errors.js';
-import { checkCatalogue, loadCatalogue } from './spec/load.js';
-import type { Catalogue, ValidDot, ValidationResult } from './spec/validate.js';
-import { bindParams, parseParamPairs } from './spec/params.js';
-import { gateRequirements, type GateRequirements } from './spec/laws.js';
+import { checkCatalogue, loadCatalogue } from './catalogue/load.js';
+import type { Catalogue, ValidDot, ValidationResult } from './catalogue/validate.js';
+import { bindParams, parseParamPairs } from './catalogue/params.js';
+import { gateRequirements, type GateRequirements } from './catalogue/laws.js';
 import { renderProposal, type RenderedProposal } from './render/proposal.js';
-import { findDot, resolveBundle } from './engine/catalogue.js';
+import { findDot, resolveBundle } from './catalogue/bundle.js';
 
 export { findDot, resolveBundle };
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';

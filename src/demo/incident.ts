@@ -5,7 +5,7 @@
  * Used by `dotctl demo` and the tests; it touches nothing it did not create.
  */
 import type { TargetClient } from '../exec/target.js';
-import { quoteIdent } from '../spec/sql-template.js';
+import { quoteIdent } from '../catalogue/sql-template.js';
 
 /** Names of what the incident is built from. */
 export interface IncidentNames {

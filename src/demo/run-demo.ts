@@ -11,7 +11,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckError, DotctlError } from '../model/errors.js';
-import { loadCatalogue } from '../spec/load.js';
+import { loadCatalogue } from '../catalogue/load.js';
 import type { EngineOptions } from '../engine/options.js';
 import { baseEnv } from '../exec/command.js';
 import { startHeartbeatListener, type HeartbeatListener } from './heartbeat.js';

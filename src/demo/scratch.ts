@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { CheckError, InputError } from '../model/errors.js';
-import { quoteIdent, quoteLiteral } from '../spec/sql-template.js';
+import { quoteIdent, quoteLiteral } from '../catalogue/sql-template.js';
 import { baseEnv } from '../exec/command.js';
 
 /** The admin connection used when neither --target/DOTCTL_TARGET nor a libpq variable says otherwise. */

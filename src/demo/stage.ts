@@ -3,7 +3,7 @@
  * a short section, asserts its own outcome with `check`, and returns the key facts (for --json).
  */
 import type { EngineOptions } from '../engine/options.js';
-import type { Catalogue } from '../spec/validate.js';
+import type { Catalogue } from '../catalogue/validate.js';
 import type { HeartbeatListener } from './heartbeat.js';
 import type { Scratch, ServerInfo } from './scratch.js';
 

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { GateError } from '../model/errors.js';
-import { findDot } from '../engine/catalogue.js';
+import { findDot } from '../catalogue/bundle.js';
 import { proposeBundle, decideProposal, companionStatus, resolveStored } from '../engine/governance.js';
 import { applyProposal, type ApplyReport } from '../engine/apply.js';
 import { generateKeyFile } from '../gate/keys.js';

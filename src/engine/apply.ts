@@ -16,16 +16,16 @@
  */
 import { hostname } from 'node:os';
 import { GateError, LedgerError } from '../model/errors.js';
-import { loadCatalogue } from '../spec/load.js';
-import type { ValidDot } from '../spec/validate.js';
-import type { Section, Step } from '../spec/schema.js';
+import { loadCatalogue } from '../catalogue/load.js';
+import type { ValidDot } from '../catalogue/validate.js';
+import type { Section, Step } from '../catalogue/schema.js';
 import { actingIdentity, loadIdentities, loadSigningKey } from '../gate/keys.js';
 import { decideGate, type Unmet } from '../gate/decide.js';
 import type { Identity } from '../gate/identities.js';
 import { withLedger } from '../ledger/open.js';
 import type { LedgerStore, LogRow, NewLogEvent, ProposalRecord, ProposalState } from '../ledger/port.js';
-import { bindTemplate } from '../render/steps.js';
-import { bindForExecution, bindQuery, resolveSecrets, type SecretValues } from '../exec/bind.js';
+import { bindTemplate } from '../catalogue/steps.js';
+import { bindForExecution, bindQuery, resolveSecrets, type SecretValues } from '../catalogue/bind.js';
 import { checkSql, type CheckResult } from '../exec/checks.js';
 import { liveEffects, rehearsalEffects, type Effects, type EffectResult } from '../exec/effects.js';
 import { discardArchive } from '../exec/archive.js';

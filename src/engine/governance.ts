@@ -9,11 +9,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GateError, InputError, CheckError } from '../model/errors.js';
 import type { Evidence } from '../model/evidence.js';
-import { loadCatalogue } from '../spec/load.js';
-import type { Catalogue, ValidDot } from '../spec/validate.js';
-import { bindParams, parseParamPairs, paramsForRecord, type BoundParams } from '../spec/params.js';
-import { gateRequirements, type GateRequirements } from '../spec/laws.js';
-import { orderBundle, renderProposal } from '../render/proposal.js';
+import { loadCatalogue } from '../catalogue/load.js';
+import type { Catalogue, ValidDot } from '../catalogue/validate.js';
+import { bindParams, parseParamPairs, paramsForRecord, type BoundParams } from '../catalogue/params.js';
+import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
+import { renderProposal } from '../render/proposal.js';
+import { findDot, orderBundle, resolveBundle } from '../catalogue/bundle.js';
 import { actingIdentity, loadIdentities, loadSigningKey } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
@@ -24,7 +25,6 @@ import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord }
 import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { addHours, nowIso, type EngineOptions } from './options.js';
-import { findDot, resolveBundle } from './catalogue.js';
 
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */

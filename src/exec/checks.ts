@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { SqlExpect } from '../spec/schema.js';
-import type { BoundStep } from '../render/steps.js';
+import type { SqlExpect } from '../catalogue/schema.js';
+import type { BoundStep } from '../catalogue/steps.js';
 import { runCommand, baseEnv, type CommandRun } from './command.js';
 import type { TargetClient } from './target.js';
 

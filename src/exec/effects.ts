@@ -7,7 +7,7 @@
 import { copyFile, mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { BoundStep } from '../render/steps.js';
+import type { BoundStep } from '../catalogue/steps.js';
 import { archiveSchema, discardArchive, restoreArchive } from './archive.js';
 import { checkCommand, checkFile, judgeCommand, type CheckResult } from './checks.js';
 import { baseEnv, runCommand } from './command.js';

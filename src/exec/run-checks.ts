@@ -3,9 +3,9 @@
  * SQL runs inside a READ ONLY transaction; nothing on the target changes.
  */
 import type { CheckEvidence } from '../model/evidence.js';
-import type { ValidDot } from '../spec/validate.js';
-import type { BoundParams } from '../spec/params.js';
-import { bindForExecution, bindQuery, type SecretValues } from './bind.js';
+import type { ValidDot } from '../catalogue/validate.js';
+import type { BoundParams } from '../catalogue/params.js';
+import { bindForExecution, bindQuery, type SecretValues } from '../catalogue/bind.js';
 import { checkCommand, checkFile, checkHost, checkSql, type CheckResult } from './checks.js';
 import { libpqEnv, withTransaction, type TargetSession } from './target.js';
 

@@ -5,7 +5,7 @@
 import type { DecisionRecord, LogRow, ProposalState } from '../model/records.js';
 import { sha256Hex } from '../model/canonical.js';
 import { addHours } from '../model/time.js';
-import type { GateRequirements } from '../spec/laws.js';
+import type { GateRequirements } from '../catalogue/laws.js';
 import type { Identity, Role } from './identities.js';
 import { verifyStatement } from './signature.js';
 

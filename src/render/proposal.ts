@@ -6,12 +6,12 @@
 import { CheckError } from '../model/errors.js';
 import { canonicalJson, sha256Hex } from '../model/canonical.js';
 import type { Evidence } from '../model/evidence.js';
-import type { Law, Section, Step } from '../spec/schema.js';
-import { SECTIONS } from '../spec/schema.js';
-import type { ValidDot } from '../spec/validate.js';
-import { gateRequirements, type GateRequirements } from '../spec/laws.js';
-import { displayValue, paramsForRecord, type BoundParams } from '../spec/params.js';
-import { bindStep, bindTemplate, type BoundStep } from './steps.js';
+import type { Law, Section, Step } from '../catalogue/schema.js';
+import { SECTIONS } from '../catalogue/schema.js';
+import type { ValidDot } from '../catalogue/validate.js';
+import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
+import { displayValue, paramsForRecord, type BoundParams } from '../catalogue/params.js';
+import { bindStep, bindTemplate, type BoundStep } from '../catalogue/steps.js';
 
 /** Format tag inside the canonical content; bump when its shape changes. */
 export const PROPOSAL_FORMAT = 'dotctl-proposal/1';
@@ -42,26 +42,6 @@ const SECTION_TITLES: Readonly<Record<Section, string>> = {
   post_verify: 'Post-verify',
 };
 
-/**
- * Orders a bundle so that each DOT's companions in the bundle come before it (the seed:
- * D is applied first or together), otherwise keeping the order given.
- */
-export function orderBundle(dots: readonly ValidDot[]): ValidDot[] {
-  const byId = new Map(dots.map((d) => [d.spec.id, d]));
-  const out: ValidDot[] = [];
-  const visiting = new Set<string>();
-  const visit = (d: ValidDot): void => {
-    if (out.includes(d) || visiting.has(d.spec.id)) return;
-    visiting.add(d.spec.id);
-    for (const c of d.spec.companions) {
-      const comp = byId.get(c);
-      if (comp) visit(comp);
-    }
-    out.push(d);
-  };
-  dots.forEach(visit);
-  return out;
-}
 
 /** The content the hash is computed over: specs, params, target, rendered steps, gate. */
 export function proposalContent(input: ProposalInput, requirements: GateRequirements = gateRequirements(input.dots.map((d) => d.spec), input.laws)): Record<string, unknown> {

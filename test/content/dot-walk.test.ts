@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Dot, Section } from '../../src/spec/schema.js';
+import type { Dot, Section } from '../../src/catalogue/schema.js';
 import { adminClient, createScratchDb, createScratchRole, dropScratchRoles, uniqueName, type ScratchDb } from '../helpers/pg.js';
 import { DOTS_DIR, failures, psql, readDot, run, runStep, walkSection, type StepOutcome, type WalkTarget } from './walk.js';
 

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { applyPatch, parsePatch, reversePatch } from 'diff';
 import { parse } from 'yaml';
-import { DotSchema, LawRegistrySchema, type Dot } from '../../src/spec/schema.js';
-import { checkCatalogue } from '../../src/spec/load.js';
+import { DotSchema, LawRegistrySchema, type Dot } from '../../src/catalogue/schema.js';
+import { checkCatalogue } from '../../src/catalogue/load.js';
 import { ADMIN_URL, adminClient, createScratchDb, createScratchRole, dropScratchRoles, type ScratchDb } from '../helpers/pg.js';
 import { run } from './walk.js';
 

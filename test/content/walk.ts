@@ -13,8 +13,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { applyPatch, parsePatch, reversePatch } from 'diff';
 import { parse } from 'yaml';
-import { DotSchema, type Dot, type Section, type Step } from '../../src/spec/schema.js';
-import { quoteIdent, quoteLiteral, substituteSql } from '../../src/spec/sql-template.js';
+import { DotSchema, type Dot, type Section, type Step } from '../../src/catalogue/schema.js';
+import { quoteIdent, quoteLiteral, substituteSql } from '../../src/catalogue/sql-template.js';
 import { ADMIN_URL, adminClient } from '../helpers/pg.js';
 
 export const DOTS_DIR = 'dots';

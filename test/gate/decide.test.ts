@@ -4,9 +4,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { decideGate, checkDecider, type GateInput, type GateProposal } from '../../src/gate/decide.js';
 import { encodePublicKey, type Identity, type Role } from '../../src/gate/identities.js';
 import { signStatement } from '../../src/gate/signature.js';
-import { gateRequirements } from '../../src/spec/laws.js';
+import { gateRequirements } from '../../src/catalogue/laws.js';
 import type { DecisionRecord, LogRow } from '../../src/model/records.js';
-import type { Law } from '../../src/spec/schema.js';
+import type { Law } from '../../src/catalogue/schema.js';
 
 interface Person {
   readonly identity: Identity;

@@ -3,7 +3,7 @@
  * of the five seed DOTs and of A + D in `proposals/`. `npm run proposals` writes them; the golden
  * test fails when they are out of date.
  */
-import { jsonSchemas } from '../../src/spec/json-schema.js';
+import { jsonSchemas } from '../../src/catalogue/json-schema.js';
 import { renderDots } from '../../src/engine.js';
 
 /** Bundles rendered into proposals/ (default parameters). */

@@ -114,8 +114,8 @@ export function paramFlags(inc: Incident, names: readonly string[], overrides: R
 
 /** `-p` flags of this incident for exactly the params the named DOTs declare. */
 export async function paramsFor(inc: Incident, refs: readonly string[], overrides: Readonly<Record<string, string>> = {}): Promise<string[]> {
-  const { loadCatalogue } = await import('../../src/spec/load.js');
-  const { findDot } = await import('../../src/engine/catalogue.js');
+  const { loadCatalogue } = await import('../../src/catalogue/load.js');
+  const { findDot } = await import('../../src/catalogue/bundle.js');
   const cat = await loadCatalogue('dots');
   const names = new Set(refs.flatMap((r) => Object.entries(findDot(cat, r).spec.params).filter(([, p]) => p.type !== 'secret').map(([n]) => n)));
   return paramFlags(inc, [...names].sort(), overrides);

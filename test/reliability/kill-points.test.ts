@@ -26,10 +26,10 @@ import { paramsFor, type Person } from '../helpers/incident.js';
 import { adminClient, uniqueName } from '../helpers/pg.js';
 import { createWalk, privateDots, replaceIn, sha256, type LogEvent, type Walk } from '../exec/harness.js';
 import { cleanEnv, dotctl } from './run.js';
-import { loadCatalogue } from '../../src/spec/load.js';
+import { loadCatalogue } from '../../src/catalogue/load.js';
 import { resolveBundle } from '../../src/engine.js';
 import { SEED_TABLES } from '../../src/demo/incident.js';
-import type { ValidDot } from '../../src/spec/validate.js';
+import type { ValidDot } from '../../src/catalogue/validate.js';
 
 /** What a kill must leave consistent. */
 interface Snapshot {

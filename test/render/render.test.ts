@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { loadCatalogue } from '../../src/spec/load.js';
-import { bindParams } from '../../src/spec/params.js';
-import { orderBundle, renderProposal, findSecretLeak } from '../../src/render/proposal.js';
+import { loadCatalogue } from '../../src/catalogue/load.js';
+import { bindParams } from '../../src/catalogue/params.js';
+import { renderProposal, findSecretLeak } from '../../src/render/proposal.js';
+import { orderBundle } from '../../src/catalogue/bundle.js';
 import { CheckError } from '../../src/model/errors.js';
-import type { Catalogue } from '../../src/spec/validate.js';
+import type { Catalogue } from '../../src/catalogue/validate.js';
 
 const cat: Catalogue = await loadCatalogue('test/fixtures/mini');
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { validateCatalogue, type CatalogueSource } from '../../src/spec/validate.js';
+import { validateCatalogue, type CatalogueSource } from '../../src/catalogue/validate.js';
 import { formatProblem } from '../../src/model/errors.js';
 
 const MINI = 'test/fixtures/mini';

@@ -2,9 +2,9 @@
  * Binding of a step's text to parameter values, for display and hashing (secrets shown as
  * placeholders) and for execution (secrets resolved). Pure.
  */
-import type { Step } from '../spec/schema.js';
-import { displayValue, type BoundParams, type BoundValue } from '../spec/params.js';
-import { quoteIdent, quoteLiteral, substitutePlaceholders, substituteSql } from '../spec/sql-template.js';
+import type { Step } from './schema.js';
+import { displayValue, type BoundParams, type BoundValue } from './params.js';
+import { quoteIdent, quoteLiteral, substitutePlaceholders, substituteSql } from './sql-template.js';
 
 /** Resolves a bound value to its text; for secrets, `secret` decides what is shown. */
 export type ValueText = (name: string, v: BoundValue) => string;

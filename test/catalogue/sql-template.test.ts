@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scanSqlRefs, substituteSql, quoteIdent, quoteLiteral } from '../../src/spec/sql-template.js';
+import { scanSqlRefs, substituteSql, quoteIdent, quoteLiteral } from '../../src/catalogue/sql-template.js';
 
 test('finds literal and identifier references in order', () => {
   const refs = scanSqlRefs(`GRANT USAGE ON SCHEMA :"schema" TO :"role"; SELECT :'schema'`);

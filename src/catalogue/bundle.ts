@@ -1,7 +1,6 @@
 /** Looking DOTs up in a validated catalogue. */
 import { InputError } from '../model/errors.js';
-import { orderBundle } from '../render/proposal.js';
-import type { Catalogue, ValidDot } from '../spec/validate.js';
+import type { Catalogue, ValidDot } from './validate.js';
 
 /** Finds a DOT by id (case-insensitive) or option label. */
 export function findDot(cat: Catalogue, ref: string): ValidDot {
@@ -21,4 +20,25 @@ export function resolveBundle(cat: Catalogue, refs: readonly string[]): ValidDot
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) throw new InputError(`${dup} is named twice in the bundle; name each DOT once`);
   return orderBundle(dots);
+}
+
+/**
+ * Orders a bundle so that each DOT's companions in the bundle come before it (the seed:
+ * D is applied first or together), otherwise keeping the order given.
+ */
+export function orderBundle(dots: readonly ValidDot[]): ValidDot[] {
+  const byId = new Map(dots.map((d) => [d.spec.id, d]));
+  const out: ValidDot[] = [];
+  const visiting = new Set<string>();
+  const visit = (d: ValidDot): void => {
+    if (out.includes(d) || visiting.has(d.spec.id)) return;
+    visiting.add(d.spec.id);
+    for (const c of d.spec.companions) {
+      const comp = byId.get(c);
+      if (comp) visit(comp);
+    }
+    out.push(d);
+  };
+  dots.forEach(visit);
+  return out;
 }

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bindParams, parseParamPairs, checkParamValue } from '../../src/spec/params.js';
+import { bindParams, parseParamPairs, checkParamValue } from '../../src/catalogue/params.js';
 import { ParamError } from '../../src/model/errors.js';
-import type { Dot } from '../../src/spec/schema.js';
+import type { Dot } from '../../src/catalogue/schema.js';
 
 function dot(params: Dot['params'], id = 'DOT-T-X'): Dot {
   return {

@@ -3,10 +3,10 @@
  * parameters ($1…), statements with literals quoted by literal rules. Pure apart from `env`.
  */
 import { ParamError } from '../model/errors.js';
-import type { BoundParams, BoundValue } from '../spec/params.js';
-import { quoteIdent, substituteSql } from '../spec/sql-template.js';
-import { bindStep, type BoundStep, type ValueText } from '../render/steps.js';
-import type { Step } from '../spec/schema.js';
+import type { BoundParams, BoundValue } from './params.js';
+import { quoteIdent, substituteSql } from './sql-template.js';
+import { bindStep, type BoundStep, type ValueText } from './steps.js';
+import type { Step } from './schema.js';
 
 /** Secret values by parameter name, read from the environment at apply time. */
 export type SecretValues = ReadonlyMap<string, string>;
