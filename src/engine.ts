@@ -3,7 +3,6 @@
  * proposes, gates, applies, rolls back and reads the action log. The CLI calls only this module's
  * exports (and `demo/run-demo.ts`, the incident demo, which is itself built on this API).
  */
-import { InputError } from './model/errors.js';
 import { checkCatalogue, loadCatalogue } from './catalogue/load.js';
 import type { Catalogue, ValidDot, ValidationResult } from './catalogue/validate.js';
 import { bindParams, parseParamPairs } from './catalogue/params.js';
@@ -13,13 +12,14 @@ import { findDot, resolveBundle } from './catalogue/bundle.js';
 
 export { findDot, resolveBundle };
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
-export type { EngineOptions } from './engine/options.js';
+export type { EngineOptions, Progress } from './engine/options.js';
+export type { RunHooks } from './engine/apply/journal.js';
 export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
 export type { DecisionRecord, LogRow, ProposalRecord, ProposalState } from './model/records.js';
 export { DotctlError, InputError, LedgerError, formatProblem } from './model/errors.js';
 export { describeRequirements } from './render/proposal.js';
 export { generateKeyFile } from './gate/keys.js';
-export { applyProposal, rollbackProposal, type ApplyReport, type StepReport } from './engine/apply.js';
+export { applyProposal, rollbackProposal, type ApplyReport, type ApplyOutcome, type StepReport } from './engine/apply/index.js';
 export { auditBackupDir, formatBackupAudit, type BackupAudit } from './exec/backup-audit.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };

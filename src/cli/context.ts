@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { DotctlError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
+import type { EngineOptions, RunHooks } from '../engine.js';
 
 /** Global options, each also read from its environment variable. */
 export interface GlobalOptions {
@@ -22,6 +23,43 @@ export function globalOptions(cmd: Command): GlobalOptions {
     target: o.target ?? env.DOTCTL_TARGET ?? undefined,
     identities: o.identities ?? env.DOTCTL_IDENTITIES ?? undefined,
     key: o.key ?? env.DOTCTL_KEY ?? undefined,
+  };
+}
+
+/** Collects a repeatable option's values. */
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** What a caller of the CLI may inject (tests only: the kill-point suite); the shipped entry injects nothing. */
+export interface CliDeps {
+  readonly hooks?: RunHooks;
+}
+
+let deps: CliDeps = {};
+
+/** Sets what `run` was given (called once by the program). */
+export function setCliDeps(d: CliDeps): void {
+  deps = d;
+}
+
+function lockWaitMs(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.DOTCTL_LOCK_WAIT_MS === undefined) return undefined;
+  const v = Number(env.DOTCTL_LOCK_WAIT_MS);
+  return Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/** Engine options from the global flags and the environment (the only place either is read). */
+export function engineOptions(g: GlobalOptions): EngineOptions {
+  const tty = process.stderr.isTTY === true;
+  return {
+    dots: g.dots,
+    ledger: g.ledger,
+    target: g.target,
+    identities: g.identities,
+    key: g.key,
+    env: process.env,
+    lockWaitMs: lockWaitMs(process.env),
+    onProgress: tty ? (p) => process.stderr.write(p.done ? '\n' : `\r  archiving ${p.schema}: ${(p.bytes / 1048576).toFixed(1)} MiB`) : undefined,
+    hooks: deps.hooks,
   };
 }
 

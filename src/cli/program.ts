@@ -3,7 +3,7 @@
  * `commands/*`; each loads the modules it needs lazily so start-up stays cheap.
  */
 import { Command, CommanderError } from 'commander';
-import { reportError } from './context.js';
+import { reportError, setCliDeps, type CliDeps } from './context.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerGovernanceCommands } from './commands/governance.js';
@@ -60,7 +60,11 @@ function exitAfterFlush(code: number): void {
   process.stderr.write('', done);
 }
 
-/** Runs dotctl with `argv` and exits with its code once output has drained. */
-export function run(argv: readonly string[]): void {
+/**
+ * Runs dotctl with `argv` and exits with its code once output has drained. `deps` is for tests
+ * that embed the CLI (the kill-point suite injects a hook); the shipped entry passes nothing.
+ */
+export function run(argv: readonly string[], deps: CliDeps = {}): void {
+  setCliDeps(deps);
   main(argv).then(exitAfterFlush, (err) => exitAfterFlush(reportError(err)));
 }

@@ -4,7 +4,6 @@
  * pure gate, and writes the ledger (which fails closed).
  */
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GateError, InputError, CheckError } from '../model/errors.js';
@@ -25,6 +24,7 @@ import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord }
 import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { addHours, nowIso, type EngineOptions } from './options.js';
+import { attemptLiveness } from './apply/recovery.js';
 
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
@@ -257,16 +257,11 @@ export interface ProposalStatus {
 function applyLiveness(record: ProposalRecord, events: readonly LogRow[]): string | null {
   if (record.state !== 'applying') return null;
   const started = [...events].reverse().find((e) => e.event === 'apply_started');
-  const pid = Number((started?.detail as { pid?: unknown } | undefined)?.pid);
-  const host = (started?.detail as { host?: unknown } | undefined)?.host;
-  if (!started || !Number.isInteger(pid) || host !== hostname()) return 'applying (started on another host; its liveness cannot be checked from here)';
-  try {
-    process.kill(pid, 0);
-    return `applying: the apply (pid ${pid}) is still running`;
-  } catch {
-    const what = (started.detail as { action?: unknown }).action === 'rollback' ? 'rollback' : 'apply';
-    return `interrupted: the ${what} (pid ${pid}, started ${started.at}) is gone; dotctl ${what} ${record.id} again re-checks and completes it`;
-  }
+  const live = attemptLiveness(started);
+  if (!started || live.kind === 'unknown') return 'applying (started on another host; its liveness cannot be checked from here)';
+  if (live.kind === 'alive') return `applying: the apply (pid ${live.pid}) is still running`;
+  const what = (started.detail as { action?: unknown }).action === 'rollback' ? 'rollback' : 'apply';
+  return `interrupted: the ${what} (pid ${live.pid}, started ${started.at}) is gone; dotctl ${what} ${record.id} again re-checks and completes it`;
 }
 
 /** Reads a proposal's status; the gate verdict needs the identities file (else it is omitted with a note). */

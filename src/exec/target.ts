@@ -4,7 +4,7 @@
  * `lock_timeout` and `statement_timeout` so a change never hangs production.
  */
 import { createHash } from 'node:crypto';
-import { CheckError, InputError } from '../model/errors.js';
+import { InputError, TargetBusyError, TargetUnreachableError } from '../model/errors.js';
 
 /** The port the executor needs from a target connection; pg.Client satisfies it. */
 export interface TargetClient {
@@ -92,7 +92,7 @@ export async function withTarget<T>(
   try {
     await client.connect();
   } catch (err) {
-    throw new CheckError(
+    throw new TargetUnreachableError(
       `cannot connect to the target ${targetFingerprint(address)} as ${address.user} (${(err as Error).message}); check --target / DOTCTL_TARGET and that PostgreSQL is running`,
       { cause: err, context: { target: targetFingerprint(address) } },
     );
@@ -163,7 +163,7 @@ export async function withAdvisoryLock<T>(client: TargetClient, fingerprint: str
         [key],
       ).catch(() => ({ rows: [] as Record<string, unknown>[] }));
       const h = holder.rows[0];
-      throw new CheckError(
+      throw new TargetBusyError(
         `another apply holds the lock on ${fingerprint}${h ? ` (backend pid ${String(h.pid)}, ${String(h.application_name)}, since ${String(h.since)})` : ''}; wait for it to finish and try again`,
         { context: { target: fingerprint } },
       );

@@ -14,6 +14,8 @@ export const ExitCode = {
   rolledBack: 5,
   rollbackFailed: 6,
   ledgerBroken: 7,
+  targetUnreachable: 8,
+  targetBusy: 9,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -98,17 +100,17 @@ export class CheckError extends DotctlError {
   }
 }
 
-/** Apply failed and was rolled back (exit 5). */
-export class ApplyError extends DotctlError {
+/** The target cannot be reached or refuses the connection; nothing was changed (exit 8). */
+export class TargetUnreachableError extends DotctlError {
   constructor(message: string, options: { context?: ErrorContext; cause?: unknown } = {}) {
-    super('APPLY_FAILED', ExitCode.rolledBack, message, options);
+    super('TARGET_UNREACHABLE', ExitCode.targetUnreachable, message, options);
   }
 }
 
-/** Apply failed and rollback failed too: needs a human (exit 6). */
-export class RollbackError extends DotctlError {
+/** Another apply holds the target's lock; nothing was changed, try again later (exit 9). */
+export class TargetBusyError extends DotctlError {
   constructor(message: string, options: { context?: ErrorContext; cause?: unknown } = {}) {
-    super('ROLLBACK_FAILED', ExitCode.rollbackFailed, message, options);
+    super('TARGET_BUSY', ExitCode.targetBusy, message, options);
   }
 }
 

@@ -17,7 +17,9 @@ export type LogEventKind =
   | 'refused'
   | 'expired'
   | 'interrupted'
-  | 'rehearsed';
+  | 'rehearsed'
+  /** a run left something a human must look at, without a rollback having failed */
+  | 'needs_attention';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -34,6 +36,7 @@ export const LOG_EVENT_KINDS = [
   'expired',
   'interrupted',
   'rehearsed',
+  'needs_attention',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */

@@ -1,8 +1,8 @@
 /**
  * Kill points: for each of the five DOTs (in the bundles an operator would apply: A+D, B+D,
- * C1+D, C2+D, D), `dotctl apply` is SIGKILLed at step boundaries — the engine's test-only hook
- * DOTCTL_PAUSE_AT=<DOT id>/<section>/<index> makes it stop right after that step ran and was
- * logged. The boundaries come from the DOT specs in dots/: one pre-check, every diff step, the
+ * C1+D, C2+D, D), `dotctl apply` is SIGKILLed at step boundaries — the CLI run with an injected hook
+ * (pausing-cli.mjs, given the key <DOT id>/<section>/<index>) stops right after that step ran and
+ * was logged; the shipped CLI has no such hook. The boundaries come from the DOT specs in dots/: one pre-check, every diff step, the
  * transaction's BEGIN and COMMIT, the first and last SQL post-verify (inside the transaction) and
  * the first and last non-SQL post-verify (after COMMIT). After each kill:
  *   - the target is consistent: the SQL part is all old (killed before COMMIT) or all new (after),
@@ -21,11 +21,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { BIN, hasStackTrace, type CliResult } from '../helpers/cli.js';
+import { fileURLToPath } from 'node:url';
+import { hasStackTrace, type CliResult } from '../helpers/cli.js';
 import { paramsFor, type Person } from '../helpers/incident.js';
 import { adminClient, uniqueName } from '../helpers/pg.js';
 import { createWalk, privateDots, replaceIn, sha256, type LogEvent, type Walk } from '../exec/harness.js';
 import { cleanEnv, dotctl } from './run.js';
+
+/** The CLI with the kill-point hook injected (test-only entry). */
+const PAUSING_CLI = fileURLToPath(new URL('./pausing-cli.mjs', import.meta.url));
 import { loadCatalogue } from '../../src/catalogue/load.js';
 import { resolveBundle } from '../../src/engine.js';
 import { SEED_TABLES } from '../../src/demo/incident.js';
@@ -94,9 +98,9 @@ function cli(w: Walk, who: Person | null, args: readonly string[], env: Record<s
  * Returns the pid it had.
  */
 async function killAt(w: Walk, id: string, key: string, env: Record<string, string>): Promise<number> {
-  const child = spawn(process.execPath, [BIN, ...flags(w), '--key', w.inc.operator2.key, 'apply', id], {
+  const child = spawn(process.execPath, [PAUSING_CLI, key, ...flags(w), '--key', w.inc.operator2.key, 'apply', id], {
     cwd: w.inc.dir,
-    env: cleanEnv({ ...env, DOTCTL_PAUSE_AT: key }),
+    env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

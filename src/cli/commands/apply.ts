@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { action, globalOptions, out, outJson, ExitSignal } from '../context.js';
-import { engineOptions } from './governance.js';
+import { action, engineOptions, globalOptions, out, outJson, ExitSignal } from '../context.js';
 import type { ApplyReport } from '../../engine.js';
+import { exitCodeFor } from '../exit.js';
 
 const MARK: Record<string, string> = { passed: 'ok  ', failed: 'FAIL', error: 'ERR ', skipped: 'skip', already_applied: 'done' };
 
@@ -25,9 +25,10 @@ export function registerApplyCommands(program: Command): void {
       action(async (id: string, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
         const { applyProposal } = await import('../../engine.js');
         const r = await applyProposal(engineOptions(globalOptions(cmd)), id, { dryRun: opts.dryRun });
-        if (opts.json) outJson(r);
+        const code = exitCodeFor(r.outcome);
+        if (opts.json) outJson({ ...r, exitCode: code });
         else printReport(r);
-        if (r.exitCode !== 0) throw new ExitSignal(r.exitCode);
+        if (code !== 0) throw new ExitSignal(code);
       }),
     );
   program
@@ -38,9 +39,10 @@ export function registerApplyCommands(program: Command): void {
       action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
         const { rollbackProposal } = await import('../../engine.js');
         const r = await rollbackProposal(engineOptions(globalOptions(cmd)), id);
-        if (opts.json) outJson(r);
+        const code = exitCodeFor(r.outcome);
+        if (opts.json) outJson({ ...r, exitCode: code });
         else printReport(r);
-        if (r.exitCode !== 0) throw new ExitSignal(r.exitCode);
+        if (code !== 0) throw new ExitSignal(code);
       }),
     );
 }

@@ -1,13 +1,5 @@
 import type { Command } from 'commander';
-import { action, globalOptions, out, outJson, type GlobalOptions } from '../context.js';
-import type { EngineOptions } from '../../engine.js';
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
-/** Engine options from the global flags. */
-export function engineOptions(g: GlobalOptions): EngineOptions {
-  return { dots: g.dots, ledger: g.ledger, target: g.target, identities: g.identities, key: g.key };
-}
+import { action, collect, engineOptions, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `keygen`, `propose`, `approve`, `reject`. */
 export function registerGovernanceCommands(program: Command): void {

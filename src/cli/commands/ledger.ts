@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
-import { action, alignColumns, globalOptions, out, outJson } from '../context.js';
+import { action, alignColumns, engineOptions, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
 export function registerLedgerCommands(program: Command): void {
@@ -81,7 +81,6 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
         const { proposalStatus } = await import('../../engine.js');
-        const { engineOptions } = await import('./governance.js');
         const st = await proposalStatus(engineOptions(globalOptions(cmd)), id);
         if (opts.json === true) return outJson(st);
         const lines = formatStatus(st.proposal, st.decisions, st.events);

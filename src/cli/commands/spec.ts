@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { action, alignColumns, globalOptions, out, outJson, ExitSignal } from '../context.js';
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+import { action, alignColumns, collect, globalOptions, out, outJson, ExitSignal } from '../context.js';
 
 /** Registers `validate`, `list`, `show`, `render`. */
 export function registerSpecCommands(program: Command): void {

@@ -1,0 +1,113 @@
+/**
+ * A run after the gate and the lock: resume what an interrupted attempt left, then checks →
+ * outside steps → transaction → verification after COMMIT, each ending through the endings
+ * table. Returns the report; never decides an exit code.
+ */
+import { bindTemplate } from '../../catalogue/steps.js';
+import type { LedgerStore } from '../../ledger/port.js';
+import { ending, type Happened } from './endings.js';
+import { runChecks, runOutside, runReverse, runTransaction, runUndo, runVerifyAfter, runVerifyReadOnly, type Undo } from './phases.js';
+import type { ApplyPlan } from './plan.js';
+import { revertRecorded, type Attempt } from './recovery.js';
+import type { ApplyReport } from './report.js';
+import { isLive, type RunContext } from './run.js';
+
+/** Ends a run: moves the proposal out of `applying` (live) or logs the rehearsal, and reports. */
+export async function finish(run: RunContext, ledger: LedgerStore, h: Happened, message: string, detail: Record<string, unknown> = {}, leftToDo: readonly string[] = []): Promise<ApplyReport> {
+  const e = ending(run.mode, h);
+  const full = { ...detail, ...(leftToDo.length > 0 ? { left_to_do: leftToDo } : {}) };
+  if (!isLive(run)) {
+    const steps = run.journal.steps.map((s) => ({ dot: s.dotId, section: s.section, step: s.name, outcome: s.outcome, observed: s.observed }));
+    await ledger.appendEvent(run.journal.event(e.event, e.eventOutcome, { ...full, steps }));
+  } else if (e.state) {
+    await ledger.transitionProposal(run.id, ['applying'], e.state, run.journal.event(e.event, e.eventOutcome, full));
+  }
+  return { id: run.id, mode: run.mode, outcome: e.outcome, message, steps: run.journal.steps, leftToDo };
+}
+
+/** Finishes an apply whose interrupted predecessor's transaction `attempt.xid` is known; null when it must run again. */
+async function resume(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, attempt: Attempt): Promise<ApplyReport | null> {
+  const id = run.id;
+  if (attempt.xid) {
+    const status = await run.sql.xidStatus(attempt.xid);
+    const first = run.dots[0]!;
+    if (status === 'committed') {
+      await run.journal.record(first, 'transaction', 0, 'resume', 'transaction', { outcome: 'passed', observed: `the interrupted apply committed transaction ${attempt.xid}; finishing it with the post-verify`, expected: '', detail: { xid: attempt.xid } }, Date.now());
+      if (!(await runVerifyReadOnly(run, plan))) return afterCommitFailure(run, ledger, plan);
+      return afterCommit(run, ledger, plan);
+    }
+    if (status === 'in progress') {
+      const msg = `transaction ${attempt.xid} of the interrupted apply is still in progress on the target; wait for it to end and apply ${id} again`;
+      return finish(run, ledger, { kind: 'resume_busy' }, msg, { reason: msg, xid: attempt.xid });
+    }
+    if (status === 'unknown') {
+      const left = [`PostgreSQL no longer knows whether transaction ${attempt.xid} of the interrupted apply committed: check the target against the DOTs' post-verify by hand`];
+      return finish(run, ledger, { kind: 'resume_unknown' }, `the outcome of the interrupted apply of ${id} cannot be known and needs a human`, { reason: left[0] }, left);
+    }
+    // aborted: none of its SQL is on the target
+  }
+  if (attempt.changes.length > 0) {
+    const left = await revertRecorded(run, attempt.changes);
+    if (left.length > 0) return finish(run, ledger, { kind: 'resume_undo_failed' }, `the interrupted apply of ${id} left changes that could not be undone and need a human`, { reason: 'the interrupted apply left file changes that could not be undone' }, left);
+  }
+  return null;
+}
+
+/** Runs an apply or a rehearsal from its plan. */
+export async function execute(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, evidence: ReadonlyMap<string, string>, attempt: Attempt | null): Promise<ApplyReport> {
+  const id = run.id;
+  if (attempt) {
+    const done = await resume(run, ledger, plan, attempt);
+    if (done) return done;
+  }
+  const checkFailure = await runChecks(run, plan, evidence);
+  if (checkFailure) return finish(run, ledger, { kind: 'checks_failed' }, checkFailure, { reason: checkFailure });
+
+  const undo: Undo[] = [];
+  const leftovers: string[] = [];
+  const outsideOk = await runOutside(run, plan, undo, leftovers);
+  const lostOutside = outsideOk ? null : await run.sql.lostReason();
+  const tx = outsideOk ? await runTransaction(run, plan) : lostOutside ? ({ kind: 'lost', reason: lostOutside } as const) : ({ kind: 'failed' } as const);
+  if (tx.kind === 'in_doubt') {
+    // nothing is undone: the change may be in
+    const left = [`run dotctl apply ${id} again once the target is reachable: it asks PostgreSQL whether transaction ${tx.xid} committed, then finishes the apply or re-runs it`];
+    return finish(run, ledger, { kind: 'tx_in_doubt' }, `${tx.reason} during COMMIT; whether ${id} committed is not known yet`, { reason: tx.reason, xid: tx.xid }, left);
+  }
+  if (tx.kind === 'passed') return afterCommit(run, ledger, plan);
+
+  const what = tx.kind === 'lost' ? `${tx.reason} before COMMIT` : run.journal.lastFailure();
+  const undoLeft = await runUndo(run, undo);
+  const left = [...undoLeft, ...leftovers];
+  const h: Happened = { kind: 'failed_before_commit', lost: tx.kind === 'lost', undoFailed: undoLeft.length > 0, leftovers: left.length > 0 };
+  if (!isLive(run)) return finish(run, ledger, h, `rehearsal failed: ${what}; nothing was changed`, { reason: what });
+  if (left.length > 0) return finish(run, ledger, h, `${what}; the SQL transaction was rolled back but some changes could not be undone`, { reason: what }, left);
+  if (tx.kind === 'lost') {
+    return finish(run, ledger, h, `${what}: PostgreSQL rolled the transaction back${undo.length > 0 ? ' and the file changes were undone' : ''}, nothing changed; apply ${id} again once the target is reachable`, { reason: what });
+  }
+  return finish(run, ledger, h, `${what}; rolled back, the target is as before`, { reason: what });
+}
+
+/** After COMMIT: the post-verify outside the transaction, then `applied` (or the DOTs' reverse). */
+async function afterCommit(run: RunContext, ledger: LedgerStore, plan: ApplyPlan): Promise<ApplyReport> {
+  if (!(await runVerifyAfter(run, plan))) return afterCommitFailure(run, ledger, plan);
+  const registry = run.dots.filter((d) => d.spec.registry).map((d) => ({ dot: d.spec.id, ...d.spec.registry!, name: bindTemplate(d.spec.registry!.name, run.params) }));
+  const summary = { steps: run.journal.steps.length, dots: run.dots.map((d) => d.spec.id), ...(registry.length > 0 ? { registry } : {}) };
+  const message = isLive(run) ? `${run.id} applied: ${run.dots.map((d) => d.spec.id).join(' + ')}` : `rehearsal of ${run.id} passed; nothing was changed`;
+  return finish(run, ledger, { kind: 'completed' }, message, summary);
+}
+
+/** A post-verify failed after COMMIT: the DOTs' rollback sections put the target back. */
+async function afterCommitFailure(run: RunContext, ledger: LedgerStore, plan: ApplyPlan): Promise<ApplyReport> {
+  const what = run.journal.lastFailure();
+  if (!isLive(run)) return finish(run, ledger, { kind: 'post_verify_failed', rollbackFailed: false }, `rehearsal failed: ${what}; nothing was changed`, { reason: what });
+  const left = await runReverse(run, plan);
+  if (left.length > 0) return finish(run, ledger, { kind: 'post_verify_failed', rollbackFailed: true }, `${what}; the rollback failed too and needs a human`, { reason: what }, left);
+  return finish(run, ledger, { kind: 'post_verify_failed', rollbackFailed: false }, `${what}; the DOTs' rollback ran and the target is as before`, { reason: what });
+}
+
+/** Runs the rollback of an applied proposal (`dotctl rollback`). */
+export async function executeRollback(run: RunContext, ledger: LedgerStore, plan: ApplyPlan): Promise<ApplyReport> {
+  const left = await runReverse(run, plan);
+  if (left.length > 0) return finish(run, ledger, { kind: 'rollback_incomplete' }, `rollback of ${run.id} failed and needs a human`, {}, left);
+  return finish(run, ledger, { kind: 'completed' }, `${run.id} rolled back: ${run.dots.map((d) => d.spec.id).join(' + ')}`, { steps: run.journal.steps.length });
+}

@@ -1,0 +1,204 @@
+/**
+ * Apply, rehearse (`--dry-run`) and roll back: gate → target lock → compare-and-set to
+ * `applying` → the plan run by `execute`. Gate refusals throw GateError before anything
+ * changes; afterwards the result is a report whose outcome the CLI maps to an exit code.
+ *
+ * Order of an apply: hard stops → pre-checks → steps outside the transaction (archive, patch,
+ * command, SQL marked non-transactional) in declared order → one transaction with every
+ * transactional SQL diff step and every SQL post-verify → COMMIT (ROLLBACK when rehearsing) →
+ * the other post-verify → `applied`. The transaction's id is logged before any SQL change, so
+ * whoever finds the proposal interrupted later asks PostgreSQL whether it committed.
+ */
+import { hostname } from 'node:os';
+import { GateError, LedgerError } from '../../model/errors.js';
+import { loadCatalogue } from '../../catalogue/load.js';
+import type { ValidDot } from '../../catalogue/validate.js';
+import { resolveSecrets } from '../../catalogue/bind.js';
+import { actingIdentity, loadIdentities, loadSigningKey } from '../../gate/keys.js';
+import { decideGate, type Unmet } from '../../gate/decide.js';
+import type { Identity } from '../../gate/identities.js';
+import { withLedger } from '../../ledger/open.js';
+import type { LedgerStore, ProposalState } from '../../ledger/port.js';
+import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
+import { SqlSession, type Timeouts } from '../../exec/sql-session.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, resolveTarget, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
+import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
+import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions } from '../options.js';
+import { execute, executeRollback, finish } from './execute.js';
+import { Journal } from './journal.js';
+import { planApply } from './plan.js';
+import { attemptLiveness, lastAttempt, proposedEvidence, type Attempt } from './recovery.js';
+import type { ApplyReport } from './report.js';
+import type { RunContext } from './run.js';
+
+export type { ApplyReport, ApplyOutcome, StepReport } from './report.js';
+
+/** The strictest session timeouts of a bundle's DOTs, else the defaults. */
+export function strictestTimeouts(dots: readonly ValidDot[]): Timeouts {
+  const pick = (k: 'lock_timeout_ms' | 'statement_timeout_ms', dflt: number): number => {
+    const vals = dots.map((d) => d.spec.timeouts?.[k]).filter((v): v is number => v !== undefined);
+    return vals.length > 0 ? Math.min(...vals) : dflt;
+  };
+  return { lockTimeoutMs: pick('lock_timeout_ms', DEFAULT_LOCK_TIMEOUT_MS), statementTimeoutMs: pick('statement_timeout_ms', DEFAULT_STATEMENT_TIMEOUT_MS) };
+}
+
+async function refuseGate(ledger: LedgerStore, o: EngineOptions, me: Identity, p: LoadedProposal, action: string, unmet: readonly Unmet[]): Promise<never> {
+  await ledger.appendEvent(eventFor(o, me.name, p.record, p.dots, 'refused', 'refused', { action, unmet: unmet.map((u) => ({ kind: u.kind, message: u.message })) }));
+  const more = unmet.length > 1 ? ` (and ${unmet.length - 1} more: ${unmet.slice(1).map((u) => u.message).join('; ')})` : '';
+  throw new GateError(`${action} of ${p.record.id} refused: ${unmet[0]?.message ?? 'gate refused'}${more}`, { context: { proposal: p.record.id, unmet } });
+}
+
+const busyMessage = (id: string, a: Attempt, pid: number): string =>
+  `proposal ${id} is being ${a.action === 'rollback' ? 'rolled back' : 'applied'} by process ${pid} on this host (started ${a.start.at}); wait for it`;
+
+/**
+ * Under the target lock: a proposal still marked `applying` belongs to an apply or rollback that
+ * died (or lost its connection, and with it the lock). Unless its process still runs on this
+ * host, it becomes `interrupted`. Returns what the log says about that attempt.
+ */
+async function claimInterrupted(ledger: LedgerStore, o: EngineOptions, me: Identity, p: LoadedProposal, action: string): Promise<Attempt | null> {
+  const id = p.record.id;
+  const fresh = await ledger.getProposal(id);
+  const attempt = await lastAttempt(ledger, id);
+  if (fresh?.state === 'applying') {
+    const live = attemptLiveness(attempt?.start);
+    if (live.kind === 'alive' && attempt) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: busyMessage(id, attempt, live.pid) }]);
+    const what = attempt?.action ?? 'apply';
+    const pid = String((attempt?.start.detail as { pid?: unknown } | undefined)?.pid ?? '?');
+    await ledger.transitionProposal(id, ['applying'], 'interrupted', eventFor(o, me.name, p.record, p.dots, 'interrupted', 'interrupted', { reason: `found applying with no ${what} holding the target lock; the earlier ${what} (pid ${pid}) died`, interrupted_action: what }));
+  }
+  return attempt;
+}
+
+/** What both entries build once the gate has passed. */
+interface Prepared {
+  readonly o: EngineOptions;
+  readonly ledger: LedgerStore;
+  readonly me: Identity;
+  readonly p: LoadedProposal;
+  readonly mode: ApplyReport['mode'];
+}
+
+/** Connects, takes the target lock, builds the run and hands it to `body`; an unexpected error leaves the proposal needing a human, never `applying`. */
+async function withRun(x: Prepared, fingerprint: string, makeEffects: () => Promise<Effects>, body: (run: RunContext) => Promise<ApplyReport>): Promise<ApplyReport> {
+  const { o, ledger, me, p, mode } = x;
+  const env = o.env ?? process.env;
+  const address = resolveTarget(o.target, env);
+  const timeouts = strictestTimeouts(p.dots);
+  return withTarget(address, timeouts, (session) =>
+    withAdvisoryLock(session.client, fingerprint, o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
+      const effects = await makeEffects();
+      const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
+      const run: RunContext = { id: p.record.id, dots: p.dots, params: p.params, secrets: resolveSecrets(p.params, env), mode, sql: new SqlSession(session, timeouts), effects, journal, onProgress: o.onProgress };
+      try {
+        return await body(run);
+      } catch (err) {
+        if (effects.kind !== 'live' || err instanceof LedgerError || err instanceof GateError) throw err;
+        const msg = (err as Error).message ?? String(err);
+        const left = [`dotctl stopped on an unexpected error (${msg}); the log shows every step it completed: check the target against the DOTs' post-verify and finish or undo by hand`];
+        return finish(run, ledger, { kind: 'stopped_on_error' }, `${mode === 'rollback' ? 'rollback' : 'apply'} of ${p.record.id} stopped on an unexpected error and needs a human: ${msg}`, { reason: msg }, left);
+      } finally {
+        await effects.dispose();
+      }
+    }),
+  );
+}
+
+/** Applies a proposal (or rehearses it with `dryRun`). */
+export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+  const cat = await loadCatalogue(o.dots);
+  const identities = await loadIdentities(o.identities);
+  const key = await loadSigningKey(o.key);
+  const me = actingIdentity(identities, key);
+  const address = resolveTarget(o.target, o.env ?? process.env);
+  const fingerprint = targetFingerprint(address);
+  const dry = opts.dryRun === true;
+  const action = dry ? 'rehearsal' : 'apply';
+
+  return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+    const record = await getProposalOrFail(ledger, id, o.ledger);
+    const p = resolveStored(cat, record, fingerprint);
+    // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
+    const gp = gateProposal(p);
+    const gate = decideGate({
+      proposal: !dry && gp.state === 'applying' ? { ...gp, state: 'interrupted' } : gp,
+      decisions: await ledger.listDecisions(id),
+      identities,
+      requirements: p.requirements,
+      now: nowIso(o),
+      applier: dry ? null : me,
+      companions: dry ? [] : await companionStatus(ledger, p),
+      events: await ledger.readEvents({ proposalId: id }),
+    });
+    // a rehearsal needs no approval (it is how a reviewer gets evidence), but it must be of this exact proposal
+    const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
+    if (p.record.targetFingerprint !== fingerprint) {
+      await refuseGate(ledger, o, me, p, action, [{ kind: 'hash_changed', message: `${id} was proposed for ${p.record.targetFingerprint}, not ${fingerprint}; point --target at the proposed target or propose again` }]);
+    }
+    if (!dry && record.state === 'applying') {
+      // the apply that set it is still running here: say so now rather than after the lock wait
+      const attempt = await lastAttempt(ledger, id);
+      const live = attemptLiveness(attempt?.start);
+      if (live.kind === 'alive' && attempt) unmet.push({ kind: 'state', message: busyMessage(id, attempt, live.pid) });
+    }
+    if (unmet.length > 0) await refuseGate(ledger, o, me, p, action, unmet);
+    const plan = planApply(p.dots);
+    const makeEffects = async (): Promise<Effects> => (dry ? rehearsalEffects(address) : liveEffects(address));
+    return withRun({ o, ledger, me, p, mode: dry ? 'rehearsal' : 'apply' }, fingerprint, makeEffects, async (run) => {
+      let resume: Attempt | null = null;
+      if (!dry) {
+        // we hold the target lock: a proposal still marked applying was interrupted
+        const attempt = await claimInterrupted(ledger, o, me, p, action);
+        const now = await ledger.getProposal(id);
+        if (now?.state === 'interrupted') {
+          if (attempt?.action === 'rollback') await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `the rollback of ${id} was interrupted; run dotctl rollback ${id} again to finish it` }]);
+          resume = attempt;
+        }
+        const started = await ledger.transitionProposal(id, ['proposed', 'interrupted'], 'applying', run.journal.event('apply_started', null, { target: fingerprint, approvers: gate.approvers, pid: process.pid, host: hostname(), ...(resume ? { resumes: resume.start.seq } : {}) }));
+        if (!started) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; a proposal is applied at most once` }]);
+      }
+      return execute(run, ledger, plan, await proposedEvidence(ledger, id), resume);
+    });
+  });
+}
+
+/** Rolls back an applied proposal: runs its DOTs' rollback sections (gated, locked, logged). */
+export async function rollbackProposal(o: EngineOptions, id: string): Promise<ApplyReport> {
+  const cat = await loadCatalogue(o.dots);
+  const identities = await loadIdentities(o.identities);
+  const key = await loadSigningKey(o.key);
+  const me = actingIdentity(identities, key);
+  const address = resolveTarget(o.target, o.env ?? process.env);
+  const fingerprint = targetFingerprint(address);
+  return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+    const record = await getProposalOrFail(ledger, id, o.ledger);
+    const p = resolveStored(cat, record, fingerprint);
+    // an interrupted rollback is finished by running the rollback again
+    const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';
+    const unmet: Unmet[] = [];
+    if (!me.roles.includes('operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not an operator and may not roll back` });
+    if (record.state !== 'applied' && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied proposal can be rolled back` });
+    if (record.targetFingerprint !== fingerprint) unmet.push({ kind: 'hash_changed', message: `${id} was applied to ${record.targetFingerprint}, not ${fingerprint}` });
+    if (p.requirements.dualControl) {
+      // The restore of an irreversible change needs the same dual control as the change itself:
+      // the approvals are judged as of the moment the change was applied, so a rollback is not
+      // locked out once their TTL has passed.
+      const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
+      const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(o);
+      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions: await ledger.listDecisions(id), identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
+      unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'applier_approved' || u.kind === 'hash_changed'));
+    }
+    if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);
+    const plan = planApply(p.dots);
+    return withRun({ o, ledger, me, p, mode: 'rollback' }, fingerprint, async () => liveEffects(address), async (run) => {
+      const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
+      const from: ProposalState[] = attempt?.action === 'rollback' ? ['applied', 'interrupted'] : ['applied'];
+      const started = await ledger.transitionProposal(id, from, 'applying', run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, pid: process.pid, host: hostname() }));
+      if (!started) {
+        const now = await ledger.getProposal(id);
+        await refuseGate(ledger, o, me, p, 'rollback', [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied proposal can be rolled back` }]);
+      }
+      return executeRollback(run, ledger, plan);
+    });
+  });
+}
