@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { CheckError, InputError } from '../model/errors.js';
+import { InputError, TargetUnreachableError } from '../model/errors.js';
 import { quoteIdent, quoteLiteral } from '../catalogue/sql-template.js';
 import { baseEnv } from '../exec/command.js';
 
@@ -99,7 +99,7 @@ export class Scratch {
     try {
       await client.connect();
     } catch (err) {
-      throw new CheckError(
+      throw new TargetUnreachableError(
         `cannot connect to PostgreSQL at ${serverInfo(this.adminUrl).display} (${(err as Error).message}); start it, or point --target / DOTCTL_TARGET (or PGHOST, PGPORT, PGUSER) at a server where you are a superuser`,
         { cause: err },
       );

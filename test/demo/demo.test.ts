@@ -124,9 +124,9 @@ test('a stage whose claim does not hold stops the demo: clear message, exit 1, e
   assert.equal(existsSync(workDir), false);
 });
 
-test('an unreachable server is one clear line (exit 4) and creates nothing', () => {
+test('an unreachable server is one clear line (exit 8) and creates nothing', () => {
   const r = runCli(['demo'], { env: { DOTCTL_TARGET: 'postgres://postgres@127.0.0.1:1/postgres' } });
-  assert.equal(r.code, 4, r.stdout + r.stderr);
+  assert.equal(r.code, 8, r.stdout + r.stderr);
   assert.match(r.stderr, /^dotctl: cannot connect to PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1 .*DOTCTL_TARGET/m);
   assert.ok(!hasStackTrace(r.stderr));
 });

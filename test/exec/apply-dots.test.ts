@@ -252,7 +252,7 @@ describe('C2 + D: archive and drop sandbox_tac (irreversible), then restore it',
       { dots: resolve('dots'), ledger: w.inc.ledger, target: w.inc.db.url, identities: w.inc.identities, key: w.inc.operator2.key, now: () => later },
       id,
     );
-    assert.equal(r.exitCode, 0, r.message);
+    assert.equal(r.outcome, 'rolled_back', r.message);
     assert.ok(r.steps.some((st) => /restored \d+ entries from .*sandbox_tac_archive\.dump/.test(st.observed)), JSON.stringify(r.steps));
     assert.equal(await schemaRows(w), 243);
     assert.equal(await w.scalar(`SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'sandbox_tac'`), w.inc.ownerRole);

@@ -61,7 +61,7 @@ describe('one apply at a time per target', () => {
   });
   after(async () => w?.inc.cleanup());
 
-  test('another proposal on the same target waits for the lock, then is refused (exit 4) naming the holder', async () => {
+  test('another proposal on the same target waits for the lock, then is refused as busy (exit 9) naming the holder', async () => {
     const ad = await w.propose(['A', 'D']);
     w.approve(ad);
     const note = w.proposeWith(['T1'], ['-p', 'note=later']);
@@ -70,7 +70,7 @@ describe('one apply at a time per target', () => {
     const holder = await sleepingBackend(w);
     const started = Date.now();
     const r = w.cli(w.inc.operator2, ['apply', note], { DOTCTL_LOCK_WAIT_MS: '300' });
-    assert.equal(r.code, 4, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.code, 9, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr, new RegExp(`^dotctl: another apply holds the lock on postgres://127\\.0\\.0\\.1:5432/${w.inc.db.name} \\(backend pid ${holder}, dotctl, since .*\\); wait for it to finish and try again\\n$`));
     assert.ok(Date.now() - started < 5_000);
     assert.equal(w.state(note), 'proposed', 'refused before it started: still applicable');

@@ -354,7 +354,7 @@ function gateSuite(factory: () => SiteFactory): void {
       const s = await sites.clone(seed);
       const before = recorder.connections();
       const r = await as(s, 'omar', ['apply', ids.p]);
-      assert.equal(r.code, 4, `apply passed the gate and failed at the target: ${r.stderr}`);
+      assert.equal(r.code, 8, `apply passed the gate and failed at the target: ${r.stderr}`);
       assert.match(r.stderr, /cannot connect to the target/);
       assert.ok(recorder.connections() > before, 'the control apply reached the target');
     });
