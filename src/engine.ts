@@ -11,6 +11,12 @@ import { renderProposal, type RenderedProposal } from './render/proposal.js';
 import { findDot, resolveBundle } from './catalogue/bundle.js';
 
 export { findDot, resolveBundle };
+export { createEngine, type Engine, type EngineDeps } from './engine/create.js';
+export { loadCatalogue } from './catalogue/load.js';
+export { openLedger } from './ledger/open.js';
+export type { LedgerStore, ChainVerdict } from './ledger/port.js';
+export { loadIdentities, loadSigningKey, type SigningKey } from './gate/keys.js';
+export type { Identity } from './gate/identities.js';
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
 export type { EngineOptions, Progress } from './engine/options.js';
 export type { RunHooks } from './engine/apply/journal.js';

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { DotctlError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
-import type { EngineOptions, RunHooks } from '../engine.js';
+import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 
 /** Global options, each also read from its environment variable. */
 export interface GlobalOptions {
@@ -47,20 +47,26 @@ function lockWaitMs(env: NodeJS.ProcessEnv): number | undefined {
   return Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
-/** Engine options from the global flags and the environment (the only place either is read). */
-export function engineOptions(g: GlobalOptions): EngineOptions {
+/** The engine's parts from the global flags and the environment (the only place either is read). */
+export function engineDeps(g: GlobalOptions): EngineDeps {
   const tty = process.stderr.isTTY === true;
   return {
-    dots: g.dots,
+    catalogue: g.dots,
     ledger: g.ledger,
     target: g.target,
     identities: g.identities,
-    key: g.key,
+    signer: g.key,
     env: process.env,
     lockWaitMs: lockWaitMs(process.env),
     onProgress: tty ? (p) => process.stderr.write(p.done ? '\n' : `\r  archiving ${p.schema}: ${(p.bytes / 1048576).toFixed(1)} MiB`) : undefined,
     hooks: deps.hooks,
   };
+}
+
+/** The engine for a command, built through the public API. */
+export async function engineFor(cmd: Command): Promise<Engine> {
+  const { createEngine } = await import('../engine.js');
+  return createEngine(engineDeps(globalOptions(cmd)));
 }
 
 /** Thrown by commands that want a specific exit code without an error message. */

@@ -6,6 +6,7 @@ import { InputError } from '../model/errors.js';
 import { LOG_EVENT_KINDS, PROPOSAL_STATES, type LogRow, type ProposalRecord, type ProposalState } from '../model/records.js';
 import { isLogEventKind, normalizeIsoTime, verifyChain } from '../ledger/chain.js';
 import { withLedger } from '../ledger/open.js';
+import type { LedgerStore } from '../ledger/port.js';
 import type { ChainVerdict, LogFilter } from '../ledger/port.js';
 
 /** `dotctl log` options as typed by a user. */
@@ -62,9 +63,9 @@ export function parseState(state: string): ProposalState {
 }
 
 /** Reads the action log. `--dot D` also matches bundle rows (`A+D`) that include D. */
-export async function readLog(ledger: string, opts: LogOptions): Promise<readonly LogRow[]> {
+export async function readLog(ledger: string | LedgerStore, opts: LogOptions): Promise<readonly LogRow[]> {
   const filter = parseLogFilter(opts);
-  return withLedger(ledger, { mode: 'read' }, async (l) => {
+  return reading(ledger, async (l) => {
     if (filter.dotId === undefined) return l.readEvents(filter);
     const { dotId, limit, ...rest } = filter;
     const rows = (await l.readEvents(rest)).filter((r) => r.dotId !== null && r.dotId.split('+').includes(dotId));
@@ -73,12 +74,17 @@ export async function readLog(ledger: string, opts: LogOptions): Promise<readonl
 }
 
 /** Re-proves the chain of the whole log. */
-export async function verifyLog(ledger: string): Promise<ChainVerdict> {
-  return withLedger(ledger, { mode: 'read' }, (l) => verifyChain(l.iterateEvents()));
+export async function verifyLog(ledger: string | LedgerStore): Promise<ChainVerdict> {
+  return reading(ledger, (l) => verifyChain(l.iterateEvents()));
 }
 
 /** Lists proposals, optionally in one state (validated). */
-export async function listProposals(ledger: string, state?: string): Promise<{ state: ProposalState | undefined; list: readonly ProposalRecord[] }> {
+export async function listProposals(ledger: string | LedgerStore, state?: string): Promise<{ state: ProposalState | undefined; list: readonly ProposalRecord[] }> {
   const s = state === undefined ? undefined : parseState(state);
-  return { state: s, list: await withLedger(ledger, { mode: 'read' }, (l) => l.listProposals(s)) };
+  return { state: s, list: await reading(ledger, (l) => l.listProposals(s)) };
+}
+
+/** Runs `fn` on the ledger: opened read-only (never created) when given as a path, else the caller's store. */
+function reading<T>(ledger: string | LedgerStore, fn: (l: LedgerStore) => Promise<T>): Promise<T> {
+  return typeof ledger === 'string' ? withLedger(ledger, { mode: 'read' }, fn) : fn(ledger);
 }

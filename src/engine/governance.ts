@@ -8,22 +8,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GateError, InputError, CheckError } from '../model/errors.js';
 import type { Evidence } from '../model/evidence.js';
-import { loadCatalogue } from '../catalogue/load.js';
 import type { Catalogue, ValidDot } from '../catalogue/validate.js';
 import { bindParams, parseParamPairs, paramsForRecord, type BoundParams } from '../catalogue/params.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { renderProposal } from '../render/proposal.js';
 import { findDot, orderBundle, resolveBundle } from '../catalogue/bundle.js';
-import { actingIdentity, loadIdentities, loadSigningKey } from '../gate/keys.js';
+import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
 import type { Identity } from '../gate/identities.js';
-import { withLedger } from '../ledger/open.js';
 import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
-import { addHours, nowIso, type EngineOptions } from './options.js';
+import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
 
 
@@ -122,11 +120,11 @@ export async function proposeBundle(
   pairs: readonly string[],
   opts: { offline?: boolean; out?: string } = {},
 ): Promise<ProposeResult> {
-  const cat = await loadCatalogue(o.dots);
+  const cat = await catalogueOf(o);
   const dots = resolveBundle(cat, refs);
   const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
-  const identities = await loadIdentities(o.identities);
-  const key = await loadSigningKey(o.key);
+  const identities = await identitiesOf(o);
+  const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
 
@@ -169,7 +167,7 @@ export async function proposeBundle(
   };
   const dir = o.proposalsDir ?? 'proposals';
   const markdownPath = opts.out ?? join(dir, `${id}.md`);
-  await withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+  await withLedgerOf(o, 'write', async (ledger) => {
     await ledger.putProposal(
       record,
       eventFor(o, me.name, record, dots, 'proposed', 'ok', {
@@ -204,13 +202,13 @@ async function refuse(ledger: LedgerStore, o: EngineOptions, actor: string, p: L
 /** Approves or rejects a proposal: signs its hash, stores the decision, logs it. */
 export async function decideProposal(o: EngineOptions, id: string, kind: 'approve' | 'reject', comment: string | null): Promise<DecisionResult> {
   if (kind === 'reject' && (!comment || comment.trim() === '')) throw new InputError('a rejection needs a reason: pass --reason TEXT');
-  const cat = await loadCatalogue(o.dots);
-  const identities = await loadIdentities(o.identities);
-  const key = await loadSigningKey(o.key);
+  const cat = await catalogueOf(o);
+  const identities = await identitiesOf(o);
+  const key = await signerOf(o);
   const me = actingIdentity(identities, key);
-  return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
+  return withLedgerOf(o, 'write', async (ledger) => {
     // reviewers sign what was proposed: the hash over today's DOT files, the params and the stored target
-    const loaded = resolveStored(cat, await getProposalOrFail(ledger, id, o.ledger));
+    const loaded = resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)));
     const at = nowIso(o);
     const prior = await ledger.listDecisions(id);
     const why = checkDecider(gateProposal(loaded), me, kind, prior, at);
@@ -266,8 +264,8 @@ function applyLiveness(record: ProposalRecord, events: readonly LogRow[]): strin
 
 /** Reads a proposal's status; the gate verdict needs the identities file (else it is omitted with a note). */
 export async function proposalStatus(o: EngineOptions, id: string): Promise<ProposalStatus> {
-  return withLedger(o.ledger, { mode: 'read' }, async (ledger) => {
-    const record = await getProposalOrFail(ledger, id, o.ledger);
+  return withLedgerOf(o, 'read', async (ledger) => {
+    const record = await getProposalOrFail(ledger, id, ledgerName(o));
     const decisions = await ledger.listDecisions(id);
     const events = await ledger.readEvents({ proposalId: id });
     let gate: GateDecision | null = null;
@@ -275,13 +273,13 @@ export async function proposalStatus(o: EngineOptions, id: string): Promise<Prop
     let currentHash = record.hash;
     let requirements: GateRequirements | null = null;
     try {
-      const cat = await loadCatalogue(o.dots);
+      const cat = await catalogueOf(o);
       // the stored target: status reads the ledger and catalogue, it does not connect anywhere
       const loaded = resolveStored(cat, record);
       currentHash = loaded.currentHash;
       requirements = loaded.requirements;
       if (o.identities) {
-        const identities: readonly Identity[] = await loadIdentities(o.identities);
+        const identities: readonly Identity[] = await identitiesOf(o);
         gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions: await companionStatus(ledger, loaded), events });
       } else note = 'pass --identities (or DOTCTL_IDENTITIES) to see the gate decision';
     } catch (err) {

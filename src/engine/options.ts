@@ -1,11 +1,28 @@
+/**
+ * What every engine operation is given by its caller. Each part is either an object the caller
+ * built (a library user: a validated catalogue, an open ledger store, identities, a signing key)
+ * or, from the CLI, where to load it on first use — so a command loads only what it needs.
+ */
+import { loadCatalogue } from '../catalogue/load.js';
+import type { Catalogue } from '../catalogue/validate.js';
+import { loadIdentities, loadSigningKey, type SigningKey } from '../gate/keys.js';
+import type { Identity } from '../gate/identities.js';
+import { withLedger } from '../ledger/open.js';
+import type { LedgerStore } from '../ledger/port.js';
 import type { RunHooks } from './apply/journal.js';
-/** What every engine operation is given by its caller (the CLI fills it from flags and env). */
+
+/** The engine's parts and settings. */
 export interface EngineOptions {
-  readonly dots: string;
-  readonly ledger: string;
+  /** the validated catalogue, or its directory */
+  readonly dots: string | Catalogue;
+  /** an open ledger store (the caller closes it), or its path / postgres:// URL */
+  readonly ledger: string | LedgerStore;
+  /** the target's postgres:// URL (else the libpq PG* variables of `env`) */
   readonly target: string | undefined;
-  readonly identities: string | undefined;
-  readonly key: string | undefined;
+  /** who may act, or the identities file */
+  readonly identities: string | undefined | readonly Identity[];
+  /** the acting key, or its file */
+  readonly key: string | undefined | SigningKey;
   /** where rendered proposals are written (default ./proposals) */
   readonly proposalsDir?: string;
   /** environment for libpq and secrets (default process.env) */
@@ -13,11 +30,11 @@ export interface EngineOptions {
   /** clock (tests pass a fixed one) */
   readonly now?: () => Date;
   /** how long an apply waits for another apply on the same target (default DEFAULT_LOCK_WAIT_MS) */
-  readonly lockWaitMs?: number;
+  readonly lockWaitMs?: number | undefined;
   /** progress of long steps, for a terminal */
-  readonly onProgress?: (p: Progress) => void;
+  readonly onProgress?: ((p: Progress) => void) | undefined;
   /** injected by tests only (the kill-point suite); the CLI passes none */
-  readonly hooks?: RunHooks;
+  readonly hooks?: RunHooks | undefined;
 }
 
 /** How long an apply waits for another apply on the same target. */
@@ -29,6 +46,31 @@ export type Progress = { readonly kind: 'archive'; readonly schema: string; read
 /** ISO time now per the options' clock. */
 export function nowIso(o: EngineOptions): string {
   return (o.now ? o.now() : new Date()).toISOString();
+}
+
+/** The catalogue, loaded and validated when given as a directory. */
+export function catalogueOf(o: EngineOptions): Promise<Catalogue> {
+  return typeof o.dots === 'string' ? loadCatalogue(o.dots) : Promise.resolve(o.dots);
+}
+
+/** The identities, read when given as a file. */
+export function identitiesOf(o: EngineOptions): Promise<readonly Identity[]> {
+  return typeof o.identities === 'string' || o.identities === undefined ? loadIdentities(o.identities) : Promise.resolve(o.identities);
+}
+
+/** The acting key, read when given as a file. */
+export function signerOf(o: EngineOptions): Promise<SigningKey> {
+  return typeof o.key === 'string' || o.key === undefined ? loadSigningKey(o.key) : Promise.resolve(o.key);
+}
+
+/** How the ledger is named in messages. */
+export function ledgerName(o: EngineOptions): string {
+  return typeof o.ledger === 'string' ? o.ledger : 'the ledger';
+}
+
+/** Runs `fn` with the ledger: opened (and closed) here when given as a path, else the caller's store. */
+export function withLedgerOf<T>(o: EngineOptions, mode: 'read' | 'write', fn: (ledger: LedgerStore) => Promise<T>): Promise<T> {
+  return typeof o.ledger === 'string' ? withLedger(o.ledger, { mode }, fn) : fn(o.ledger);
 }
 
 export { addHours } from '../model/time.js';

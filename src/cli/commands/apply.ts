@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, engineOptions, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { action, engineFor, out, outJson, ExitSignal } from '../context.js';
 import type { ApplyReport } from '../../engine.js';
 import { exitCodeFor } from '../exit.js';
 
@@ -23,8 +23,7 @@ export function registerApplyCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (id: string, opts: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
-        const { applyProposal } = await import('../../engine.js');
-        const r = await applyProposal(engineOptions(globalOptions(cmd)), id, { dryRun: opts.dryRun });
+        const r = await (await engineFor(cmd)).apply(id, { dryRun: opts.dryRun });
         const code = exitCodeFor(r.outcome);
         if (opts.json) outJson({ ...r, exitCode: code });
         else printReport(r);
@@ -37,8 +36,7 @@ export function registerApplyCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-        const { rollbackProposal } = await import('../../engine.js');
-        const r = await rollbackProposal(engineOptions(globalOptions(cmd)), id);
+        const r = await (await engineFor(cmd)).rollback(id);
         const code = exitCodeFor(r.outcome);
         if (opts.json) outJson({ ...r, exitCode: code });
         else printReport(r);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, collect, engineOptions, globalOptions, out, outJson } from '../context.js';
+import { action, collect, engineFor, out, outJson } from '../context.js';
 
 /** Registers `keygen`, `propose`, `approve`, `reject`. */
 export function registerGovernanceCommands(program: Command): void {
@@ -34,8 +34,7 @@ export function registerGovernanceCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (refs: string[], opts: { param: string[]; offline?: boolean; out?: string; json?: boolean }, cmd: Command) => {
-        const { proposeBundle } = await import('../../engine.js');
-        const r = await proposeBundle(engineOptions(globalOptions(cmd)), refs, opts.param, { offline: opts.offline, out: opts.out });
+        const r = await (await engineFor(cmd)).propose(refs, opts.param, { offline: opts.offline, out: opts.out });
         if (opts.json) return outJson(r);
         out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.target}`);
         out(`hash ${r.hash}`);
@@ -53,8 +52,8 @@ export function registerGovernanceCommands(program: Command): void {
     else c.requiredOption('--reason <text>', 'why it is rejected');
     c.option('--json', 'machine-readable output').action(
       action(async (id: string, opts: { comment?: string; reason?: string; json?: boolean }, cmd: Command) => {
-        const { decideProposal } = await import('../../engine.js');
-        const r = await decideProposal(engineOptions(globalOptions(cmd)), id, kind, (kind === 'approve' ? opts.comment : opts.reason) ?? null);
+        const engine = await engineFor(cmd);
+        const r = kind === 'approve' ? await engine.approve(id, opts.comment) : await engine.reject(id, opts.reason ?? '');
         if (opts.json) return outJson(r);
         out(`${r.actor} ${kind === 'approve' ? 'approved' : 'rejected'} ${r.id} (hash ${r.hash.slice(0, 16)}…)${r.expiresAt ? `; the approval expires at ${r.expiresAt}` : ''}`);
         out(r.gate.kind === 'allow' ? 'gate: ready to apply' : `gate: not ready — ${r.gate.unmet.map((u) => u.message).join('; ')}`);

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
-import { action, alignColumns, engineOptions, globalOptions, out, outJson } from '../context.js';
+import { action, alignColumns, engineFor, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
 export function registerLedgerCommands(program: Command): void {
@@ -80,8 +80,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'print {proposal, decisions, events, gate, …} as JSON')
     .action(
       action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-        const { proposalStatus } = await import('../../engine.js');
-        const st = await proposalStatus(engineOptions(globalOptions(cmd)), id);
+        const st = await (await engineFor(cmd)).status(id);
         if (opts.json === true) return outJson(st);
         const lines = formatStatus(st.proposal, st.decisions, st.events);
         const at = lines.indexOf('');

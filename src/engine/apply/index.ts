@@ -11,19 +11,17 @@
  */
 import { hostname } from 'node:os';
 import { GateError, LedgerError } from '../../model/errors.js';
-import { loadCatalogue } from '../../catalogue/load.js';
 import type { ValidDot } from '../../catalogue/validate.js';
 import { resolveSecrets } from '../../catalogue/bind.js';
-import { actingIdentity, loadIdentities, loadSigningKey } from '../../gate/keys.js';
+import { actingIdentity } from '../../gate/keys.js';
 import { decideGate, type Unmet } from '../../gate/decide.js';
 import type { Identity } from '../../gate/identities.js';
-import { withLedger } from '../../ledger/open.js';
 import type { LedgerStore, ProposalState } from '../../ledger/port.js';
 import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
 import { SqlSession, type Timeouts } from '../../exec/sql-session.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, resolveTarget, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
 import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
-import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions } from '../options.js';
+import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
 import { planApply } from './plan.js';
@@ -106,17 +104,17 @@ async function withRun(x: Prepared, fingerprint: string, makeEffects: () => Prom
 
 /** Applies a proposal (or rehearses it with `dryRun`). */
 export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
-  const cat = await loadCatalogue(o.dots);
-  const identities = await loadIdentities(o.identities);
-  const key = await loadSigningKey(o.key);
+  const cat = await catalogueOf(o);
+  const identities = await identitiesOf(o);
+  const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   const address = resolveTarget(o.target, o.env ?? process.env);
   const fingerprint = targetFingerprint(address);
   const dry = opts.dryRun === true;
   const action = dry ? 'rehearsal' : 'apply';
 
-  return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
-    const record = await getProposalOrFail(ledger, id, o.ledger);
+  return withLedgerOf(o, 'write', async (ledger) => {
+    const record = await getProposalOrFail(ledger, id, ledgerName(o));
     const p = resolveStored(cat, record, fingerprint);
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
     const gp = gateProposal(p);
@@ -164,14 +162,14 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
 
 /** Rolls back an applied proposal: runs its DOTs' rollback sections (gated, locked, logged). */
 export async function rollbackProposal(o: EngineOptions, id: string): Promise<ApplyReport> {
-  const cat = await loadCatalogue(o.dots);
-  const identities = await loadIdentities(o.identities);
-  const key = await loadSigningKey(o.key);
+  const cat = await catalogueOf(o);
+  const identities = await identitiesOf(o);
+  const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   const address = resolveTarget(o.target, o.env ?? process.env);
   const fingerprint = targetFingerprint(address);
-  return withLedger(o.ledger, { mode: 'write' }, async (ledger) => {
-    const record = await getProposalOrFail(ledger, id, o.ledger);
+  return withLedgerOf(o, 'write', async (ledger) => {
+    const record = await getProposalOrFail(ledger, id, ledgerName(o));
     const p = resolveStored(cat, record, fingerprint);
     // an interrupted rollback is finished by running the rollback again
     const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';

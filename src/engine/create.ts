@@ -1,0 +1,85 @@
+/**
+ * `createEngine`: the library's entry. It takes the parts as objects — a validated catalogue
+ * (`loadCatalogue`), an open ledger store (`openLedger`), the identities, the acting key, a clock —
+ * and returns the operations bound to them. The CLI builds the same engine from flags and the
+ * environment (giving paths, loaded on first use).
+ */
+import type { Catalogue } from '../catalogue/validate.js';
+import type { SigningKey } from '../gate/keys.js';
+import type { Identity } from '../gate/identities.js';
+import type { ChainVerdict, LedgerStore, LogRow, ProposalRecord, ProposalState } from '../ledger/port.js';
+import { applyProposal, rollbackProposal } from './apply/index.js';
+import type { ApplyReport } from './apply/report.js';
+import type { RunHooks } from './apply/journal.js';
+import { listProposals, readLog, verifyLog, type LogOptions } from './audit.js';
+import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
+import type { EngineOptions, Progress } from './options.js';
+
+/** The parts an engine is made of. */
+export interface EngineDeps {
+  /** the validated catalogue (or its directory) */
+  readonly catalogue: Catalogue | string;
+  /** an open ledger store, closed by the caller (or its path / postgres:// URL) */
+  readonly ledger: LedgerStore | string;
+  /** who may act (or the identities file) */
+  readonly identities?: readonly Identity[] | string;
+  /** the key the engine acts with (or its file); the acting identity is derived from it */
+  readonly signer?: SigningKey | string;
+  /** the target's postgres:// URL (else libpq's PG* variables in `env`) */
+  readonly target?: string;
+  /** the clock the engine stamps and judges with (default: the system clock) */
+  readonly clock?: () => Date;
+  /** progress of long steps (archives) */
+  readonly onProgress?: (p: Progress) => void;
+  /** environment for libpq variables and secret parameters (default: process.env) */
+  readonly env?: NodeJS.ProcessEnv;
+  /** where rendered proposals are written (default ./proposals) */
+  readonly proposalsDir?: string;
+  /** how long an apply waits for another apply on the same target, in ms */
+  readonly lockWaitMs?: number;
+  /** test hooks (the kill-point suite); leave unset */
+  readonly hooks?: RunHooks;
+}
+
+/** The operations of an engine. */
+export interface Engine {
+  /** Proposes a bundle of DOTs (ids or option labels) with `name=value` parameters. */
+  propose(dots: readonly string[], params?: readonly string[], opts?: { offline?: boolean; out?: string }): Promise<ProposeResult>;
+  approve(id: string, comment?: string): Promise<DecisionResult>;
+  reject(id: string, reason: string): Promise<DecisionResult>;
+  /** Applies (or with `dryRun` rehearses) an approved proposal. */
+  apply(id: string, opts?: { dryRun?: boolean }): Promise<ApplyReport>;
+  rollback(id: string): Promise<ApplyReport>;
+  status(id: string): Promise<ProposalStatus>;
+  proposals(state?: ProposalState): Promise<readonly ProposalRecord[]>;
+  log(filter?: LogOptions): Promise<readonly LogRow[]>;
+  verifyLog(): Promise<ChainVerdict>;
+}
+
+/** Builds an engine from its parts. */
+export function createEngine(deps: EngineDeps): Engine {
+  const o: EngineOptions = {
+    dots: deps.catalogue,
+    ledger: deps.ledger,
+    target: deps.target,
+    identities: deps.identities,
+    key: deps.signer,
+    env: deps.env,
+    now: deps.clock,
+    proposalsDir: deps.proposalsDir,
+    lockWaitMs: deps.lockWaitMs,
+    onProgress: deps.onProgress,
+    hooks: deps.hooks,
+  };
+  return {
+    propose: (dots, params = [], opts = {}) => proposeBundle(o, dots, params, opts),
+    approve: (id, comment) => decideProposal(o, id, 'approve', comment ?? null),
+    reject: (id, reason) => decideProposal(o, id, 'reject', reason),
+    apply: (id, opts = {}) => applyProposal(o, id, opts),
+    rollback: (id) => rollbackProposal(o, id),
+    status: (id) => proposalStatus(o, id),
+    proposals: async (state) => (await listProposals(o.ledger, state)).list,
+    log: (filter = {}) => readLog(o.ledger, filter),
+    verifyLog: () => verifyLog(o.ledger),
+  };
+}
