@@ -37,7 +37,7 @@ export function registerGovernanceCommands(program: Command): void {
     .command('propose <dot...>')
     .description('bind parameters, run read-only checks as evidence, sign, store and render a proposal')
     .option('-p, --param <name=value>', 'parameter value (repeatable)', collect, [])
-    .option('--offline', 'do not connect to the target (evidence marked absent)')
+    .option('--offline', 'run no hard stops or pre-checks (evidence marked absent); still connects once to read the server identity')
     .option('--out <file>', 'write the Markdown here (default proposals/<id>.md)')
     .option('--json', 'machine-readable output')
     .action(
@@ -45,7 +45,7 @@ export function registerGovernanceCommands(program: Command): void {
         const { proposeBundle } = await import('../../engine.js');
         const r = await proposeBundle(engineOptions(globalOptions(cmd)), refs, opts.param, { offline: opts.offline, out: opts.out });
         if (opts.json) return outJson(r);
-        out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.target}`);
+        out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.address} (${r.target})`);
         out(`hash ${r.hash}`);
         out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length} read-only check(s) passed`}`);
         out(`gate: ${r.requirements.minApprovals} approval(s) from reviewers${r.requirements.dualControl ? ' (dual control)' : ''}`);
