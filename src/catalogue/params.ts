@@ -19,7 +19,10 @@ export type BoundValue =
 export type BoundParams = Readonly<Record<string, BoundValue>>;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+// C0 controls but tab and line feed, DEL and the C1 controls; text may span lines
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+// every character a viewer or a shell may take as a line break
+const LINE_BREAK = /[\n\r\u0085\u2028\u2029]/;
 export const MAX_TEXT = 4096;
 
 /** Environment variable a secret parameter is read from. */
@@ -48,8 +51,11 @@ export function checkParamValue(type: Exclude<ParamType, 'secret'>, raw: string)
     case 'path':
       if (raw.length === 0) return 'is empty';
       if (raw.length > MAX_TEXT) return `is longer than ${MAX_TEXT} characters`;
-      if (CONTROL.test(raw) || raw.includes('\n') || raw.includes('\t')) return 'contains a control character';
+      if (LINE_BREAK.test(raw)) return 'contains a line break';
+      if (CONTROL.test(raw) || raw.includes('\t')) return 'contains a control character';
       if (raw.split('/').includes('..')) return 'contains a ".." segment';
+      // a command would read it as an option (find -delete); ./-name means the same file
+      if (raw.startsWith('-')) return `starts with "-", which a command would read as an option; write it as ./${clip(raw)}`;
       return null;
     default: {
       const never: never = type;
@@ -69,10 +75,13 @@ function toBound(type: Exclude<ParamType, 'secret'>, raw: string): BoundValue {
   }
 }
 
+function clip(raw: string): string {
+  return raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+}
+
 /** Shows a value in an error without flooding the terminal or echoing control bytes. */
 export function showValue(raw: string): string {
-  const clipped = raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
-  return JSON.stringify(clipped);
+  return JSON.stringify(clip(raw));
 }
 
 /**

@@ -2,9 +2,10 @@
  * Binding of a step's text to parameter values, for display and hashing (secrets shown as
  * placeholders) and for execution (secrets resolved). Pure.
  */
+import { ParamError } from '../model/errors.js';
 import type { Step } from './schema.js';
-import { displayValue, type BoundParams, type BoundValue } from './params.js';
-import { quoteIdent, quoteLiteral, substitutePlaceholders, substituteSql } from './sql-template.js';
+import { displayValue, showValue, type BoundParams, type BoundValue } from './params.js';
+import { PLACEHOLDER, quoteIdent, quoteLiteral, substitutePlaceholders, substituteSql } from './sql-template.js';
 
 /** Resolves a bound value to its text; for secrets, `secret` decides what is shown. */
 export type ValueText = (name: string, v: BoundValue) => string;
@@ -29,6 +30,27 @@ export function bindSqlText(sql: string, params: BoundParams, text: ValueText = 
 /** A string with `{{x}}` replaced. */
 export function bindTemplate(template: string, params: BoundParams, text: ValueText = displayText): string {
   return substitutePlaceholders(template, (n) => text(n, lookup(params, n)));
+}
+
+/**
+ * One argv element: a parameter value may not turn an operand into an option. When the
+ * template does not start with `-` but the bound element does, the value at its start was
+ * chosen to be read as an option (`find -delete`), so it is refused naming the parameter.
+ */
+export function bindArgvElement(template: string, params: BoundParams, text: ValueText = displayText): string {
+  const bound = bindTemplate(template, params, text);
+  if (!template.startsWith('-') && bound.startsWith('-')) {
+    // the first placeholder with a non-empty value is the one the element now starts with
+    const names = [...template.matchAll(PLACEHOLDER)].map((m) => m[1] as string);
+    const name = names.find((n) => text(n, lookup(params, n)) !== '') ?? names[0] ?? template;
+    const v = params[name];
+    const shown = v && v.kind !== 'secret' ? ` value ${showValue(String(v.value))}` : '';
+    throw new ParamError(
+      name,
+      `parameter ${name}${shown} would start a command argument with "-", which the command would read as an option; pass a value that does not start with "-" (for a path, ./-name)`,
+    );
+  }
+  return bound;
 }
 
 /** A step with every parameter reference resolved, tagged by kind. */
@@ -59,7 +81,7 @@ export function bindStep(step: Step, params: BoundParams, text: ValueText = disp
       return {
         kind: 'command',
         name: step.name,
-        argv: step.argv.map(t),
+        argv: step.argv.map((a) => bindArgvElement(a, params, text)),
         env: Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, t(v)])),
         timeoutMs: step.timeout_ms ?? DEFAULT_COMMAND_TIMEOUT_MS,
         expect: step.expect && {

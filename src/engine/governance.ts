@@ -19,7 +19,7 @@ import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, typ
 import type { Identity } from '../gate/identities.js';
 import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
-import { resolveTarget, targetFingerprint, withTarget } from '../exec/target.js';
+import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
@@ -104,7 +104,10 @@ export interface ProposeResult {
   readonly id: string;
   readonly hash: string;
   readonly dots: readonly string[];
+  /** the server fingerprint the hash binds (`pg:<system id>/<db oid>/<db name>`) */
   readonly target: string;
+  /** the address as given (`postgres://host:port/db`), for people */
+  readonly address: string;
   readonly markdownPath: string;
   readonly evidence: readonly CheckRecord[];
   readonly requirements: GateRequirements;
@@ -130,26 +133,18 @@ export async function proposeBundle(
 
   const env = o.env ?? process.env;
   const address = resolveTarget(o.target, env);
-  const fingerprint = targetFingerprint(address);
+  const where = targetFingerprint(address); // for people; the hash binds the server's identity
   const at = nowIso(o);
-  let evidence: CheckRecord[] = [];
-  if (!opts.offline) {
-    // secrets are not needed to gather evidence; checks never see them
-    const secrets = new Map<string, string>();
-    const timeouts = dots.find((d) => d.spec.timeouts)?.spec.timeouts;
-    evidence = await withTarget(address, { lockTimeoutMs: timeouts?.lock_timeout_ms, statementTimeoutMs: timeouts?.statement_timeout_ms }, (s) =>
-      collectEvidence(s, dots, params, secrets),
+  const { fingerprint, evidence } = await readTargetForProposal(address, dots, params, opts.offline === true);
+  const bad = evidence.find((e) => e.outcome !== 'passed');
+  if (bad) {
+    const what = bad.section === 'hard_stops' ? 'hard stop' : 'pre-check';
+    throw new CheckError(
+      `${what} "${bad.name}" of ${bad.dotId} failed on ${where}: saw ${bad.observed}, expected ${bad.expected}; nothing was proposed`,
+      { context: { dot: bad.dotId, step: bad.name } },
     );
-    const bad = evidence.find((e) => e.outcome !== 'passed');
-    if (bad) {
-      const what = bad.section === 'hard_stops' ? 'hard stop' : 'pre-check';
-      throw new CheckError(
-        `${what} "${bad.name}" of ${bad.dotId} failed on ${fingerprint}: saw ${bad.observed}, expected ${bad.expected}; nothing was proposed`,
-        { context: { dot: bad.dotId, step: bad.name } },
-      );
-    }
   }
-  const evidenceDoc: Evidence | null = opts.offline ? null : { collectedAt: at, target: fingerprint, checks: evidence };
+  const evidenceDoc: Evidence | null = opts.offline ? null : { collectedAt: at, target: `${where} (${fingerprint})`, checks: evidence };
   const rendered = renderProposal({ dots, laws: cat.laws, params, target: fingerprint, evidence: evidenceDoc });
   const id = `P-${at.slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
   const record: ProposalRecord = {
@@ -172,6 +167,7 @@ export async function proposeBundle(
       record,
       eventFor(o, me.name, record, dots, 'proposed', 'ok', {
         target: fingerprint,
+        address: where,
         offline: opts.offline === true,
         evidence: evidence.map((e) => ({ dot: e.dotId, section: e.section, index: e.index, check: e.name, outcome: e.outcome, observed: e.observed })),
       }),
@@ -181,7 +177,27 @@ export async function proposeBundle(
   const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n`;
   await writeFile(markdownPath, header + rendered.markdown);
   await writeFile(markdownPath.replace(/\.md$/, '') + '.json', rendered.canonical);
-  return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, markdownPath, evidence, requirements: rendered.requirements };
+  return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, address: where, markdownPath, evidence, requirements: rendered.requirements };
+}
+
+/**
+ * One session on the target at propose time: the server's identity (always, also `--offline`:
+ * the hash binds the server, not the URL spelling) and, unless offline, the hard stops and
+ * pre-checks run read-only as evidence. `--offline` means "no checks run", not "no connection".
+ */
+async function readTargetForProposal(
+  address: TargetAddress,
+  dots: readonly ValidDot[],
+  params: BoundParams,
+  offline: boolean,
+): Promise<{ fingerprint: string; evidence: CheckRecord[] }> {
+  // secrets are not needed to gather evidence; checks never see them
+  const secrets = new Map<string, string>();
+  const timeouts = dots.find((d) => d.spec.timeouts)?.spec.timeouts;
+  return withTarget(address, { lockTimeoutMs: timeouts?.lock_timeout_ms, statementTimeoutMs: timeouts?.statement_timeout_ms }, async (s) => ({
+    fingerprint: serverFingerprint(await readServerIdentity(s.client)),
+    evidence: offline ? [] : await collectEvidence(s, dots, params, secrets),
+  }));
 }
 
 /** Result of approve/reject. */

@@ -24,6 +24,15 @@ export interface TargetAddress {
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 60_000;
 
+/**
+ * Query parameters that would send the connection elsewhere than the URL's authority and path
+ * say, or as someone else: node-postgres lets `host`, `port`, `user`, `options` and
+ * `replication` in the query override the URL (pg-connection-string copies every query
+ * parameter into the config), and libpq (pg_dump, pg_restore) also honours `hostaddr`,
+ * `dbname`, `service` and `servicefile`. `options` can set `search_path` or a role.
+ */
+export const CONFLICTING_URL_PARAMS: readonly string[] = ['host', 'hostaddr', 'port', 'dbname', 'database', 'user', 'service', 'servicefile', 'options', 'replication'];
+
 /** Resolves the target address from a URL or the libpq environment. */
 export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = process.env): TargetAddress {
   if (url !== undefined && url !== '') {
@@ -34,10 +43,20 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
       throw new InputError('--target is not a valid URL; write postgres://user@host:port/database');
     }
     if (!/^postgres(ql)?:$/.test(u.protocol)) throw new InputError('--target must be a postgres:// URL');
+    for (const name of u.searchParams.keys()) {
+      if (CONFLICTING_URL_PARAMS.includes(name.toLowerCase())) {
+        throw new InputError(
+          `--target has the query parameter ${name}, which would connect elsewhere than the URL's host, port and database say; write the server, database and user in the URL itself (postgres://user@host:port/database) and drop ?${name}=`,
+        );
+      }
+    }
+    if (u.hostname.includes(',')) {
+      throw new InputError('--target names several hosts; name exactly one host, so the approval binds the server the change lands on (postgres://user@host:port/database)');
+    }
     const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || env.PGDATABASE || decodeURIComponent(u.username) || 'postgres';
     return {
       url,
-      host: u.hostname || u.searchParams.get('host') || env.PGHOST || 'localhost',
+      host: u.hostname || env.PGHOST || 'localhost',
       port: Number(u.port || env.PGPORT || 5432),
       database,
       user: decodeURIComponent(u.username) || env.PGUSER || env.USER || 'postgres',
@@ -47,9 +66,51 @@ export function resolveTarget(url: string | undefined, env: NodeJS.ProcessEnv = 
   return { url: undefined, host: env.PGHOST || 'localhost', port: Number(env.PGPORT || 5432), database: env.PGDATABASE || user, user };
 }
 
-/** The fingerprint a proposal's hash binds: server address and database (no user, no password). */
+/** The address as people read it: host, port and database (no user, no password); for display only. */
 export function targetFingerprint(t: TargetAddress): string {
   return `postgres://${t.host}:${t.port}/${t.database}`;
+}
+
+/** Which server and database a session really reached, whatever the URL spelled. */
+export interface ServerIdentity {
+  /** pg_control_system().system_identifier: fixed at initdb, shared only by physical replicas */
+  readonly systemIdentifier: string;
+  /** pg_database.oid of current_database(): a dropped and re-created database is another one */
+  readonly databaseOid: number;
+  readonly databaseName: string;
+}
+
+/**
+ * Reads the identity of the server and database a session is connected to. pg_control_system()
+ * is executable by PUBLIC unless an administrator revoked it; then this refuses (exit 4) rather
+ * than fall back to the address, which is exactly what a URL spelling can fake.
+ */
+export async function readServerIdentity(client: TargetClient): Promise<ServerIdentity> {
+  let row: Record<string, unknown> | undefined;
+  try {
+    const r = await client.query(
+      `SELECT s.system_identifier::text AS sysid, d.oid::bigint::text AS dboid, d.datname AS dbname
+         FROM pg_control_system() s, pg_database d WHERE d.datname = current_database()`,
+    );
+    row = r.rows[0];
+  } catch (err) {
+    const e = err as { message?: string; code?: string };
+    throw new CheckError(
+      `cannot read the target server's identity (${e.message ?? String(err)}); approvals bind the server's system identifier, so let the connecting role run it: GRANT EXECUTE ON FUNCTION pg_control_system() TO that role`,
+      { cause: err, context: { pgCode: e.code } },
+    );
+  }
+  if (!row) throw new CheckError('cannot read the target server\'s identity: current_database() is not in pg_database; check --target');
+  return { systemIdentifier: String(row.sysid), databaseOid: Number(row.dboid), databaseName: String(row.dbname) };
+}
+
+/**
+ * The fingerprint a proposal's hash binds: `pg:<system identifier>/<database oid>/<database
+ * name>` (the name URI-encoded). The same server and database give the same fingerprint through
+ * any host name, port forward or URL spelling; another database or another cluster does not.
+ */
+export function serverFingerprint(id: ServerIdentity): string {
+  return `pg:${id.systemIdentifier}/${id.databaseOid}/${encodeURIComponent(id.databaseName)}`;
 }
 
 /** libpq variables for command steps, so `pg_dump`/`psql` reach the same target. */

@@ -12,6 +12,7 @@ import type { ValidDot } from '../catalogue/validate.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { displayValue, paramsForRecord, type BoundParams } from '../catalogue/params.js';
 import { bindStep, bindTemplate, type BoundStep } from '../catalogue/steps.js';
+import { codeBlock, codeSpan, escapeText, tableCell } from './markdown.js';
 
 /** Format tag inside the canonical content; bump when its shape changes. */
 export const PROPOSAL_FORMAT = 'dotctl-proposal/1';
@@ -73,17 +74,12 @@ export function findSecretLeak(text: string): string | null {
   return null;
 }
 
-function fence(lang: string, body: string): string {
-  const ticks = body.includes('```') ? '````' : '```';
-  return `${ticks}${lang}\n${body.replace(/\n+$/, '')}\n${ticks}`;
-}
+const fence = codeBlock;
+const code = codeSpan;
 
-function code(s: string): string {
-  return s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``;
-}
-
+/** A table cell of plain text (a description, a check's name, what it observed). */
 function cell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return tableCell(escapeText(s));
 }
 
 function shellWord(a: string): string {
@@ -112,7 +108,7 @@ function describeExpect(step: Extract<BoundStep, { kind: 'sql' }>): string {
 }
 
 function renderBoundStep(i: number, s: BoundStep): string {
-  const head = `${i + 1}. **${s.name}**`;
+  const head = `${i + 1}. **${escapeText(s.name)}**`;
   switch (s.kind) {
     case 'sql': {
       const tags = [describeExpect(s), s.transactional ? '' : 'runs outside the transaction'].filter(Boolean).join('; ');
@@ -221,7 +217,7 @@ function renderDot(d: ValidDot, params: BoundParams): string {
     const rows = names.map((n) => {
       const p = s.params[n];
       const v = params[n];
-      return `| ${code(n)} | ${p?.type ?? ''} | ${v ? code(displayValue(v)) : ''} | ${cell(p?.description ?? '')} |`;
+      return `| ${tableCell(code(n))} | ${p?.type ?? ''} | ${v ? tableCell(code(displayValue(v))) : ''} | ${cell(p?.description ?? '')} |`;
     });
     out.push(`### Parameters\n\n| name | type | value | description |\n|---|---|---|---|\n${rows.join('\n')}`);
   }
@@ -238,7 +234,7 @@ function renderDot(d: ValidDot, params: BoundParams): string {
 
 function renderEvidence(e: Evidence | null | undefined): string {
   if (!e) return '## Evidence\n\n_Absent: rendered without a target (offline). `dotctl propose` runs the hard stops and pre-checks read-only and records what they saw here._';
-  const rows = e.checks.map((c) => `| ${c.dotId} | ${c.section} | ${cell(c.name)} | ${c.outcome} | ${cell(c.observed)} |`);
+  const rows = e.checks.map((c) => `| ${cell(c.dotId)} | ${c.section} | ${cell(c.name)} | ${c.outcome} | ${cell(c.observed)} |`);
   return `## Evidence\n\nCollected read-only at ${e.collectedAt} on ${code(e.target)}.\n\n| DOT | section | check | outcome | observed |\n|---|---|---|---|---|\n${rows.join('\n')}`;
 }
 
@@ -263,7 +259,7 @@ export function renderProposal(input: ProposalInput): RenderedProposal {
       `| Action codes | ${input.dots.map((d) => code(d.spec.action_code)).join(', ')} |`,
       `| Risk | ${risk} |`,
       `| Laws | ${lawIds.join(', ')} |`,
-      `| Target | ${input.target ? code(input.target) : 'none (offline render)'} |`,
+      `| Target | ${input.target ? tableCell(code(input.target)) : 'none (offline render)'} |`,
       `| Gate | ${requirements.minApprovals} approval(s)${requirements.dualControl ? ', dual control' : ''}, TTL ${requirements.approvalTtlHours} h |`,
     ].join('\n'),
   );

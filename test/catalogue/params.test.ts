@@ -68,3 +68,19 @@ test('name=value pairs split on the first =, and duplicates are refused', () => 
   assert.throws(() => parseParamPairs(['novalue']), /name=value/);
   assert.throws(() => parseParamPairs(['a=1', 'a=2']), /given twice/);
 });
+
+test('a path starting with "-" is refused with the way out; ./-name is accepted', () => {
+  assert.throws(() => bindParams([spec], { note: 'n', dir: '-delete' }), (e: unknown) => {
+    assert.ok(e instanceof ParamError);
+    assert.match(e.message, /parameter dir \(path\) value "-delete" starts with "-", which a command would read as an option; write it as \.\/-delete/);
+    return true;
+  });
+  assert.deepEqual(bindParams([spec], { note: 'n', dir: './-delete' }).dir, { kind: 'path', value: './-delete' });
+});
+
+test('line breaks are refused in paths (every kind of line break); text keeps line feeds but not C1 controls', () => {
+  for (const br of ['\n', '\r', '\u0085', '\u2028', '\u2029']) assert.match(checkParamValue('path', `/a${br}b`) ?? '', /line break/);
+  assert.match(checkParamValue('identifier', 'a\nb') ?? '', /not a valid identifier/);
+  assert.equal(checkParamValue('text', 'two\nlines'), null);
+  assert.match(checkParamValue('text', 'csi\u009b2J') ?? '', /control character/);
+});

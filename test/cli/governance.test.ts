@@ -43,10 +43,16 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.match(md, /Dump role has no USAGE on the schema yet \| passed \| 1 row\(s\): false/);
     });
 
-    test('--offline proposes without touching the target: evidence marked absent', async () => {
-      const r = runCli([...flags, '--target', 'postgres://postgres@127.0.0.1:1/nowhere', '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline', '--json', '--out', `${inc.dir}/offline.md`], { cwd: inc.dir });
+    test('--offline runs no checks (evidence marked absent) but still binds the server it reads', async () => {
+      const r = runCli([...flags, '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline', '--json', '--out', `${inc.dir}/offline.md`], { cwd: inc.dir });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual((JSON.parse(r.stdout) as { evidence: unknown[] }).evidence, []);
+      const j = JSON.parse(r.stdout) as { evidence: unknown[]; target: string };
+      assert.deepEqual(j.evidence, []);
+      assert.match(j.target, new RegExp(`^pg:\\d+/\\d+/${inc.db.name}$`));
+      // without a server there is no identity to bind: refused, nothing proposed
+      const down = runCli([...flags, '--target', 'postgres://postgres@127.0.0.1:1/nowhere', '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline'], { cwd: inc.dir });
+      assert.equal(down.code, 4, down.stderr);
+      assert.match(down.stderr, /cannot connect to the target postgres:\/\/127\.0\.0\.1:1\/nowhere/);
       assert.match(await readFile(`${inc.dir}/offline.md`, 'utf8'), /## Evidence\n\n_Absent: rendered without a target \(offline\)/);
     });
 

@@ -255,14 +255,16 @@ export function badParamValues(p: Prng, limit = 32): { param: string; value: str
     add('ident', v, `identifier ${JSON.stringify(v.slice(0, 20))}`);
   }
   // text allows tab and newline by design (multi-line comments); every other control character is refused
-  for (const v of [`a${ctrl()}b`, huge(4097), huge(p.int(4098, 100_000)), `esc${String.fromCharCode(27)}[31m`, `cr\rhere`, `del${String.fromCharCode(127)}`]) {
+  for (const v of [`a${ctrl()}b`, huge(4097), huge(p.int(4098, 100_000)), `esc${String.fromCharCode(27)}[31m`, `cr\rhere`, `del${String.fromCharCode(127)}`, `csi\u009b2J`, `nel\u0085`]) {
     add('txt', v, `text ${JSON.stringify(v.slice(0, 20))}`);
   }
   for (const v of ['', '1.5', '1e3', 'one', '0x10', '9999999999999999', '-', '+1', ' 1', '1 ', 'NaN', 'Infinity', `${p.int(0, 9)}${ctrl()}`]) {
     add('n', v, `integer ${JSON.stringify(v)}`);
   }
   for (const v of ['', 'yes', 'TRUE', '1', 'false ', 'nope', 'True']) add('flag', v, `boolean ${JSON.stringify(v)}`);
-  for (const v of ['', '/a/../b', '../x', 'a/..', `/a${ctrl()}b`, '/a\nb', '/a\tb', `/${huge(4097)}`]) add('p', v, `path ${JSON.stringify(v.slice(0, 20))}`);
+  for (const v of ['', '/a/../b', '../x', 'a/..', `/a${ctrl()}b`, '/a\nb', '/a\tb', `/${huge(4097)}`, '/a\u2028b', '/a\u0085b']) add('p', v, `path ${JSON.stringify(v.slice(0, 20))}`);
+  // option injection: a path a command would read as an option (find -delete)
+  for (const v of optionInjection(p)) add('p', v, `path ${JSON.stringify(v.slice(0, 20))}`);
   add('pw', 'hunter2', 'secret passed on the command line');
   add(`undeclared_${p.word(5)}`, '1', 'undeclared parameter');
   add('', 'x', 'empty parameter name');
@@ -310,4 +312,35 @@ export function malformedIdentities(p: Prng, valid: string, n: number): Mutant[]
     out.push(g());
   }
   return out;
+}
+
+/** Values that a command would read as an option if they started an argument. */
+export function optionInjection(p: Prng): string[] {
+  const opts = ['-delete', '--help', '-', '--', '-rf', '-exec', '--output=/etc/passwd', '-n', '-e', '--version'];
+  return [...opts, `-${p.word(p.int(1, 8))}`, `--${p.word(p.int(1, 12))}=${p.word(4)}`];
+}
+
+/** Text values carrying Markdown or HTML structure; valid text, to be rendered inert. */
+export function markdownStructure(p: Prng, n: number): string[] {
+  const pieces = ['<!--', '-->', '<script>alert(1)</script>', '# heading', '## Evidence', '===', '---', '| a | b |', '\\|', '[x](javascript:alert(1))',
+    '![i](http://e/x.png)', '`', '``', '```', '````', '~~~', '<details>', '</details>', '*', '_', '&lt;', '&#x3C;', '\\', '> quote', '1. item', '- item', '<img src=x onerror=alert(1)>'];
+  const out: string[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const parts: string[] = [];
+    for (let j = p.int(1, 6); j > 0; j -= 1) parts.push(p.pick(pieces), p.pick(['', ' ', '\n', '\n\n', '\t', p.word(3)]));
+    out.push(parts.join(''));
+  }
+  return out;
+}
+
+/** Target URLs whose query or authority would reach another server than the URL names. */
+export function redirectingUrls(p: Prng, base: string): { url: string; param: string }[] {
+  const u = new URL(base);
+  const params = ['host', 'hostaddr', 'port', 'dbname', 'database', 'user', 'service', 'servicefile', 'options', 'replication'];
+  const values: Record<string, string> = { host: '10.0.0.1', hostaddr: '10.0.0.1', port: '6543', dbname: 'other', database: 'other', user: 'postgres', service: 'prod', servicefile: '/tmp/pg_service.conf', options: '-c%20search_path%3Devil', replication: 'database' };
+  return params.map((param) => {
+    const name = p.pick([param, param.toUpperCase()]);
+    const harmless = p.pick(['', 'sslmode=disable&', 'application_name=x&']);
+    return { url: `${u.protocol}//${u.username}@${u.host}${u.pathname}?${harmless}${name}=${values[param]}`, param: name };
+  });
 }

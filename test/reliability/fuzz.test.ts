@@ -16,7 +16,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyFile } from '../../src/gate/keys.js';
-import { Prng, badParamValues, malformedDots, malformedIdentities, type Mutant } from './fuzz-gen.js';
+import { Prng, badParamValues, malformedDots, malformedIdentities, markdownStructure, redirectingUrls, type Mutant } from './fuzz-gen.js';
+import { ADMIN_URL } from '../helpers/pg.js';
+import { sectionHeadings, structuralProblems } from '../render/markdown-structure.js';
 import { assertBadInput, dirDigest, dotctl, pool, startRecorder, type Recorder } from './run.js';
 
 const SEED = Number(process.env.DOTCTL_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -49,7 +51,8 @@ before(async () => {
   identities = join(dir, 'identities.yaml');
   writeFileSync(identities, validIdentities);
   // A ledger that exists before the fuzzing, so "untouched" means byte-identical, not just absent.
-  const r = await dotctl([...flags(), '--identities', identities, '--key', key, 'propose', '--offline', 'D', '--out', join(dir, 'seed.md')], { cwd: dir });
+  // Even --offline reads the server's identity, so the seed proposal needs a real server.
+  const r = await dotctl([...flags(), '--target', ADMIN_URL, '--identities', identities, '--key', key, 'propose', '--offline', 'D', '--out', join(dir, 'seed.md')], { cwd: dir });
   assert.equal(r.code, 0, `seeding the ledger: ${r.stderr}`);
   ledgerBefore = dirDigest(ledgerDir);
 });
@@ -250,6 +253,8 @@ post_verify:
       ['-p', "schema=x'; DROP SCHEMA public; --"],
       ['-p', `schema=${'s'.repeat(64)}`],
       ['-p', 'backup_dir=/opt/../etc'],
+      ['-p', 'backup_dir=-delete'],
+      ['-p', 'script_path=--help'],
       ['-p', `expected_host=${'h'.repeat(5000)}`],
       ['-p', 'expected_host=a\u0007b'],
       ['-p', 'nope=1'],
@@ -261,6 +266,38 @@ post_verify:
     results.forEach((r, i) => assertBadInput(r, `propose ${cases[i]?.join(' ')}`));
     counted.params += cases.length;
     assertUntouched('propose with fuzzed parameters');
+  });
+});
+
+describe('fuzzed structure in valid values and target URLs', () => {
+  const p = new Prng(SEED ^ 0x5bd1e995);
+
+  test('text values carrying Markdown or HTML render inert: every section, none forged', async () => {
+    const normal = await dotctl([...flags(), 'render', 'D']);
+    assert.equal(normal.code, 0, normal.stderr);
+    const want = sectionHeadings(normal.stdout);
+    const authored = structuralProblems(normal.stdout);
+    const values = markdownStructure(p, 24);
+    const results = await pool(values.map((v) => () => dotctl([...flags(), 'render', 'D', '-p', `verify_push_url=${v}`, '-p', `expected_host=${v}`])));
+    results.forEach((r, i) => {
+      const v = JSON.stringify(values[i]);
+      assert.equal(r.code, 0, `render with ${v}: ${r.stderr}`);
+      assert.deepEqual(sectionHeadings(r.stdout), want, `sections with ${v}`);
+      assert.deepEqual(structuralProblems(r.stdout), authored, `structure with ${v}`);
+    });
+    counted.params += values.length;
+    assertUntouched('render with structured text');
+  });
+
+  test('a target URL whose query redirects the connection is refused before any connection', async () => {
+    const cases = redirectingUrls(p, recorder.url);
+    const results = await pool(cases.map((c) => () => dotctl(['--dots', DOTS, '--ledger', ledger, '--target', c.url, '--identities', identities, '--key', key, 'propose', '--offline', 'D'], { cwd: dir })));
+    results.forEach((r, i) => {
+      assertBadInput(r, `--target ${cases[i]?.url}`);
+      assert.match(r.stderr, new RegExp(`query parameter ${cases[i]?.param}`), r.stderr);
+    });
+    counted.params += cases.length;
+    assertUntouched('propose with redirecting URLs');
   });
 });
 

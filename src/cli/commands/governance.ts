@@ -29,14 +29,14 @@ export function registerGovernanceCommands(program: Command): void {
     .command('propose <dot...>')
     .description('bind parameters, run read-only checks as evidence, sign, store and render a proposal')
     .option('-p, --param <name=value>', 'parameter value (repeatable)', collect, [])
-    .option('--offline', 'do not connect to the target (evidence marked absent)')
+    .option('--offline', 'run no hard stops or pre-checks (evidence marked absent); still connects once to read the server identity')
     .option('--out <file>', 'write the Markdown here (default proposals/<id>.md)')
     .option('--json', 'machine-readable output')
     .action(
       action(async (refs: string[], opts: { param: string[]; offline?: boolean; out?: string; json?: boolean }, cmd: Command) => {
         const r = await (await engineFor(cmd)).propose(refs, opts.param, { offline: opts.offline, out: opts.out });
         if (opts.json) return outJson(r);
-        out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.target}`);
+        out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.address} (${r.target})`);
         out(`hash ${r.hash}`);
         out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length} read-only check(s) passed`}`);
         out(`gate: ${r.requirements.minApprovals} approval(s) from reviewers${r.requirements.dualControl ? ' (dual control)' : ''}`);
