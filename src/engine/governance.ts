@@ -20,6 +20,7 @@ import type { Identity } from '../gate/identities.js';
 import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
+import { strictestTimeouts } from '../exec/sql-session.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
@@ -193,8 +194,7 @@ async function readTargetForProposal(
 ): Promise<{ fingerprint: string; evidence: CheckRecord[] }> {
   // secrets are not needed to gather evidence; checks never see them
   const secrets = new Map<string, string>();
-  const timeouts = dots.find((d) => d.spec.timeouts)?.spec.timeouts;
-  return withTarget(address, { lockTimeoutMs: timeouts?.lock_timeout_ms, statementTimeoutMs: timeouts?.statement_timeout_ms }, async (s) => ({
+  return withTarget(address, strictestTimeouts(dots), async (s) => ({
     fingerprint: serverFingerprint(await readServerIdentity(s.client)),
     evidence: offline ? [] : await collectEvidence(s, dots, params, secrets),
   }));

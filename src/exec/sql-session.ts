@@ -6,12 +6,22 @@
  */
 import type { BoundStep } from '../catalogue/steps.js';
 import { checkSql, type CheckResult } from './checks.js';
-import { isConnectionError, targetFingerprint, withTarget, type TargetSession } from './target.js';
+import type { ValidDot } from '../catalogue/validate.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, isConnectionError, targetFingerprint, withTarget, type TargetSession } from './target.js';
 
 /** Session timeouts in force. */
 export interface Timeouts {
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
+}
+
+/** The strictest session timeouts of a bundle's DOTs, else the defaults (propose and apply alike). */
+export function strictestTimeouts(dots: readonly ValidDot[]): Timeouts {
+  const pick = (k: 'lock_timeout_ms' | 'statement_timeout_ms', dflt: number): number => {
+    const vals = dots.map((d) => d.spec.timeouts?.[k]).filter((v): v is number => v !== undefined);
+    return vals.length > 0 ? Math.min(...vals) : dflt;
+  };
+  return { lockTimeoutMs: pick('lock_timeout_ms', DEFAULT_LOCK_TIMEOUT_MS), statementTimeoutMs: pick('statement_timeout_ms', DEFAULT_STATEMENT_TIMEOUT_MS) };
 }
 
 /** Line and column of a 1-based character position in SQL (PostgreSQL error `position`). */

@@ -4,7 +4,7 @@
  * `lock_timeout` and `statement_timeout` so a change never hangs production.
  */
 import { createHash } from 'node:crypto';
-import { InputError, TargetBusyError, TargetUnreachableError } from '../model/errors.js';
+import { CheckError, InputError, TargetBusyError, TargetUnreachableError } from '../model/errors.js';
 
 /** The port the executor needs from a target connection; pg.Client satisfies it. */
 export interface TargetClient {

@@ -18,8 +18,8 @@ import { decideGate, type Unmet } from '../../gate/decide.js';
 import type { Identity } from '../../gate/identities.js';
 import type { LedgerStore, ProposalState } from '../../ledger/port.js';
 import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
-import { SqlSession, type Timeouts } from '../../exec/sql-session.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS, resolveTarget, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
+import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
+import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
 import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
@@ -30,15 +30,6 @@ import type { ApplyReport } from './report.js';
 import type { RunContext } from './run.js';
 
 export type { ApplyReport, ApplyOutcome, StepReport } from './report.js';
-
-/** The strictest session timeouts of a bundle's DOTs, else the defaults. */
-export function strictestTimeouts(dots: readonly ValidDot[]): Timeouts {
-  const pick = (k: 'lock_timeout_ms' | 'statement_timeout_ms', dflt: number): number => {
-    const vals = dots.map((d) => d.spec.timeouts?.[k]).filter((v): v is number => v !== undefined);
-    return vals.length > 0 ? Math.min(...vals) : dflt;
-  };
-  return { lockTimeoutMs: pick('lock_timeout_ms', DEFAULT_LOCK_TIMEOUT_MS), statementTimeoutMs: pick('statement_timeout_ms', DEFAULT_STATEMENT_TIMEOUT_MS) };
-}
 
 async function refuseGate(ledger: LedgerStore, o: EngineOptions, me: Identity, p: LoadedProposal, action: string, unmet: readonly Unmet[]): Promise<never> {
   await ledger.appendEvent(eventFor(o, me.name, p.record, p.dots, 'refused', 'refused', { action, unmet: unmet.map((u) => ({ kind: u.kind, message: u.message })) }));
@@ -75,16 +66,25 @@ interface Prepared {
   readonly me: Identity;
   readonly p: LoadedProposal;
   readonly mode: ApplyReport['mode'];
+  /** what a refusal calls the run: apply, rehearsal, rollback */
+  readonly action: string;
 }
 
 /** Connects, takes the target lock, builds the run and hands it to `body`; an unexpected error leaves the proposal needing a human, never `applying`. */
-async function withRun(x: Prepared, fingerprint: string, makeEffects: () => Promise<Effects>, body: (run: RunContext) => Promise<ApplyReport>): Promise<ApplyReport> {
+async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (run: RunContext) => Promise<ApplyReport>): Promise<ApplyReport> {
   const { o, ledger, me, p, mode } = x;
   const env = o.env ?? process.env;
   const address = resolveTarget(o.target, env);
   const timeouts = strictestTimeouts(p.dots);
-  return withTarget(address, timeouts, (session) =>
-    withAdvisoryLock(session.client, fingerprint, o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
+  return withTarget(address, timeouts, async (session) => {
+    // the approval binds the server and database themselves, not the URL's spelling
+    const server = serverFingerprint(await readServerIdentity(session.client));
+    if (server !== p.record.targetFingerprint) {
+      await refuseGate(ledger, o, me, p, x.action, [
+        { kind: 'hash_changed', message: `${p.record.id} was proposed for ${p.record.targetFingerprint}, but the target ${targetFingerprint(address)} is ${server}; point --target at the proposed server and database, or propose again` },
+      ]);
+    }
+    return withAdvisoryLock(session.client, server, o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
       const effects = await makeEffects();
       const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
       const run: RunContext = { id: p.record.id, dots: p.dots, params: p.params, secrets: resolveSecrets(p.params, env), mode, sql: new SqlSession(session, timeouts), effects, journal, onProgress: o.onProgress };
@@ -98,8 +98,8 @@ async function withRun(x: Prepared, fingerprint: string, makeEffects: () => Prom
       } finally {
         await effects.dispose();
       }
-    }),
-  );
+    });
+  });
 }
 
 /** Applies a proposal (or rehearses it with `dryRun`). */
@@ -109,13 +109,13 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
   const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   const address = resolveTarget(o.target, o.env ?? process.env);
-  const fingerprint = targetFingerprint(address);
   const dry = opts.dryRun === true;
   const action = dry ? 'rehearsal' : 'apply';
 
   return withLedgerOf(o, 'write', async (ledger) => {
     const record = await getProposalOrFail(ledger, id, ledgerName(o));
-    const p = resolveStored(cat, record, fingerprint);
+    const p = resolveStored(cat, record);
+    const fingerprint = record.targetFingerprint;
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
     const gp = gateProposal(p);
     const gate = decideGate({
@@ -130,9 +130,6 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
     });
     // a rehearsal needs no approval (it is how a reviewer gets evidence), but it must be of this exact proposal
     const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
-    if (p.record.targetFingerprint !== fingerprint) {
-      await refuseGate(ledger, o, me, p, action, [{ kind: 'hash_changed', message: `${id} was proposed for ${p.record.targetFingerprint}, not ${fingerprint}; point --target at the proposed target or propose again` }]);
-    }
     if (!dry && record.state === 'applying') {
       // the apply that set it is still running here: say so now rather than after the lock wait
       const attempt = await lastAttempt(ledger, id);
@@ -142,7 +139,7 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
     if (unmet.length > 0) await refuseGate(ledger, o, me, p, action, unmet);
     const plan = planApply(p.dots);
     const makeEffects = async (): Promise<Effects> => (dry ? rehearsalEffects(address) : liveEffects(address));
-    return withRun({ o, ledger, me, p, mode: dry ? 'rehearsal' : 'apply' }, fingerprint, makeEffects, async (run) => {
+    return withRun({ o, ledger, me, p, mode: dry ? 'rehearsal' : 'apply', action }, makeEffects, async (run) => {
       let resume: Attempt | null = null;
       if (!dry) {
         // we hold the target lock: a proposal still marked applying was interrupted
@@ -152,7 +149,7 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
           if (attempt?.action === 'rollback') await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `the rollback of ${id} was interrupted; run dotctl rollback ${id} again to finish it` }]);
           resume = attempt;
         }
-        const started = await ledger.transitionProposal(id, ['proposed', 'interrupted'], 'applying', run.journal.event('apply_started', null, { target: fingerprint, approvers: gate.approvers, pid: process.pid, host: hostname(), ...(resume ? { resumes: resume.start.seq } : {}) }));
+        const started = await ledger.transitionProposal(id, ['proposed', 'interrupted'], 'applying', run.journal.event('apply_started', null, { target: fingerprint, address: targetFingerprint(address), approvers: gate.approvers, pid: process.pid, host: hostname(), ...(resume ? { resumes: resume.start.seq } : {}) }));
         if (!started) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; a proposal is applied at most once` }]);
       }
       return execute(run, ledger, plan, await proposedEvidence(ledger, id), resume);
@@ -167,16 +164,15 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
   const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   const address = resolveTarget(o.target, o.env ?? process.env);
-  const fingerprint = targetFingerprint(address);
   return withLedgerOf(o, 'write', async (ledger) => {
     const record = await getProposalOrFail(ledger, id, ledgerName(o));
-    const p = resolveStored(cat, record, fingerprint);
+    const p = resolveStored(cat, record);
+    const fingerprint = record.targetFingerprint;
     // an interrupted rollback is finished by running the rollback again
     const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';
     const unmet: Unmet[] = [];
     if (!me.roles.includes('operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not an operator and may not roll back` });
     if (record.state !== 'applied' && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied proposal can be rolled back` });
-    if (record.targetFingerprint !== fingerprint) unmet.push({ kind: 'hash_changed', message: `${id} was applied to ${record.targetFingerprint}, not ${fingerprint}` });
     if (p.requirements.dualControl) {
       // The restore of an irreversible change needs the same dual control as the change itself:
       // the approvals are judged as of the moment the change was applied, so a rollback is not
@@ -188,10 +184,10 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
     }
     if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);
     const plan = planApply(p.dots);
-    return withRun({ o, ledger, me, p, mode: 'rollback' }, fingerprint, async () => liveEffects(address), async (run) => {
+    return withRun({ o, ledger, me, p, mode: 'rollback', action: 'rollback' }, async () => liveEffects(address), async (run) => {
       const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
       const from: ProposalState[] = attempt?.action === 'rollback' ? ['applied', 'interrupted'] : ['applied'];
-      const started = await ledger.transitionProposal(id, from, 'applying', run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, pid: process.pid, host: hostname() }));
+      const started = await ledger.transitionProposal(id, from, 'applying', run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, address: targetFingerprint(address), pid: process.pid, host: hostname() }));
       if (!started) {
         const now = await ledger.getProposal(id);
         await refuseGate(ledger, o, me, p, 'rollback', [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied proposal can be rolled back` }]);
