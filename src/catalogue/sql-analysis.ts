@@ -66,7 +66,8 @@ export function analyzeSql(sql: string): SqlAnalysis {
   } catch (err) {
     const e = err as { message?: string; sqlDetails?: { cursorPosition?: number } };
     const at = e.sqlDetails?.cursorPosition;
-    return { kind: 'syntax_error', message: e.message ?? String(err), position: typeof at === 'number' && at >= 0 ? charOffset(text, at) : 0 };
+    // the error cursor is already in characters (PostgreSQL converts it); node locations are bytes
+    return { kind: 'syntax_error', message: e.message ?? String(err), position: typeof at === 'number' && at >= 0 ? Math.min(at, text.length) : 0 };
   }
   const statements = (parsed.stmts ?? []).map((raw) => {
     const [type, node] = Object.entries(raw.stmt ?? {})[0] ?? ['Unknown', {}];
