@@ -7,6 +7,7 @@ import { checkCatalogue, loadCatalogue } from './catalogue/load.js';
 import type { Catalogue, ValidDot, ValidationResult } from './catalogue/validate.js';
 import { bindParams, parseParamPairs } from './catalogue/params.js';
 import { gateRequirements, type GateRequirements } from './catalogue/laws.js';
+import { effectiveRisk } from './catalogue/risk.js';
 import { renderProposal, type RenderedProposal } from './render/proposal.js';
 import { findDot, resolveBundle } from './catalogue/bundle.js';
 
@@ -58,7 +59,7 @@ function summarize(d: ValidDot, cat: Catalogue): DotSummary {
     id: d.spec.id,
     option: d.spec.option,
     title: d.spec.title,
-    risk: d.spec.risk,
+    risk: effectiveRisk(d.spec, cat.laws).risk,
     actionCode: d.spec.action_code,
     approvalsRequired: req.minApprovals,
     dualControl: req.dualControl,

@@ -2,6 +2,7 @@
  * What the laws a DOT cites require of it, plus what its risk class implies. The gate
  * requirements of a bundle are the strictest of its DOTs. Pure.
  */
+import { effectiveRisk } from './risk.js';
 import type { Dot, Law } from './schema.js';
 
 /** Default approval lifetime when no law shortens it. */
@@ -20,7 +21,7 @@ export interface GateRequirements {
   readonly registryEntry: boolean;
   readonly companionsApplied: boolean;
   readonly approvalTtlHours: number;
-  /** requirement name → the law ids (or `risk:irreversible`) that impose it */
+  /** requirement name → the law ids (or `risk:irreversible`, `risk:derived` when the diff's content makes it irreversible) that impose it */
   readonly sources: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -73,13 +74,15 @@ export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string,
         note('approval_ttl_hours', id);
       }
     }
-    if (dot.risk === 'irreversible') {
+    // the label can only tighten: a diff that destroys makes the DOT irreversible whatever it says
+    if (effectiveRisk(dot, laws).risk === 'irreversible') {
+      const src = dot.risk === 'irreversible' ? 'risk:irreversible' : 'risk:derived';
       r.dualControl = true;
       r.archiveBeforeDiff = true;
       r.rollbackRequired = true;
-      note('dual_control', 'risk:irreversible');
-      note('archive_before_diff', 'risk:irreversible');
-      note('rollback_required', 'risk:irreversible');
+      note('dual_control', src);
+      note('archive_before_diff', src);
+      note('rollback_required', src);
     }
   }
   if (r.dualControl) {

@@ -198,6 +198,10 @@ export const Law = z.strictObject({
   title: z.string().min(1),
   text: z.string().min(1),
   requires: Requirements,
+  reversible_commands: z
+    .array(z.string().regex(/^[^/\s]+$/, 'a command name without a directory'))
+    .optional()
+    .describe('Commands (argv[0] base names) a diff of a DOT citing this law may run without making the DOT irreversible.'),
 });
 export type Law = z.infer<typeof Law>;
 

@@ -10,6 +10,7 @@ import type { Problem } from '../model/errors.js';
 import { checkParamValue } from './params.js';
 import { gateRequirements } from './laws.js';
 import { scanSqlRefs, placeholderNames } from './sql-template.js';
+import { checkDotSql } from './validate-sql.js';
 import {
   DotSchema,
   LawRegistrySchema,
@@ -57,6 +58,7 @@ type Path = readonly (string | number)[];
 
 interface Located {
   readonly file: string;
+  readonly text: string;
   readonly doc: Document;
   readonly lines: LineCounter;
 }
@@ -130,7 +132,7 @@ function parseYaml(file: SourceFile, problems: Problem[]): Located | null {
     }
     return null;
   }
-  return { file: file.file, doc, lines };
+  return { file: file.file, text: file.text, doc, lines };
 }
 
 /** C0 control characters (but tab and newline) and DEL: never meaningful in a spec, and able to spoof a terminal. */
@@ -418,6 +420,7 @@ export function validateCatalogue(source: CatalogueSource): ValidationResult {
       problems.push(problemAt(src, ['id'], `DOT ${dot.id} must live in a file named ${dot.id}.yaml`));
     }
     checkLaws(src, dot, laws, problems);
+    problems.push(...checkDotSql(src, dot, laws));
     if (located.has(dot.id)) {
       problems.push(problemAt(src, ['id'], `duplicate DOT id ${dot.id} (also in ${located.get(dot.id)?.src.file})`));
       continue;

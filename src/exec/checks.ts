@@ -127,10 +127,14 @@ export function checkHost(step: Extract<BoundStep, { kind: 'host' }>, host: stri
   return { outcome: host === step.equals ? 'passed' : 'failed', observed: `host name ${host}`, expected: `host name ${step.equals}` };
 }
 
-/** Runs a check query and judges it. `values` are its bind parameters. */
+/**
+ * Runs a check query and judges it. `values` are its bind parameters. The query always goes
+ * over the extended protocol, which carries exactly one statement: `SELECT 1; COMMIT; DROP …`
+ * fails to prepare instead of ending the READ ONLY transaction around the checks.
+ */
 export async function checkSql(client: TargetClient, step: Extract<BoundStep, { kind: 'sql' }>, text: string, values: readonly string[]): Promise<CheckResult> {
   try {
-    const r = await client.query(text, values);
+    const r = await client.query({ text, values: [...values], queryMode: 'extended' });
     return judgeRows(step.expect, r.rows, r.fields);
   } catch (err) {
     const e = err as { message?: string; code?: string };

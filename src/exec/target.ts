@@ -6,9 +6,19 @@
 import { createHash } from 'node:crypto';
 import { CheckError, InputError, TargetBusyError, TargetUnreachableError } from '../model/errors.js';
 
+/** A query sent over the extended protocol (Parse/Bind/Execute): one statement, never several. */
+export interface ExtendedQuery {
+  readonly text: string;
+  readonly values: unknown[];
+  readonly queryMode: 'extended';
+}
+
+type QueryResultLike = { rows: Record<string, unknown>[]; rowCount: number | null; fields: { name: string }[] };
+
 /** The port the executor needs from a target connection; pg.Client satisfies it. */
 export interface TargetClient {
-  query(sql: string, values?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null; fields: { name: string }[] }>;
+  query(sql: string, values?: readonly unknown[]): Promise<QueryResultLike>;
+  query(query: ExtendedQuery): Promise<QueryResultLike>;
 }
 
 /** Where the target is, as libpq would resolve it (password never kept here). */
@@ -165,9 +175,9 @@ export async function withTarget<T>(
     // lock) within a second instead of running it to the end; older servers lack the setting
     await client.query('SET client_connection_check_interval = 1000').catch(() => undefined);
     const tracked: TargetClient = {
-      async query(sql, values) {
+      async query(sql: string | ExtendedQuery, values?: readonly unknown[]) {
         try {
-          return await client.query(sql, values as unknown[] | undefined);
+          return typeof sql === 'string' ? await client.query(sql, values as unknown[] | undefined) : await client.query(sql);
         } catch (err) {
           remember(err);
           throw err;

@@ -10,6 +10,7 @@ import type { Law, Section, Step } from '../catalogue/schema.js';
 import { SECTIONS } from '../catalogue/schema.js';
 import type { ValidDot } from '../catalogue/validate.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
+import { effectiveRisk } from '../catalogue/risk.js';
 import { displayValue, paramsForRecord, type BoundParams } from '../catalogue/params.js';
 import { bindStep, bindTemplate, type BoundStep } from '../catalogue/steps.js';
 import { codeBlock, codeSpan, escapeText, tableCell } from './markdown.js';
@@ -245,7 +246,10 @@ export function renderProposal(input: ProposalInput): RenderedProposal {
   const hash = sha256Hex(canonical);
   const ids = input.dots.map((d) => d.spec.id);
   const options = input.dots.map((d) => d.spec.option).join(' + ');
-  const risk = input.dots.some((d) => d.spec.risk === 'irreversible') ? 'irreversible' : 'reversible';
+  const labelled = input.dots.some((d) => d.spec.risk === 'irreversible') ? 'irreversible' : 'reversible';
+  // the label can only tighten: a DOT labelled reversible whose diff destroys is irreversible
+  const derived = input.dots.flatMap((d) => (d.spec.risk === 'reversible' ? effectiveRisk(d.spec, input.laws).reasons.map((r) => `${d.spec.id} ${r}`) : []));
+  const risk = derived.length > 0 ? 'irreversible (derived from the diff; labelled reversible)' : labelled;
   const lawIds = [...new Set(input.dots.flatMap((d) => d.spec.laws))];
 
   const parts: string[] = [];
@@ -272,7 +276,7 @@ export function renderProposal(input: ProposalInput): RenderedProposal {
   parts.push(`## Laws\n\n${lawSections.join('\n\n')}`);
   const companionsOutside = [...new Set(input.dots.flatMap((d) => d.spec.companions))].filter((c) => !ids.includes(c));
   parts.push(
-    `## Gate requirements\n\n${describeRequirements(requirements).map((l) => `- ${l}`).join('\n')}\n- Companions outside this bundle that must already be applied on the target: ${companionsOutside.length > 0 ? companionsOutside.join(', ') : 'none'}.\n- Built-in hard stop: no secret appears in this proposal (checked when it is rendered).`,
+    `## Gate requirements\n\n${describeRequirements(requirements).map((l) => `- ${l}`).join('\n')}\n- Companions outside this bundle that must already be applied on the target: ${companionsOutside.length > 0 ? companionsOutside.join(', ') : 'none'}.\n- Built-in hard stop: no secret appears in this proposal (checked when it is rendered).${derived.length > 0 ? `\n- Risk derived from the content (stricter than the label):\n${derived.map((r) => `  - ${r}`).join('\n')}` : ''}`,
   );
   parts.push(renderEvidence(input.evidence));
   parts.push(

@@ -34,7 +34,7 @@ const laws = new Map<string, Law>([
   ['IRR', { id: 'IRR', title: 'irr', text: 't', requires: { dual_control: true, approval_ttl_hours: 4 } }],
 ]);
 const dotOf = (risk: 'reversible' | 'irreversible', lawIds: string[]) =>
-  ({ id: 'DOT-X', risk, laws: lawIds }) as unknown as Parameters<typeof gateRequirements>[0][number];
+  ({ id: 'DOT-X', risk, laws: lawIds, diff: [] }) as unknown as Parameters<typeof gateRequirements>[0][number];
 const reversible = gateRequirements([dotOf('reversible', ['G'])], laws);
 const irreversible = gateRequirements([dotOf('irreversible', ['G', 'IRR'])], laws);
 
