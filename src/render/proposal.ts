@@ -201,6 +201,7 @@ function describeLawRequires(law: Law): string {
   if (q.registry_entry) parts.push('registry entry');
   if (q.companions_applied) parts.push('companions applied');
   if (q.approval_ttl_hours !== undefined) parts.push(`approval TTL ≤ ${q.approval_ttl_hours} h`);
+  if (q.admission_approvals !== undefined) parts.push(`admission by ≥ ${q.admission_approvals} reviewer(s)`);
   return parts.join(', ') || 'nothing machine-checkable';
 }
 
