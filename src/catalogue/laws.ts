@@ -91,3 +91,24 @@ export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string,
   }
   return r;
 }
+
+/** What the laws a DOT cites ask of its admission: the most reviewers any of them names. */
+export interface AdmissionLaw {
+  /** 0 when no cited law says anything (the defaults apply) */
+  readonly minimum: number;
+  /** the law ids that set it */
+  readonly sources: readonly string[];
+}
+
+/** The admission requirement the laws a DOT cites impose (the strictest of them). */
+export function admissionLaw(dot: Dot, laws: ReadonlyMap<string, Law>): AdmissionLaw {
+  let minimum = 0;
+  const sources: string[] = [];
+  for (const id of dot.laws) {
+    const n = laws.get(id)?.requires.admission_approvals;
+    if (n === undefined) continue;
+    sources.push(id);
+    minimum = Math.max(minimum, n);
+  }
+  return { minimum, sources };
+}

@@ -189,6 +189,8 @@ export const Requirements = z.strictObject({
   registry_entry: z.boolean().optional(),
   companions_applied: z.boolean().optional(),
   approval_ttl_hours: z.number().int().min(1).max(720).optional(),
+  /** distinct reviewers who must admit a DOT's content before it can be proposed (raises the default) */
+  admission_approvals: z.number().int().min(1).max(10).optional(),
 });
 export type Requirements = z.infer<typeof Requirements>;
 

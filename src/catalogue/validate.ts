@@ -11,6 +11,7 @@ import { checkParamValue } from './params.js';
 import { gateRequirements } from './laws.js';
 import { scanSqlRefs, placeholderNames } from './sql-template.js';
 import { checkDotSql } from './validate-sql.js';
+import { dotContent, type DotContent } from './content.js';
 import {
   DotSchema,
   LawRegistrySchema,
@@ -35,12 +36,16 @@ export interface CatalogueSource {
   readonly sideFiles: ReadonlyMap<string, string>;
   /** how side files are named in messages (e.g. `dots/`) */
   readonly dir: string;
+  /** a frozen bundle: companions outside it are not checked here (the gate checks them) */
+  readonly partial?: boolean;
 }
 
-/** A validated DOT: its spec (patch diffs resolved inline) and the file it came from. */
+/** A validated DOT: its spec (patch diffs resolved inline), the file it came from, its content. */
 export interface ValidDot {
   readonly spec: Dot;
   readonly file: string;
+  /** the texts it runs (YAML, side files, laws) and their hash, which reviewers admit */
+  readonly content: DotContent;
 }
 
 /** The validated catalogue. */
@@ -401,7 +406,7 @@ export function validateCatalogue(source: CatalogueSource): ValidationResult {
   const problems: Problem[] = [];
   const laws = validateLaws(source.laws, problems);
   const dots = new Map<string, ValidDot>();
-  const located = new Map<string, { src: Located; dot: Dot }>();
+  const located = new Map<string, { src: Located; dot: Dot; text: string }>();
 
   for (const file of source.dots) {
     const src = parseYaml(file, problems);
@@ -425,15 +430,15 @@ export function validateCatalogue(source: CatalogueSource): ValidationResult {
       problems.push(problemAt(src, ['id'], `duplicate DOT id ${dot.id} (also in ${located.get(dot.id)?.src.file})`));
       continue;
     }
-    located.set(dot.id, { src, dot });
+    located.set(dot.id, { src, dot, text: file.text });
   }
 
-  for (const { src, dot } of located.values()) {
+  for (const { src, dot, text } of located.values()) {
     dot.companions.forEach((c, i) => {
       if (c === dot.id) problems.push(problemAt(src, ['companions', i], `${dot.id} cannot be its own companion`));
-      else if (!located.has(c)) problems.push(problemAt(src, ['companions', i], `unknown companion ${c}; no DOT with that id in the catalogue`));
+      else if (!located.has(c) && source.partial !== true) problems.push(problemAt(src, ['companions', i], `unknown companion ${c}; no DOT with that id in the catalogue`));
     });
-    dots.set(dot.id, { spec: dot, file: src.file });
+    dots.set(dot.id, { spec: dot, file: src.file, content: dotContent(source, dot, text) });
   }
 
   if (problems.length > 0) {

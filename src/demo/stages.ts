@@ -13,6 +13,7 @@ import { GateError } from '../model/errors.js';
 import { findDot } from '../catalogue/bundle.js';
 import { proposeBundle, decideProposal, companionStatus, resolveStored } from '../engine/governance.js';
 import { applyProposal, type ApplyReport } from '../engine/apply/index.js';
+import { admitDots } from '../engine/admission.js';
 import { generateKeyFile } from '../gate/keys.js';
 import { withLedger } from '../ledger/open.js';
 import { listProposals, readLog, verifyLog } from '../engine/audit.js';
@@ -202,7 +203,7 @@ const silentFailure: Stage = {
 };
 
 const identities: Stage = {
-  title: 'Identities: an operator, two reviewers, an auditor, each with a fresh Ed25519 key',
+  title: 'Identities: an operator, two reviewers, an auditor, each with a fresh Ed25519 key; the reviewers admit the catalogue',
   async run(ctx) {
     let yaml = '# dotctl identities of the demo (written by dotctl demo)\nidentities:\n';
     const rows: string[][] = [['NAME', 'ROLE', 'KEY FILE', 'MODE', 'PUBLIC KEY']];
@@ -218,7 +219,14 @@ const identities: Stage = {
     for (const l of columns(rows, '')) ctx.say(l);
     ctx.say(`identities file: ${ctx.paths.identities}`);
     ctx.say('the engine derives who is acting from the key that signs, never from a flag');
-    return { identities: Object.values(ctx.people).map((p) => ({ name: p.name, role: p.role })) };
+    // a DOT is code that runs with the target's privileges: nothing of it runs until reviewers admit its exact files
+    const { reviewer1, reviewer2 } = ctx.people;
+    await admitDots(ctx.as(reviewer1), 'all', 'read every line of the seed fixes');
+    const admitted = await admitDots(ctx.as(reviewer2), 'all', 'second reader of the seed fixes');
+    const pending = admitted.filter((a) => a.decision.kind !== 'admitted');
+    check(pending.length === 0, `after two reviewers, ${pending.map((a) => a.dotId).join(', ')} is still not admitted`);
+    ctx.say(`${reviewer1.name} and ${reviewer2.name} admit the ${admitted.length} seed DOTs (Ed25519 signatures over each DOT's content hash: YAML, diffs, laws)`);
+    return { identities: Object.values(ctx.people).map((p) => ({ name: p.name, role: p.role })), admitted: admitted.map((a) => a.dotId) };
   },
 };
 

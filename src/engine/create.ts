@@ -12,6 +12,7 @@ import { applyProposal, rollbackProposal } from './apply/index.js';
 import type { ApplyReport } from './apply/report.js';
 import type { RunHooks } from './apply/journal.js';
 import { listProposals, readLog, verifyLog, type LogOptions } from './audit.js';
+import { admitDots, listAdmissionStatus, type AdmissionStatus, type AdmitResult } from './admission.js';
 import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
 import type { EngineOptions, Progress } from './options.js';
 
@@ -54,6 +55,10 @@ export interface Engine {
   proposals(state?: ProposalState): Promise<readonly ProposalRecord[]>;
   log(filter?: LogOptions): Promise<readonly LogRow[]>;
   verifyLog(): Promise<ChainVerdict>;
+  /** Admits DOT content as the signer (a reviewer): the named DOTs, or every DOT with 'all'. */
+  admit(dots: readonly string[] | 'all', comment?: string): Promise<AdmitResult[]>;
+  /** Who admitted which content of a DOT (or of every DOT), and whether its current content may be proposed. */
+  admissions(dot?: string): Promise<{ statuses: AdmissionStatus[]; note: string | null }>;
 }
 
 /** Builds an engine from its parts. */
@@ -81,5 +86,7 @@ export function createEngine(deps: EngineDeps): Engine {
     proposals: async (state) => (await listProposals(o.ledger, state)).list,
     log: (filter = {}) => readLog(o.ledger, filter),
     verifyLog: () => verifyLog(o.ledger),
+    admit: (dots, comment) => admitDots(o, dots, comment ?? null),
+    admissions: (dot) => listAdmissionStatus(o, dot),
   };
 }

@@ -12,7 +12,8 @@ import type { Catalogue, ValidDot } from '../catalogue/validate.js';
 import { bindParams, parseParamPairs, paramsForRecord, type BoundParams } from '../catalogue/params.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { renderProposal } from '../render/proposal.js';
-import { findDot, orderBundle, resolveBundle } from '../catalogue/bundle.js';
+import { resolveBundle } from '../catalogue/bundle.js';
+import { freezeContent } from '../catalogue/content.js';
 import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
@@ -24,6 +25,7 @@ import { strictestTimeouts } from '../exec/sql-session.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
+import { loadFrozen, requireAdmitted } from './admission.js';
 
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
@@ -59,17 +61,23 @@ function storedPairs(params: ProposalRecord['params']): string[] {
     .map(([k, v]) => `${k}=${String(v)}`);
 }
 
-/** Resolves a stored proposal against the current catalogue and recomputes its hash. */
+/**
+ * Resolves a stored proposal from the DOT content frozen in it (never today's files: `cat` only
+ * names the DOTs of a record that cannot be resolved) and recomputes its hash over that content,
+ * the stored params and `currentTarget`. A record without frozen content, or whose frozen content
+ * was tampered with, is unrenderable: no DOTs to run, and a hash that matches nothing.
+ */
 export function resolveStored(cat: Catalogue, record: ProposalRecord, currentTarget: string | null = record.targetFingerprint): LoadedProposal {
-  let dots: ValidDot[] = [];
   try {
-    dots = orderBundle(record.dotIds.map((id) => findDot(cat, id)));
+    const { dots, catalogue } = loadFrozen(record);
     const params = bindParams(dots.map((d) => d.spec), parseParamPairs(storedPairs(record.params)));
-    const r = renderProposal({ dots, laws: cat.laws, params, target: currentTarget });
+    const r = renderProposal({ dots, laws: catalogue.laws, params, target: currentTarget });
     return { record, dots, params, requirements: r.requirements, currentHash: r.hash, recomputeError: null };
   } catch (err) {
     const msg = (err as Error).message;
-    return { record, dots, params: {}, requirements: gateRequirements(dots.map((d) => d.spec), cat.laws), currentHash: `unrenderable: ${msg}`, recomputeError: msg };
+    const named = record.dotIds.flatMap((id) => (cat.dots.has(id) ? [cat.dots.get(id) as ValidDot] : []));
+    // the DOTs are named for messages and the gate only; with a recompute error nothing may run them
+    return { record, dots: [], params: {}, requirements: gateRequirements(named.map((d) => d.spec), cat.laws), currentHash: `unrenderable: ${msg}`, recomputeError: msg };
   }
 }
 
@@ -131,6 +139,8 @@ export async function proposeBundle(
   const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
+  // only admitted DOT content may run anything, even the read-only checks below
+  await withLedgerOf(o, 'write', (ledger) => requireAdmitted(o, ledger, cat, dots, identities, me.name, 'propose'));
 
   const env = o.env ?? process.env;
   const address = resolveTarget(o.target, env);
@@ -160,6 +170,7 @@ export async function proposeBundle(
     createdAt: at,
     expiresAt: addHours(at, PROPOSAL_TTL_HOURS),
     signature: signStatement(key.privateKey, 'propose', id, rendered.hash, at),
+    content: freezeContent(dots),
   };
   const dir = o.proposalsDir ?? 'proposals';
   const markdownPath = opts.out ?? join(dir, `${id}.md`);

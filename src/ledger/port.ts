@@ -4,9 +4,9 @@
  * contract suite. There is deliberately no update or delete of log rows.
  */
 
-export type { LogEventKind, ProposalState, NewLogEvent, LogRow, ProposalRecord, DecisionRecord } from '../model/records.js';
+export type { LogEventKind, ProposalState, NewLogEvent, LogRow, ProposalRecord, DecisionRecord, AdmissionRecord, FrozenContent } from '../model/records.js';
 export { LOG_EVENT_KINDS, PROPOSAL_STATES } from '../model/records.js';
-import type { LogEventKind, ProposalState, NewLogEvent, LogRow, ProposalRecord, DecisionRecord } from '../model/records.js';
+import type { LogEventKind, ProposalState, NewLogEvent, LogRow, ProposalRecord, DecisionRecord, AdmissionRecord } from '../model/records.js';
 
 /** Filter for reading the log. */
 export interface LogFilter {
@@ -54,5 +54,9 @@ export interface LedgerStore {
     to: ProposalState,
     event: NewLogEvent,
   ): Promise<LogRow | null>;
+  /** Stores a reviewer's admission of a DOT's content and its `admitted` event atomically. */
+  addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow>;
+  /** Lists admissions (of one DOT, or all) in the order they were made. */
+  listAdmissions(dotId?: string): Promise<readonly AdmissionRecord[]>;
   close(): Promise<void>;
 }

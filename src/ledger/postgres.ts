@@ -9,6 +9,7 @@ import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import {
+  type AdmissionRecord,
   type DecisionRecord,
   type LedgerStore,
   type LogFilter,
@@ -18,19 +19,23 @@ import {
   type ProposalState,
 } from './port.js';
 import {
+  ADMISSION_COLUMNS,
   DECISION_COLUMNS,
   LOG_COLUMNS,
   PROPOSAL_COLUMNS,
   buildLogQuery,
   checkProposalState,
+  admissionValues,
   decisionValues,
   logRowValues,
   normalizeFilter,
   proposalValues,
+  toAdmission,
   toDecision,
   toLogRow,
   toProposal,
   type Migration,
+  type StoredAdmission,
   type StoredDecision,
   type StoredLogRow,
   type StoredProposal,
@@ -109,6 +114,30 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
       CREATE TRIGGER dot_action_log_no_truncate BEFORE TRUNCATE ON dotctl.dot_action_log
         FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
+    `,
+  },
+  {
+    version: 2,
+    description: 'dot_admissions (reviewers admit DOT content by hash) and the content frozen in each proposal',
+    sql: `
+      CREATE TABLE dotctl.dot_admissions (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        dot_id       text COLLATE "C" NOT NULL,
+        version      integer NOT NULL,
+        content_hash text NOT NULL,
+        file_hashes  text NOT NULL,
+        actor        text NOT NULL,
+        signature    text NOT NULL,
+        at           text COLLATE "C" NOT NULL,
+        comment      text
+      );
+      CREATE INDEX dot_admissions_dot ON dotctl.dot_admissions (dot_id, id);
+      CREATE TRIGGER dot_admissions_append_only BEFORE UPDATE OR DELETE ON dotctl.dot_admissions
+        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
+      CREATE TRIGGER dot_admissions_no_truncate BEFORE TRUNCATE ON dotctl.dot_admissions
+        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
+
+      ALTER TABLE dotctl.dot_proposals ADD COLUMN content text;
     `,
   },
 ];
@@ -210,6 +239,9 @@ const SQL = {
   setState: `UPDATE dotctl.dot_proposals SET state = $1 WHERE id = $2`,
   insertDecision: `INSERT INTO dotctl.dot_decisions (${cols(DECISION_COLUMNS)}) VALUES (${marks(DECISION_COLUMNS)})`,
   decisions: `SELECT ${cols(DECISION_COLUMNS)} FROM dotctl.dot_decisions WHERE proposal_id = $1 ORDER BY id`,
+  insertAdmission: `INSERT INTO dotctl.dot_admissions (${cols(ADMISSION_COLUMNS)}) VALUES (${marks(ADMISSION_COLUMNS)})`,
+  admissions: `SELECT ${cols(ADMISSION_COLUMNS)} FROM dotctl.dot_admissions ORDER BY id`,
+  admissionsOf: `SELECT ${cols(ADMISSION_COLUMNS)} FROM dotctl.dot_admissions WHERE dot_id = $1 ORDER BY id`,
 } as const;
 
 /** A LedgerStore over schema `dotctl` of one PostgreSQL database; holds a small pool until `close()`. */
@@ -289,6 +321,22 @@ export class PostgresLedger implements LedgerStore {
   async listDecisions(proposalId: string): Promise<readonly DecisionRecord[]> {
     const r = await this.read(() => this.pool.query<StoredDecision>(SQL.decisions, [proposalId]));
     return r.rows.map(toDecision);
+  }
+
+  /** Stores an admission and its event in one transaction. */
+  async addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow> {
+    return this.write(async (c) => {
+      await c.query(SQL.insertAdmission, [...admissionValues(admission)]);
+      return this.appendInTx(c, event);
+    });
+  }
+
+  /** Lists admissions (of one DOT, or all) in the order they were made. */
+  async listAdmissions(dotId?: string): Promise<readonly AdmissionRecord[]> {
+    const r = await this.read(() =>
+      dotId === undefined ? this.pool.query<StoredAdmission>(SQL.admissions) : this.pool.query<StoredAdmission>(SQL.admissionsOf, [dotId]),
+    );
+    return r.rows.map(toAdmission);
   }
 
   /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */

@@ -6,7 +6,7 @@ import { canonicalJson } from '../model/canonical.js';
 import { InputError, LedgerError } from '../model/errors.js';
 import { isLogEventKind, normalizeIsoTime } from './chain.js';
 import { LOG_EVENT_KINDS, PROPOSAL_STATES } from './port.js';
-import type { DecisionRecord, LogEventKind, LogFilter, LogRow, ProposalRecord, ProposalState } from './port.js';
+import type { AdmissionRecord, DecisionRecord, FrozenContent, LogEventKind, LogFilter, LogRow, ProposalRecord, ProposalState } from './port.js';
 
 /** Columns of dot_action_log in insert/select order. */
 export const LOG_COLUMNS = [
@@ -37,6 +37,7 @@ export const PROPOSAL_COLUMNS = [
   'created_at',
   'expires_at',
   'signature',
+  'content',
 ] as const;
 
 /** Columns of dot_decisions (besides its surrogate key) in insert/select order. */
@@ -49,6 +50,18 @@ export const DECISION_COLUMNS = [
   'comment',
   'at',
   'expires_at',
+] as const;
+
+/** Columns of dot_admissions (besides its surrogate key) in insert/select order. */
+export const ADMISSION_COLUMNS = [
+  'dot_id',
+  'version',
+  'content_hash',
+  'file_hashes',
+  'actor',
+  'signature',
+  'at',
+  'comment',
 ] as const;
 
 /** A dot_action_log row as a driver returns it (seq may come back as text from bigint). */
@@ -80,6 +93,19 @@ export interface StoredProposal {
   readonly created_at: string;
   readonly expires_at: string | null;
   readonly signature: string | null;
+  readonly content: string | null;
+}
+
+/** A dot_admissions row as stored. */
+export interface StoredAdmission {
+  readonly dot_id: string;
+  readonly version: number | string;
+  readonly content_hash: string;
+  readonly file_hashes: string;
+  readonly actor: string;
+  readonly signature: string;
+  readonly at: string;
+  readonly comment: string | null;
 }
 
 /** A dot_decisions row as stored. */
@@ -159,7 +185,39 @@ export function toProposal(r: StoredProposal): ProposalRecord {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     signature: r.signature,
+    content: r.content === null ? null : parseFrozen(r.content),
   };
+}
+
+/**
+ * Frozen content as stored. Text that is not the expected shape (only possible by tampering)
+ * becomes an empty content, which re-hashes to something else, so the gate refuses the proposal.
+ */
+function parseFrozen(text: string): FrozenContent {
+  const v = parseObject(text);
+  const strings = (x: unknown): Record<string, string> =>
+    x !== null && typeof x === 'object' && !Array.isArray(x) && Object.values(x).every((t) => typeof t === 'string') ? (x as Record<string, string>) : {};
+  return { files: strings(v.files), hashes: strings(v.hashes) };
+}
+
+/** Maps a stored admission to an AdmissionRecord. */
+export function toAdmission(r: StoredAdmission): AdmissionRecord {
+  const hashes = parseObject(r.file_hashes);
+  return {
+    dotId: r.dot_id,
+    version: Number(r.version),
+    contentHash: r.content_hash,
+    fileHashes: Object.fromEntries(Object.entries(hashes).filter(([, h]) => typeof h === 'string')) as Record<string, string>,
+    actor: r.actor,
+    signature: r.signature,
+    at: r.at,
+    comment: r.comment,
+  };
+}
+
+/** The values of an AdmissionRecord in ADMISSION_COLUMNS order. */
+export function admissionValues(a: AdmissionRecord): readonly (string | number | null)[] {
+  return [a.dotId, a.version, a.contentHash, canonicalJson(a.fileHashes), a.actor, a.signature, a.at, a.comment ?? null];
 }
 
 /** The values of a ProposalRecord in PROPOSAL_COLUMNS order. */
@@ -176,6 +234,7 @@ export function proposalValues(p: ProposalRecord): readonly (string | null)[] {
     p.createdAt,
     p.expiresAt ?? null,
     p.signature ?? null,
+    p.content ? canonicalJson(p.content) : null,
   ];
 }
 

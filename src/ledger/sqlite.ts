@@ -1,6 +1,6 @@
 /**
  * The embedded ledger: SQLite through better-sqlite3. One file (WAL, synchronous=FULL) holds
- * dot_proposals, dot_decisions and the append-only, hash-chained dot_action_log. Every write
+ * dot_proposals, dot_decisions, dot_admissions and the append-only, hash-chained dot_action_log. Every write
  * runs in a `BEGIN IMMEDIATE` transaction that reads the head and inserts, so concurrent
  * processes queue on SQLite's write lock (busy_timeout) and the chain never forks.
  */
@@ -11,6 +11,7 @@ import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import {
+  type AdmissionRecord,
   type DecisionRecord,
   type LedgerStore,
   type LogFilter,
@@ -20,19 +21,23 @@ import {
   type ProposalState,
 } from './port.js';
 import {
+  ADMISSION_COLUMNS,
   DECISION_COLUMNS,
   LOG_COLUMNS,
   PROPOSAL_COLUMNS,
   buildLogQuery,
   checkProposalState,
+  admissionValues,
   decisionValues,
   logRowValues,
   normalizeFilter,
   proposalValues,
+  toAdmission,
   toDecision,
   toLogRow,
   toProposal,
   type Migration,
+  type StoredAdmission,
   type StoredDecision,
   type StoredLogRow,
   type StoredProposal,
@@ -96,6 +101,30 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'dot_action_log is append-only: UPDATE refused'); END;
       CREATE TRIGGER dot_action_log_no_delete BEFORE DELETE ON dot_action_log
         BEGIN SELECT RAISE(ABORT, 'dot_action_log is append-only: DELETE refused'); END;
+    `,
+  },
+  {
+    version: 2,
+    description: 'dot_admissions (reviewers admit DOT content by hash) and the content frozen in each proposal',
+    sql: `
+      CREATE TABLE dot_admissions (
+        id           INTEGER PRIMARY KEY,
+        dot_id       TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        file_hashes  TEXT NOT NULL,
+        actor        TEXT NOT NULL,
+        signature    TEXT NOT NULL,
+        at           TEXT NOT NULL,
+        comment      TEXT
+      );
+      CREATE INDEX dot_admissions_dot ON dot_admissions (dot_id, id);
+      CREATE TRIGGER dot_admissions_no_update BEFORE UPDATE ON dot_admissions
+        BEGIN SELECT RAISE(ABORT, 'dot_admissions is append-only: UPDATE refused'); END;
+      CREATE TRIGGER dot_admissions_no_delete BEFORE DELETE ON dot_admissions
+        BEGIN SELECT RAISE(ABORT, 'dot_admissions is append-only: DELETE refused'); END;
+
+      ALTER TABLE dot_proposals ADD COLUMN content TEXT;
     `,
   },
 ];
@@ -237,6 +266,9 @@ function prepareStatements(db: Database.Database) {
     decisions: db.prepare<[string], StoredDecision>(
       `SELECT ${cols(DECISION_COLUMNS)} FROM dot_decisions WHERE proposal_id = ? ORDER BY id`,
     ),
+    insertAdmission: db.prepare(`INSERT INTO dot_admissions (${cols(ADMISSION_COLUMNS)}) VALUES (${marks(ADMISSION_COLUMNS)})`),
+    admissions: db.prepare<[], StoredAdmission>(`SELECT ${cols(ADMISSION_COLUMNS)} FROM dot_admissions ORDER BY id`),
+    admissionsOf: db.prepare<[string], StoredAdmission>(`SELECT ${cols(ADMISSION_COLUMNS)} FROM dot_admissions WHERE dot_id = ? ORDER BY id`),
   };
 }
 
@@ -315,6 +347,19 @@ export class SqliteLedger implements LedgerStore {
   /** Lists a proposal's decisions in the order they were made. */
   async listDecisions(proposalId: string): Promise<readonly DecisionRecord[]> {
     return this.read(() => this.stmts.decisions.all(proposalId).map(toDecision));
+  }
+
+  /** Stores an admission and its event in one transaction. */
+  async addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow> {
+    return this.write(() => {
+      this.stmts.insertAdmission.run(...admissionValues(admission));
+      return this.appendInTx(event);
+    });
+  }
+
+  /** Lists admissions (of one DOT, or all) in the order they were made. */
+  async listAdmissions(dotId?: string): Promise<readonly AdmissionRecord[]> {
+    return this.read(() => (dotId === undefined ? this.stmts.admissions.all() : this.stmts.admissionsOf.all(dotId)).map(toAdmission));
   }
 
   /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */

@@ -19,7 +19,8 @@ export type LogEventKind =
   | 'interrupted'
   | 'rehearsed'
   /** a run left something a human must look at, without a rollback having failed */
-  | 'needs_attention';
+  | 'needs_attention'
+  | 'admitted';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -37,6 +38,7 @@ export const LOG_EVENT_KINDS = [
   'interrupted',
   'rehearsed',
   'needs_attention',
+  'admitted',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */
@@ -91,6 +93,15 @@ export interface LogRow extends NewLogEvent {
   readonly hash: string;
 }
 
+/**
+ * The DOT content a proposal was made from, frozen with it: every file (base name → text) of its
+ * DOTs and each DOT's content hash. Apply and rollback run this, never the files as they are now.
+ */
+export interface FrozenContent {
+  readonly files: Readonly<Record<string, string>>;
+  readonly hashes: Readonly<Record<string, string>>;
+}
+
 /** A stored proposal. */
 export interface ProposalRecord {
   readonly id: string;
@@ -104,6 +115,21 @@ export interface ProposalRecord {
   readonly createdAt: string;
   readonly expiresAt: string | null;
   readonly signature: string | null; // proposer's signature over the hash (base64)
+  /** the frozen DOT content (null on proposals made before content was frozen) */
+  readonly content?: FrozenContent | null;
+}
+
+/** A reviewer's signed admission of one exact content of a DOT (its files, by hash). */
+export interface AdmissionRecord {
+  readonly dotId: string;
+  readonly version: number;
+  readonly contentHash: string;
+  /** each file's SHA-256 (bound by contentHash), so a later change can be named by file */
+  readonly fileHashes: Readonly<Record<string, string>>;
+  readonly actor: string;
+  readonly signature: string; // base64 Ed25519 over `admit`, the DOT id, the content hash and `at`
+  readonly at: string;
+  readonly comment: string | null;
 }
 
 /** An approval or a rejection of one exact proposal hash. */

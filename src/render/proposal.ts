@@ -45,11 +45,14 @@ const SECTION_TITLES: Readonly<Record<Section, string>> = {
 };
 
 
-/** The content the hash is computed over: specs, params, target, rendered steps, gate. */
+/**
+ * The content the hash is computed over: specs and each DOT's content hash (its exact files, as
+ * reviewers admitted them), params, target, rendered steps, gate.
+ */
 export function proposalContent(input: ProposalInput, requirements: GateRequirements = gateRequirements(input.dots.map((d) => d.spec), input.laws)): Record<string, unknown> {
   return {
     format: PROPOSAL_FORMAT,
-    dots: input.dots.map((d) => ({ id: d.spec.id, version: d.spec.version, spec: d.spec })),
+    dots: input.dots.map((d) => ({ id: d.spec.id, version: d.spec.version, content_hash: d.content.hash, spec: d.spec })),
     params: paramsForRecord(input.params),
     target: input.target,
     steps: input.dots.flatMap((d) =>
@@ -195,6 +198,7 @@ function describeLawRequires(law: Law): string {
   if (q.registry_entry) parts.push('registry entry');
   if (q.companions_applied) parts.push('companions applied');
   if (q.approval_ttl_hours !== undefined) parts.push(`approval TTL ≤ ${q.approval_ttl_hours} h`);
+  if (q.admission_approvals !== undefined) parts.push(`admission by ≥ ${q.admission_approvals} reviewer(s)`);
   return parts.join(', ') || 'nothing machine-checkable';
 }
 
@@ -209,6 +213,7 @@ function renderDot(d: ValidDot, params: BoundParams): string {
       `- **Laws:** ${s.laws.join(', ')}`,
       `- **Companions:** ${s.companions.length > 0 ? s.companions.join(', ') : 'none'}`,
       `- **Spec:** ${code(d.file.split('/').pop() ?? d.file)}`,
+      `- **Content (SHA-256 of ${Object.keys(d.content.files).sort().map(code).join(', ')}):** ${code(d.content.hash)}`,
     ].join('\n'),
   );
   out.push(`### Summary\n\n${s.summary.trim()}`);

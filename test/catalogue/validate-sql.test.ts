@@ -135,7 +135,7 @@ test('C2 relabelled reversible: validation refuses it, and its risk, gate and pr
   assert.equal(req.minApprovals, 2);
   assert.deepEqual(req.sources.dual_control, ['risk:derived']);
   const d = valid.catalogue.dots.get('DOT-BACKUP-SCRIPT-HARDEN')!;
-  const c2dot = { spec: { ...spec, diff: valid.catalogue.dots.get('DOT-PG-DROP-SCHEMA')!.spec.diff }, file: c2.file };
+  const c2dot = { ...valid.catalogue.dots.get('DOT-PG-DROP-SCHEMA')!, spec: { ...spec, diff: valid.catalogue.dots.get('DOT-PG-DROP-SCHEMA')!.spec.diff } };
   const params = bindParams([d.spec, c2dot.spec], {});
   const md = renderProposal({ dots: [d, c2dot], laws, params, target: null }).markdown;
   assert.match(md, /\| Risk \| irreversible \(derived from the diff; labelled reversible\) \|/);

@@ -8,6 +8,7 @@ import { chmod, readFile, writeFile, appendFile } from 'node:fs/promises';
 import { runCli } from '../helpers/cli.js';
 import { createIncident, paramsFor, type Incident } from '../helpers/incident.js';
 import { createScratchDb, type ScratchDb } from '../helpers/pg.js';
+import { admitAll } from '../helpers/admission.js';
 
 for (const ledgerKind of ['sqlite', 'postgres'] as const) {
   describe(`governance walk on the ${ledgerKind} ledger`, () => {
@@ -22,6 +23,7 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
         ledgerDb = await createScratchDb('ledger');
         flags[flags.indexOf('--ledger') + 1] = ledgerDb.url;
       }
+      admitAll(flags, [inc.reviewer1, inc.reviewer2], inc.dir);
     });
     after(async () => {
       await inc?.cleanup();
@@ -135,19 +137,21 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       await chmod(inc.reviewer2.key, 0o600);
     });
 
-    test('editing the DOT after approval changes the hash and voids every approval', async () => {
+    test('editing the DOT after approval changes nothing of the proposal: it runs its frozen content', async () => {
       // a private copy of the catalogue, so the repository's dots/ stay untouched
       const { cp } = await import('node:fs/promises');
       const dots = `${inc.dir}/dots-edited`;
       await cp('dots', dots, { recursive: true });
-      await appendFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, '\n# reviewed text changed after approval\n');
-      const untouched = runCli([...flags, '--dots', dots, 'status', c2]);
-      assert.match(untouched.stdout, /ready to apply/); // a comment does not change the parsed spec
       const text = await readFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, 'utf8');
       await writeFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, text.replace('DROP SCHEMA :"schema" CASCADE', 'DROP SCHEMA :"schema" CASCADE -- edited'));
-      const r = runCli([...flags, '--dots', dots, '--key', inc.operator2.key, 'apply', c2], { cwd: inc.dir });
+      await appendFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, '\n# reviewed text changed after approval\n');
+      const st = JSON.parse(runCli([...flags, '--dots', dots, 'status', c2, '--json']).stdout) as { gate: { kind: string }; currentHash: string; proposal: { hash: string } };
+      assert.equal(st.gate.kind, 'allow');
+      assert.equal(st.currentHash, st.proposal.hash);
+      // the edited file itself cannot be proposed until reviewers admit it
+      const r = runCli([...flags, '--dots', dots, '--key', inc.operator.key, 'propose', 'C2', 'D', ...(await paramsFor(inc, ['C2', 'D']))], { cwd: inc.dir });
       assert.equal(r.code, 3);
-      assert.match(r.stderr, /changed since .* was proposed .*every approval is void/);
+      assert.match(r.stderr, /DOT-PG-DROP-SCHEMA\.yaml changed since DOT-PG-DROP-SCHEMA was last admitted .*dotctl admit DOT-PG-DROP-SCHEMA/);
     });
 
     test('the auditor reads the log and the chain verifies', () => {

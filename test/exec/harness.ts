@@ -8,6 +8,7 @@ import { cp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
+import { ensureAdmitted } from '../helpers/admission.js';
 import { createIncident, paramsFor, type Incident, type Person } from '../helpers/incident.js';
 import { adminClient } from '../helpers/pg.js';
 
@@ -58,6 +59,7 @@ export interface LogEvent {
 /** Creates an incident and binds the CLI to it. */
 export async function createWalk(label: string): Promise<Walk> {
   const inc = await createIncident(label);
+  const flagsFor = (dots: string): string[] => flags(dots);
   const flags = (dots: string): string[] => {
     const f = [...inc.flags];
     f[f.indexOf('--dots') + 1] = dots;
@@ -89,11 +91,13 @@ export async function createWalk(label: string): Promise<Walk> {
       return { pid: child.pid ?? -1, result, kill: () => child.kill('SIGKILL') };
     },
     async propose(refs, overrides = {}, env) {
+      ensureAdmitted(flags(w.dots), [inc.reviewer1, inc.reviewer2], inc.dir);
       const r = w.cli(inc.operator, ['propose', ...refs, ...(await paramsFor(inc, refs, overrides)), '--json'], env);
       if (r.code !== 0) throw new Error(`propose ${refs.join(' ')} failed (exit ${r.code}): ${r.stderr}`);
       return (JSON.parse(r.stdout) as { id: string }).id;
     },
     proposeWith(refs, flags) {
+      ensureAdmitted(flagsFor(w.dots), [inc.reviewer1, inc.reviewer2], inc.dir);
       const r = w.cli(inc.operator, ['propose', ...refs, ...flags, '--json']);
       if (r.code !== 0) throw new Error(`propose ${refs.join(' ')} failed (exit ${r.code}): ${r.stderr}`);
       return (JSON.parse(r.stdout) as { id: string }).id;

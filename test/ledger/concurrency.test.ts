@@ -60,7 +60,7 @@ function concurrencySuite(backend: Backend): void {
       } finally {
         await ledger.close();
       }
-      assert.deepEqual(await site.raw.versions(), [1]);
+      assert.deepEqual(await site.raw.versions(), [1, 2]);
     });
   });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { GENESIS, hashRow, verifyChain } from '../../src/ledger/chain.js';
 import type { LedgerStore, LogRow } from '../../src/ledger/port.js';
 import { DotctlError, InputError, LedgerError } from '../../src/model/errors.js';
-import { allBackends, approval, appendN, at, ev, proposal, proposedEvent, type Backend, type Site } from './helpers.js';
+import { admission, allBackends, approval, appendN, at, ev, proposal, proposedEvent, type Backend, type Site } from './helpers.js';
 
 function ledgerContract(backend: Backend): void {
   describe(`ledger contract: ${backend.name}`, () => {
@@ -26,7 +26,7 @@ function ledgerContract(backend: Backend): void {
     test('a new ledger is empty and its chain is intact at the genesis hash', async () => {
       assert.deepEqual(await ledger.readEvents(), []);
       assert.deepEqual(await verifyChain(ledger.iterateEvents()), { kind: 'intact', rows: 0, headHash: GENESIS });
-      assert.deepEqual(await site.raw.versions(), [1]);
+      assert.deepEqual(await site.raw.versions(), [1, 2]);
     });
 
     test('appended events come back byte-for-byte, chained from genesis, and verify', async () => {
@@ -114,6 +114,42 @@ function ledgerContract(backend: Backend): void {
         return true;
       });
       assert.equal((await ledger.readEvents()).length, logBefore + 1);
+    });
+
+    test('a proposal keeps its frozen content byte-for-byte; one without it reads back null', async () => {
+      const content = {
+        files: { 'DOT-A.yaml': 'id: DOT-A\n# ý — Đ32 ✓\n', 'DOT-A.fix.diff': '--- a\n+++ b\n', 'laws.yaml': 'laws: []\n' },
+        hashes: { 'DOT-A': 'c0ffee' },
+      };
+      const p = proposal('P-frozen', { dotIds: ['DOT-A'], content });
+      await ledger.putProposal(p, proposedEvent(p));
+      assert.deepEqual((await ledger.getProposal(p.id))?.content, content);
+      const bare = proposal('P-unfrozen');
+      await ledger.putProposal(bare, proposedEvent(bare));
+      assert.equal((await ledger.getProposal(bare.id))?.content, null);
+    });
+
+    test('admissions are stored with their admitted event, listed per DOT in order', async () => {
+      const s = await backend.fresh();
+      const l = await s.open();
+      try {
+        const a1 = admission('DOT-A', 'rita', { comment: 'read every line' });
+        const a2 = admission('DOT-A', 'raj', { at: at(8) });
+        const b1 = admission('DOT-B', 'rita', { version: 3, contentHash: 'other', fileHashes: { 'DOT-B.yaml': 'cc' } });
+        const row = await l.addAdmission(a1, ev({ i: 7, actor: 'rita', event: 'admitted', dotId: 'DOT-A' }));
+        assert.equal(row.event, 'admitted');
+        await l.addAdmission(a2, ev({ i: 8, actor: 'raj', event: 'admitted', dotId: 'DOT-A' }));
+        await l.addAdmission(b1, ev({ i: 9, actor: 'rita', event: 'admitted', dotId: 'DOT-B' }));
+        assert.deepEqual(await l.listAdmissions('DOT-A'), [a1, a2]);
+        assert.deepEqual(await l.listAdmissions(), [a1, a2, b1]);
+        assert.deepEqual(await l.listAdmissions('DOT-none'), []);
+        assert.deepEqual((await l.readEvents({ event: 'admitted' })).map((e) => e.actor), ['rita', 'raj', 'rita']);
+        // atomic with its event
+        await assert.rejects(l.addAdmission(admission('DOT-C', 'rita'), ev({ at: 'not a time', event: 'admitted' })), LedgerError);
+        assert.deepEqual(await l.listAdmissions('DOT-C'), []);
+      } finally {
+        await l.close();
+      }
     });
 
     test('a proposal whose event cannot be written is not stored either', async () => {
@@ -210,11 +246,18 @@ function ledgerContract(backend: Backend): void {
       }
       await assert.rejects(site.raw.run(`UPDATE ${site.raw.decisionsTable} SET actor = 'mallory'`), /append-only: UPDATE refused/);
       await assert.rejects(site.raw.run(`DELETE FROM ${site.raw.decisionsTable}`), /append-only: DELETE refused/);
+      await ledger.addAdmission(admission('DOT-T', 'rita'), ev({ event: 'admitted', dotId: 'DOT-T' }));
+      await assert.rejects(site.raw.run(`UPDATE ${site.raw.admissionsTable} SET content_hash = 'forged'`), /append-only: UPDATE refused/);
+      await assert.rejects(site.raw.run(`DELETE FROM ${site.raw.admissionsTable}`), /append-only: DELETE refused/);
+      if (backend.name === 'postgres') {
+        await assert.rejects(site.raw.run(`TRUNCATE ${site.raw.admissionsTable}`), /append-only: TRUNCATE refused/);
+      }
+      assert.equal((await ledger.listAdmissions('DOT-T'))[0]?.contentHash, 'content-of-DOT-T');
       assert.equal((await ledger.readEvents())[0]?.actor, 'alice');
       assert.equal((await verifyChain(ledger.iterateEvents())).kind, 'intact');
     });
 
-    test('migrations are idempotent: reopening keeps version 1 once and the data intact', async () => {
+    test('migrations are idempotent: reopening keeps each version once and the data intact', async () => {
       const rows = await ledger.readEvents();
       for (let k = 0; k < 2; k += 1) {
         const again = await site.open();
@@ -224,8 +267,30 @@ function ledgerContract(backend: Backend): void {
       const reader = await site.open({ mode: 'read' });
       assert.deepEqual(await reader.readEvents(), rows);
       await reader.close();
-      assert.deepEqual(await site.raw.versions(), [1]);
+      assert.deepEqual(await site.raw.versions(), [1, 2]);
       assert.equal((await verifyChain(ledger.iterateEvents())).kind, 'intact');
+    });
+
+    test('a version-1 ledger gains dot_admissions and the proposals content column when opened for writing', async () => {
+      const s = await backend.fresh();
+      const l = await s.open();
+      const old = proposal('P-v1');
+      await l.putProposal(old, proposedEvent(old));
+      await l.close();
+      const prefix = s.raw.logTable.replace('dot_action_log', '');
+      const versionTable = prefix === '' ? 'dotctl_schema_version' : `${prefix}schema_version`;
+      await s.raw.tamper(`DROP TABLE ${s.raw.admissionsTable}; ALTER TABLE ${prefix}dot_proposals DROP COLUMN content; DELETE FROM ${versionTable} WHERE version = 2`);
+      assert.deepEqual(await s.raw.versions(), [1]);
+      const migrated = await s.open();
+      try {
+        assert.deepEqual(await s.raw.versions(), [1, 2]);
+        assert.deepEqual(await migrated.getProposal(old.id), old);
+        await migrated.addAdmission(admission('DOT-A', 'rita'), ev({ event: 'admitted', dotId: 'DOT-A' }));
+        assert.equal((await migrated.listAdmissions()).length, 1);
+        assert.equal((await verifyChain(migrated.iterateEvents())).kind, 'intact');
+      } finally {
+        await migrated.close();
+      }
     });
 
     test('opening a ledger that does not exist for reading says so and creates nothing', async () => {

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import { openLedger, type OpenLedgerOptions } from '../../src/ledger/open.js';
 import { openPostgresLedger } from '../../src/ledger/postgres.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite.js';
-import type { DecisionRecord, LedgerStore, LogEventKind, NewLogEvent, ProposalRecord } from '../../src/ledger/port.js';
+import type { AdmissionRecord, DecisionRecord, LedgerStore, LogEventKind, NewLogEvent, ProposalRecord } from '../../src/ledger/port.js';
 import { adminClient, createScratchDb } from '../helpers/pg.js';
 
 /** A fixed clock for events: minute `i` after a base instant. */
@@ -50,6 +50,22 @@ export function proposal(id: string, overrides: Partial<ProposalRecord> = {}): P
     createdAt: at(0),
     expiresAt: null,
     signature: null,
+    content: null,
+    ...overrides,
+  };
+}
+
+/** An admission of `dotId`'s content by `actor`. */
+export function admission(dotId: string, actor: string, overrides: Partial<AdmissionRecord> = {}): AdmissionRecord {
+  return {
+    dotId,
+    version: 1,
+    contentHash: `content-of-${dotId}`,
+    fileHashes: { [`${dotId}.yaml`]: 'aa', 'laws.yaml': 'bb' },
+    actor,
+    signature: Buffer.from(`sig-${actor}`).toString('base64'),
+    at: at(7),
+    comment: null,
     ...overrides,
   };
 }
@@ -80,6 +96,8 @@ export interface RawAccess {
   readonly logTable: string;
   /** Qualified name of the decisions table. */
   readonly decisionsTable: string;
+  /** Qualified name of the admissions table. */
+  readonly admissionsTable: string;
   /** Runs SQL with the triggers in force; rejects with the database's error. */
   run(sql: string): Promise<void>;
   /** Runs SQL with the append-only triggers bypassed (file access for SQLite, superuser for PostgreSQL). */
@@ -143,6 +161,7 @@ function sqliteRaw(file: string): RawAccess {
   return {
     logTable: 'dot_action_log',
     decisionsTable: 'dot_decisions',
+    admissionsTable: 'dot_admissions',
     async run(sql) {
       withRawSqlite(file, (db) => db.exec(sql));
     },
@@ -206,6 +225,7 @@ function pgRaw(database: string): RawAccess {
   return {
     logTable: 'dotctl.dot_action_log',
     decisionsTable: 'dotctl.dot_decisions',
+    admissionsTable: 'dotctl.dot_admissions',
     async run(sql) {
       await withPgAdmin(database, (c) => c.query(sql));
     },

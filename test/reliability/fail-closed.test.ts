@@ -17,6 +17,7 @@ import { hasStackTrace, type CliResult } from '../helpers/cli.js';
 import { createIncident, paramsFor, type Incident } from '../helpers/incident.js';
 import { adminClient, createScratchDb, type ScratchDb } from '../helpers/pg.js';
 import { dotctl } from './run.js';
+import { ensureAdmitted } from '../helpers/admission.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -56,6 +57,7 @@ async function incident(label: string, ledger?: ScratchDb): Promise<{ inc: Incid
 }
 
 async function proposeApproved(inc: Incident, flags: readonly string[], refs: readonly string[]): Promise<string> {
+  ensureAdmitted(flags, [inc.reviewer1, inc.reviewer2], inc.dir);
   const p = await dotctl([...flags, '--key', inc.operator.key, 'propose', ...refs, ...(await paramsFor(inc, refs)), '--json'], { cwd: inc.dir });
   assert.equal(p.code, 0, p.stderr);
   const id = (JSON.parse(p.stdout) as { id: string }).id;

@@ -49,7 +49,13 @@ before(async () => {
   key = k.file;
   validIdentities = `identities:\n  - name: olga\n    roles: [operator]\n    public_key: ${k.publicKey}\n`;
   identities = join(dir, 'identities.yaml');
+  const reviewers = [await generateKeyFile('rita', join(dir, 'keys')), await generateKeyFile('raj', join(dir, 'keys'))];
+  validIdentities += `  - name: rita\n    roles: [reviewer]\n    public_key: ${reviewers[0]?.publicKey}\n  - name: raj\n    roles: [reviewer]\n    public_key: ${reviewers[1]?.publicKey}\n`;
   writeFileSync(identities, validIdentities);
+  for (const r of reviewers) {
+    const a = await dotctl([...flags(), '--identities', identities, '--key', r.file, 'admit', '--all'], { cwd: dir });
+    assert.equal(a.code, 0, `admitting the catalogue: ${a.stderr}`);
+  }
   // A ledger that exists before the fuzzing, so "untouched" means byte-identical, not just absent.
   // Even --offline reads the server's identity, so the seed proposal needs a real server.
   const r = await dotctl([...flags(), '--target', ADMIN_URL, '--identities', identities, '--key', key, 'propose', '--offline', 'D', '--out', join(dir, 'seed.md')], { cwd: dir });

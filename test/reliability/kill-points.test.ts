@@ -26,6 +26,7 @@ import { hasStackTrace, type CliResult } from '../helpers/cli.js';
 import { paramsFor, type Person } from '../helpers/incident.js';
 import { adminClient, uniqueName } from '../helpers/pg.js';
 import { createWalk, privateDots, replaceIn, sha256, type LogEvent, type Walk } from '../exec/harness.js';
+import { ensureAdmitted } from '../helpers/admission.js';
 import { cleanEnv, dotctl } from './run.js';
 
 /** The CLI with the kill-point hook injected (test-only entry). */
@@ -224,6 +225,9 @@ describe('kill points', { concurrency: 2 }, () => {
       let order: { key: string; kind: string; section: string }[] = [];
 
       async function fresh(): Promise<string> {
+        const f = [...w.inc.flags];
+        f[f.indexOf('--dots') + 1] = w.dots;
+        ensureAdmitted(f, [w.inc.reviewer1, w.inc.reviewer2], w.inc.dir);
         const p = await cli(w, w.inc.operator, ['propose', ...c.refs, ...(await paramsFor(w.inc, c.refs, overrides)), '--json'], env);
         ok(p, `propose ${c.label}`);
         const id = (JSON.parse(p.stdout) as { id: string }).id;

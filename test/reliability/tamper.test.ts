@@ -26,6 +26,7 @@ import type { LogRow, NewLogEvent } from '../../src/ledger/port.js';
 import { generateKeyFile } from '../../src/gate/keys.js';
 import { hasStackTrace } from '../helpers/cli.js';
 import { dotctl, pool, startRecorder, type Recorder } from './run.js';
+import { admitAll } from '../helpers/admission.js';
 import { lit, postgresSites, sqliteSites, type Site, type SiteFactory } from './sites.js';
 
 const N = 6;
@@ -256,6 +257,7 @@ function gateCases(): GateCase[] {
     { name: 'proposal dot_ids changed (D dropped from the bundle)', sql: (s, i) => `UPDATE ${P(s)} SET dot_ids = '["DOT-PG-GRANT-SCHEMA"]' WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed/ },
     { name: 'proposal params changed (another schema)', sql: (s, i) => `UPDATE ${P(s)} SET params = replace(params, 'sandbox_tac', 'public') WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed/ },
     { name: 'proposal target_fingerprint changed', sql: (s, i) => `UPDATE ${P(s)} SET target_fingerprint = 'postgres://elsewhere:5432/prod' WHERE id = ${lit(i.p)}`, expect: /was proposed for postgres:\/\/elsewhere:5432\/prod|changed since/ },
+    { name: 'proposal frozen content changed (its rollback rewritten)', sql: (s, i) => `UPDATE ${P(s)} SET content = replace(content, 'REVOKE USAGE ON SCHEMA', 'DROP SCHEMA') WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed/ },
     { name: 'proposal hash changed', sql: (s, i) => `UPDATE ${P(s)} SET hash = ${lit('c'.repeat(64))} WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed|does not verify/ },
     { name: 'proposal state changed to applied', sql: (s, i) => `UPDATE ${P(s)} SET state = 'applied' WHERE id = ${lit(i.p)}`, expect: /is applied/ },
     { name: 'proposal created_by changed to another operator', sql: (s, i) => `UPDATE ${P(s)} SET created_by = 'omar' WHERE id = ${lit(i.p)}`, expect: sigFail },
@@ -319,6 +321,7 @@ function gateSuite(factory: () => SiteFactory): void {
       }
       writeFileSync(join(dir, 'identities.yaml'), yaml);
       seed = await sites.fresh();
+      admitAll(flags(seed), [{ name: 'rita', key: keys.rita ?? '' }, { name: 'raj', key: keys.raj ?? '' }], dir);
       const propose = async (): Promise<string> => {
         const r = await as(seed, 'olga', ['propose', '--offline', 'A', 'D', '--json']);
         assert.equal(r.code, 0, r.stderr);

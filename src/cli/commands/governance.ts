@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action, collect, engineFor, out, outJson } from '../context.js';
 
-/** Registers `keygen`, `propose`, `approve`, `reject`. */
+/** Registers `keygen`, `propose`, `admit`, `admissions`, `approve`, `reject`. */
 export function registerGovernanceCommands(program: Command): void {
   program
     .command('keygen <name>')
@@ -41,6 +41,45 @@ export function registerGovernanceCommands(program: Command): void {
         out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length} read-only check(s) passed`}`);
         out(`gate: ${r.requirements.minApprovals} approval(s) from reviewers${r.requirements.dualControl ? ' (dual control)' : ''}`);
         out(`wrote ${r.markdownPath}`);
+      }),
+    );
+
+  program
+    .command('admit [dot...]')
+    .description("admit DOTs' current content (YAML, diffs, laws) as a reviewer, so they can be proposed")
+    .option('--all', 'admit every DOT of the catalogue whose current content you have not admitted yet')
+    .option('--comment <text>', 'comment recorded with the admission')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (refs: string[], opts: { all?: boolean; comment?: string; json?: boolean }, cmd: Command) => {
+        const { InputError } = await import('../../engine.js');
+        if (opts.all === true && refs.length > 0) throw new InputError('name DOTs or pass --all, not both');
+        if (opts.all !== true && refs.length === 0) throw new InputError('name the DOT(s) to admit (id or option label), or pass --all');
+        const r = await (await engineFor(cmd)).admit(opts.all === true ? 'all' : refs, opts.comment);
+        if (opts.json) return outJson(r);
+        for (const a of r) {
+          const verdict = a.decision.kind === 'admitted' ? 'may be proposed' : `not yet: ${a.decision.required} reviewer(s) needed, ${a.decision.admitters.length} so far`;
+          out(`${a.dotId} v${a.version} content ${a.contentHash.slice(0, 16)}… ${a.outcome === 'already' ? 'already admitted by you' : 'admitted'}; ${verdict}`);
+        }
+      }),
+    );
+
+  program
+    .command('admissions [dot]')
+    .description('who admitted which content of each DOT, and whether its current content may be proposed')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (ref: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+        const r = await (await engineFor(cmd)).admissions(ref);
+        if (opts.json) return outJson(r);
+        for (const s of r.statuses) {
+          const verdict = s.decision === null ? '' : s.decision.kind === 'admitted' ? ': admitted' : `: NOT admitted (${s.decision.required} reviewer(s) needed, ${s.decision.admitters.length} so far)`;
+          out(`${s.dotId} v${s.version} current content ${s.contentHash.slice(0, 16)}…${verdict}`);
+          for (const a of s.admissions) {
+            out(`  ${a.at}  ${a.actor}  v${a.version} ${a.contentHash.slice(0, 16)}…${a.contentHash === s.contentHash ? ' (current)' : ''}${a.comment ? `  ${a.comment}` : ''}`);
+          }
+        }
+        if (r.note) out(r.note);
       }),
     );
 

@@ -173,14 +173,22 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
     const unmet: Unmet[] = [];
     if (!me.roles.includes('operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not an operator and may not roll back` });
     if (record.state !== 'applied' && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied proposal can be rolled back` });
+    // a rollback runs the content frozen in the applied proposal, bound to its hash, never today's files
+    if (p.recomputeError || p.currentHash !== record.hash) {
+      unmet.push({ kind: 'hash_changed', message: `the frozen content of ${id} does not reproduce its hash${p.recomputeError ? ` (${p.recomputeError})` : ''}; it cannot be rolled back by dotctl` });
+    }
+    const decisions = await ledger.listDecisions(id);
+    if (decisions.some((d) => d.kind === 'approve' && d.actor === me.name)) {
+      unmet.push({ kind: 'applier_approved', message: `${me.name} approved ${id} and may not roll it back; another operator does` });
+    }
     if (p.requirements.dualControl) {
       // The restore of an irreversible change needs the same dual control as the change itself:
       // the approvals are judged as of the moment the change was applied, so a rollback is not
       // locked out once their TTL has passed.
       const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
       const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(o);
-      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions: await ledger.listDecisions(id), identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
-      unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'applier_approved' || u.kind === 'hash_changed'));
+      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions, identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
+      unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing'));
     }
     if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);
     const plan = planApply(p.dots);
