@@ -3,7 +3,6 @@
  * proposes, gates, applies, rolls back and reads the action log. The CLI calls only this module's
  * exports (and `demo/run-demo.ts`, the incident demo, which is itself built on this API).
  */
-import { InputError } from './model/errors.js';
 import { checkCatalogue, loadCatalogue } from './catalogue/load.js';
 import type { Catalogue, ValidDot, ValidationResult } from './catalogue/validate.js';
 import { bindParams, parseParamPairs } from './catalogue/params.js';
