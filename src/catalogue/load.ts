@@ -4,6 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, SpecError } from '../model/errors.js';
+import { shippedDotsDir } from '../model/package-paths.js';
 import { validateCatalogue, type Catalogue, type CatalogueSource, type SourceFile, type ValidationResult } from './validate.js';
 
 /** Largest spec or side file read (guards against a runaway file). */
@@ -15,7 +16,7 @@ export async function readCatalogueSource(dir: string): Promise<CatalogueSource>
   try {
     names = (await readdir(dir)).sort();
   } catch (err) {
-    throw new InputError(`cannot read the DOT directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); point --dots or DOTCTL_DOTS at the catalogue`, { cause: err });
+    throw new InputError(`cannot read the DOT directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); point --dots or DOTCTL_DOTS at the catalogue (dotctl ships one in ${shippedDotsDir()})`, { cause: err });
   }
   const shown = (name: string): string => join(dir, name);
   const dots: SourceFile[] = [];

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { DotctlError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
+import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 
 /** Global options, each also read from its environment variable. */
@@ -17,9 +17,16 @@ export function globalOptions(cmd: Command): GlobalOptions {
   while (root.parent) root = root.parent;
   const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string }>();
   const env = process.env;
+  const ledger = o.ledger ?? env.DOTCTL_LEDGER ?? '.dotctl/ledger.db';
+  // An in-memory ledger (a library feature) would vanish when this command exits, and with it the record of what it did.
+  if (ledger.startsWith('memory:')) {
+    throw new InputError(
+      `--ledger ${ledger} names an in-memory ledger, which is lost when dotctl exits; point --ledger (or DOTCTL_LEDGER) at a SQLite file or a postgres:// URL`,
+    );
+  }
   return {
     dots: o.dots ?? env.DOTCTL_DOTS ?? './dots',
-    ledger: o.ledger ?? env.DOTCTL_LEDGER ?? '.dotctl/ledger.db',
+    ledger,
     target: o.target ?? env.DOTCTL_TARGET ?? undefined,
     identities: o.identities ?? env.DOTCTL_IDENTITIES ?? undefined,
     key: o.key ?? env.DOTCTL_KEY ?? undefined,

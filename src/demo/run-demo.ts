@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CheckError, DotctlError } from '../model/errors.js';
+import { shippedDotsDir, shippedExamplesDir } from '../model/package-paths.js';
 import { loadCatalogue } from '../catalogue/load.js';
 import type { EngineOptions } from '../engine/options.js';
 import { baseEnv } from '../exec/command.js';
@@ -62,11 +62,6 @@ export interface DemoResult {
 /** Tools the stages run; checked before anything is created. */
 const TOOLS: readonly (readonly string[])[] = [['bash', '--version'], ['gzip', '--version'], ['curl', '--version'], ['shellcheck', '--version'], ['pg_dump', '--version'], ['pg_restore', '--version'], ['psql', '--version'], ['find', '--version']];
 
-/** The package's own directory (two levels above this module in src/ and in dist/). */
-function packageDir(): string {
-  return fileURLToPath(new URL('../../', import.meta.url));
-}
-
 async function preflight(scratch: Scratch, signal: AbortSignal | undefined): Promise<string> {
   const missing: string[] = [];
   for (const argv of TOOLS) {
@@ -94,8 +89,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const adminUrl = resolveAdminUrl(o.target, env);
   const server = serverInfo(adminUrl, env);
   const scratch = new Scratch(adminUrl);
-  const pkg = packageDir();
-  const dotsDir = join(pkg, 'dots');
+  const dotsDir = shippedDotsDir();
   const catalogue = await loadCatalogue(dotsDir);
   const version = await preflight(scratch, o.signal);
 
@@ -131,7 +125,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       scratch,
       server,
       dotsDir,
-      examplesDir: join(pkg, 'examples'),
+      examplesDir: shippedExamplesDir(),
       catalogue,
       paths,
       database,

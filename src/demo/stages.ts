@@ -24,7 +24,7 @@ import { auditBackupDir, formatBackupAudit, formatBytes } from '../exec/backup-a
 import { runProgram, type ProgramRun } from '../exec/command.js';
 import { BACKUP_TIMEOUT_MS, KUMA_PATH, runBackupScript, type BackupScriptRun } from './backup-script.js';
 import { adminToolEnv, type PgClient } from './scratch.js';
-import { columns, firstLine, seconds, short } from './print.js';
+import { columns, firstLine, short } from './print.js';
 import { check, PEOPLE, type DemoContext, type Person, type Stage } from './stage.js';
 import type { Push } from './heartbeat.js';
 

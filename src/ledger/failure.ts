@@ -20,9 +20,17 @@ export function displayLedger(spec: string): string {
   }
 }
 
-/** True when a ledger spec names a PostgreSQL ledger rather than a SQLite file. */
+/** True when a ledger spec names a PostgreSQL ledger. */
 export function isPostgresSpec(spec: string): boolean {
   return /^postgres(ql)?:\/\//i.test(spec);
+}
+
+/** The prefix of an in-memory ledger spec (`memory:` or `memory:<name>`). */
+export const MEMORY_PREFIX = 'memory:';
+
+/** True when a ledger spec names an in-memory ledger rather than a SQLite file. */
+export function isMemorySpec(spec: string): boolean {
+  return spec.startsWith(MEMORY_PREFIX);
 }
 
 /** The short reason a driver gave, without a stack or a trailing period. */
@@ -46,13 +54,15 @@ export function ledgerFailure(spec: string, access: LedgerAccess, err: unknown):
   const name = displayLedger(spec);
   const reason = reasonOf(err);
   const pg = isPostgresSpec(spec);
-  const wayOut = pg
-    ? access === 'open'
-      ? 'check that PostgreSQL is running, that the URL and role are right, or point --ledger elsewhere'
-      : 'check the database and the role\'s privileges, or point --ledger elsewhere'
-    : access === 'read'
-      ? 'check --ledger and the file\'s permissions'
-      : 'fix its permissions or point --ledger elsewhere';
+  const wayOut = isMemorySpec(spec)
+    ? 'open a new handle, raise its maxEvents, or use a SQLite file or a postgres:// URL'
+    : pg
+      ? access === 'open'
+        ? 'check that PostgreSQL is running, that the URL and role are right, or point --ledger elsewhere'
+        : 'check the database and the role\'s privileges, or point --ledger elsewhere'
+      : access === 'read'
+        ? 'check --ledger and the file\'s permissions'
+        : 'fix its permissions or point --ledger elsewhere';
   const verb = access === 'write' ? 'write' : access === 'read' ? 'read' : 'open';
   return new LedgerError(`cannot ${verb} the ledger ${name} (${reason}); ${wayOut}`, {
     code: 'LEDGER_UNAVAILABLE',

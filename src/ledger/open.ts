@@ -1,10 +1,12 @@
 /**
- * Opening the ledger a `--ledger` spec names: a `postgres://` / `postgresql://` URL is the
- * PostgreSQL ledger, anything else a SQLite file. Each adapter (and its driver) is imported
+ * Opening the ledger a spec names: a `postgres://` / `postgresql://` URL is the PostgreSQL
+ * ledger, `memory:` or `memory:<name>` an in-memory ledger of this process (for tests and
+ * library use; see memory.ts), anything else a SQLite file (write `./memory:x` for a file of
+ * that name). Each adapter (and its driver) is imported
  * only when used, so a command loads one driver. Fails closed: a ledger that cannot be opened
  * or written is a LedgerError naming it and the way out.
  */
-import { isPostgresSpec, ledgerFailure } from './failure.js';
+import { isMemorySpec, isPostgresSpec, ledgerFailure } from './failure.js';
 import type { LedgerStore } from './port.js';
 
 /** How a command means to use the ledger. */
@@ -25,6 +27,10 @@ export async function openLedger(spec: string, options: OpenLedgerOptions = {}):
   if (isPostgresSpec(spec)) {
     const { openPostgresLedger } = await import('./postgres.js');
     return openPostgresLedger(spec, { create });
+  }
+  if (isMemorySpec(spec)) {
+    const { openMemoryLedger } = await import('./memory.js');
+    return openMemoryLedger(spec, { create });
   }
   const { openSqliteLedger } = await import('./sqlite.js');
   return openSqliteLedger(spec, { create });

@@ -38,7 +38,10 @@ test('DOTCTL_DOTS is honoured and a missing directory is one clear sentence, exi
   assert.equal(runCli(['validate'], { env: { DOTCTL_DOTS: MINI } }).code, 0);
   const r = runCli(['--dots', join(tmp, 'nope'), 'validate']);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^dotctl: cannot read the DOT directory .*nope \(ENOENT\); point --dots or DOTCTL_DOTS at the catalogue\n$/);
+  assert.match(r.stderr, /^dotctl: cannot read the DOT directory .*nope \(ENOENT\); point --dots or DOTCTL_DOTS at the catalogue \(dotctl ships one in (\/.+\/dots\/)\)\n$/);
+  // The named catalogue is real: the way out works.
+  const shipped = /ships one in (\/.+\/dots\/)\)/.exec(r.stderr)?.[1] ?? '';
+  assert.equal(runCli(['--dots', shipped, 'validate']).code, 0);
 });
 
 test('list and show print the catalogue, --json for tools', () => {

@@ -213,6 +213,17 @@ describe('a ledger that does not exist yet', () => {
   });
 });
 
+describe('an in-memory ledger on the command line', () => {
+  test('is refused (exit 2): it would be lost when dotctl exits', () => {
+    for (const env of [{}, { DOTCTL_LEDGER: 'memory:team' }]) {
+      const flag = 'DOTCTL_LEDGER' in env ? [] : ['--ledger', 'memory:team'];
+      const r = dotctl([...flag, 'proposals'], env);
+      assertExit(r, 2);
+      assert.match(r.stderr, /^dotctl: --ledger memory:team names an in-memory ledger, which is lost when dotctl exits; point --ledger \(or DOTCTL_LEDGER\) at a SQLite file or a postgres:\/\/ URL\n$/);
+    }
+  });
+});
+
 describe('dotctl log verify on a PostgreSQL ledger', () => {
   let db: ScratchDb;
   before(async () => {

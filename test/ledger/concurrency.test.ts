@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { verifyChain } from '../../src/ledger/chain.js';
-import { allBackends, type Backend } from './helpers.js';
+import { sqlBackends, type Backend } from './helpers.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/append-worker.ts', import.meta.url));
 const WORKERS = 5;
@@ -65,4 +65,4 @@ function concurrencySuite(backend: Backend): void {
   });
 }
 
-for (const backend of allBackends()) concurrencySuite(backend);
+for (const backend of sqlBackends()) concurrencySuite(backend);

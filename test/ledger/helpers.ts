@@ -1,14 +1,17 @@
 /**
  * Builders and per-adapter sites for the ledger tests. A "site" is one fresh ledger location
- * (a SQLite file in a temp dir, or a scratch PostgreSQL database) plus raw access to it that
- * goes around the adapter — with the append-only triggers in force (`run`) or bypassed the way
- * someone with file or superuser access could (`tamper`).
+ * (a SQLite file in a temp dir, a scratch PostgreSQL database, a named in-memory ledger) plus
+ * raw access to it that goes around the adapter — for the SQL ledgers with the append-only
+ * triggers in force (`run`) or bypassed the way someone with file or superuser access could
+ * (`tamper`). The in-memory ledger has no storage to reach around: its raw access is only what
+ * the contract needs (does it exist, make it full).
  */
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openLedger, type OpenLedgerOptions } from '../../src/ledger/open.js';
+import { dropMemoryLedger, openMemoryLedger } from '../../src/ledger/memory.js';
 import { openPostgresLedger } from '../../src/ledger/postgres.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite.js';
 import type { AdmissionRecord, DecisionRecord, LedgerStore, LogEventKind, NewLogEvent, ProposalRecord } from '../../src/ledger/port.js';
@@ -90,8 +93,22 @@ export function proposedEvent(p: ProposalRecord, i = 0): NewLogEvent {
   return ev({ i, event: 'proposed', actor: p.createdBy, proposalId: p.id, dotId: p.dotIds[0] ?? null, proposalHash: p.hash });
 }
 
-/** Raw access to one site's tables, around the adapter. */
-export interface RawAccess {
+/** What every site's raw access offers. */
+interface CommonRawAccess {
+  /** Whether anything of a ledger exists at the site (file, schema dotctl, named memory ledger). */
+  exists(): Promise<boolean>;
+  /** Makes every later append to the action log fail, like a full disk would. */
+  blockAppends(): Promise<void>;
+}
+
+/** Raw access to an in-memory ledger. */
+export interface MemoryRawAccess extends CommonRawAccess {
+  readonly kind: 'memory';
+}
+
+/** Raw access to one SQL site's tables, around the adapter. */
+export interface SqlRawAccess extends CommonRawAccess {
+  readonly kind: 'sql';
   /** Qualified name of the action log table. */
   readonly logTable: string;
   /** Qualified name of the decisions table. */
@@ -104,25 +121,24 @@ export interface RawAccess {
   tamper(sql: string): Promise<void>;
   /** Schema versions recorded, ascending. */
   versions(): Promise<number[]>;
-  /** Whether anything of a ledger exists at the site (file, or schema dotctl). */
-  exists(): Promise<boolean>;
-  /** Makes every later insert into the action log fail, like a full disk would. */
-  blockAppends(): Promise<void>;
 }
 
+/** Raw access to a site, by kind of storage. */
+export type RawAccess = SqlRawAccess | MemoryRawAccess;
+
 /** One fresh ledger location. */
-export interface Site {
+export interface Site<R extends RawAccess = SqlRawAccess> {
   readonly spec: string;
-  readonly raw: RawAccess;
+  readonly raw: R;
   open(options?: OpenLedgerOptions): Promise<LedgerStore>;
   /** Opens the adapter directly with a small streaming batch, to exercise batch boundaries. */
   openBatched(batchSize: number): Promise<LedgerStore>;
 }
 
 /** A kind of ledger the suites run over; hands out fresh sites and cleans all of them up. */
-export interface Backend {
-  readonly name: 'sqlite' | 'postgres';
-  fresh(): Promise<Site>;
+export interface Backend<R extends RawAccess = SqlRawAccess> {
+  readonly name: 'sqlite' | 'postgres' | 'memory';
+  fresh(): Promise<Site<R>>;
   cleanup(): Promise<void>;
 }
 
@@ -157,8 +173,9 @@ function withRawSqlite<T>(file: string, fn: (db: Database.Database) => T): T {
   }
 }
 
-function sqliteRaw(file: string): RawAccess {
+function sqliteRaw(file: string): SqlRawAccess {
   return {
+    kind: 'sql',
     logTable: 'dot_action_log',
     decisionsTable: 'dot_decisions',
     admissionsTable: 'dot_admissions',
@@ -221,8 +238,9 @@ async function withPgAdmin<T>(database: string, fn: (c: Awaited<ReturnType<typeo
   }
 }
 
-function pgRaw(database: string): RawAccess {
+function pgRaw(database: string): SqlRawAccess {
   return {
+    kind: 'sql',
     logTable: 'dotctl.dot_action_log',
     decisionsTable: 'dotctl.dot_decisions',
     admissionsTable: 'dotctl.dot_admissions',
@@ -249,9 +267,54 @@ function pgRaw(database: string): RawAccess {
   };
 }
 
-/** The backends every adapter-level suite runs over. */
-export function allBackends(): Backend[] {
+/**
+ * Backend of named in-memory ledgers of this process (all dropped by cleanup). Full is
+ * maxEvents set to the events already there, through the adapter's own option.
+ */
+export function memoryBackend(): Backend<MemoryRawAccess> {
+  const names: string[] = [];
+  const base = `test-${process.pid}-${Date.now().toString(36)}`;
+  return {
+    name: 'memory',
+    async fresh() {
+      const name = `${base}-${names.length + 1}`;
+      names.push(name);
+      const spec = `memory:${name}`;
+      return {
+        spec,
+        raw: {
+          kind: 'memory',
+          async exists() {
+            return openMemoryLedger(spec, { create: false }).then(
+              (l) => l.close().then(() => true),
+              () => false,
+            );
+          },
+          async blockAppends() {
+            const l = await openMemoryLedger(spec, { create: false });
+            const held = (await l.readEvents()).length;
+            await l.close();
+            await (await openMemoryLedger(spec, { create: false, maxEvents: held })).close();
+          },
+        },
+        open: (o) => openLedger(spec, o),
+        openBatched: (batchSize) => openMemoryLedger(spec, { batchSize }),
+      };
+    },
+    async cleanup() {
+      for (const name of names.splice(0)) dropMemoryLedger(name);
+    },
+  };
+}
+
+/** The SQL backends, for the suites that reach around the adapter with SQL or other processes. */
+export function sqlBackends(): Backend[] {
   return [sqliteBackend(), postgresBackend()];
+}
+
+/** Every backend: the suites of the port's contract run over all of them. */
+export function allBackends(): Backend<RawAccess>[] {
+  return [...sqlBackends(), memoryBackend()];
 }
 
 /** Appends `n` simple events (minute i = 1..n) and returns nothing; for building a chain to tamper with. */

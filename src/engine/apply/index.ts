@@ -11,7 +11,6 @@
  */
 import { hostname } from 'node:os';
 import { GateError, LedgerError } from '../../model/errors.js';
-import type { ValidDot } from '../../catalogue/validate.js';
 import { resolveSecrets } from '../../catalogue/bind.js';
 import { actingIdentity } from '../../gate/keys.js';
 import { decideGate, type Unmet } from '../../gate/decide.js';
