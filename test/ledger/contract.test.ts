@@ -313,8 +313,9 @@ function ledgerContract(backend: Backend<RawAccess>): void {
       assert.equal((await verifyChain(ledger.iterateEvents())).kind, 'intact');
     });
 
-    test('a version-1 ledger gains dot_admissions and the proposals content column when opened for writing', async () => {
-      const s = await backend.fresh();
+    test('a version-1 ledger gains dot_admissions and the proposals content column when opened for writing', async (t) => {
+      if (backend.name === 'memory') return t.skip('memory has no stored schema to migrate');
+      const s = (await backend.fresh()) as Site;
       const l = await s.open();
       const old = proposal('P-v1');
       await l.putProposal(old, proposedEvent(old));
