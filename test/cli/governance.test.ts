@@ -53,7 +53,7 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.match(j.target, new RegExp(`^pg:\\d+/\\d+/${inc.db.name}$`));
       // without a server there is no identity to bind: refused, nothing proposed
       const down = runCli([...flags, '--target', 'postgres://postgres@127.0.0.1:1/nowhere', '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline'], { cwd: inc.dir });
-      assert.equal(down.code, 4, down.stderr);
+      assert.equal(down.code, 8, down.stderr);
       assert.match(down.stderr, /cannot connect to the target postgres:\/\/127\.0\.0\.1:1\/nowhere/);
       assert.match(await readFile(`${inc.dir}/offline.md`, 'utf8'), /## Evidence\n\n_Absent: rendered without a target \(offline\)/);
     });
