@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { applyProposal, decideProposal, proposeBundle, type EngineOptions } from '../../src/engine.js';
+import { admitDots, applyProposal, decideProposal, proposeBundle, type EngineOptions } from '../../src/engine.js';
 import { auditBackupDir } from '../../src/exec/backup-audit.js';
 import { KUMA_PATH, runBackupScript, type BackupScriptRun } from '../../src/demo/backup-script.js';
 import { startHeartbeatListener, type HeartbeatListener } from '../../src/demo/heartbeat.js';
@@ -36,6 +36,8 @@ function as(inc: Incident, who: Person): EngineOptions {
 async function applyBundle(inc: Incident, refs: readonly string[]): Promise<string> {
   const flags = await paramsFor(inc, refs, { verify_push_url: `${listener.url}/api/push/dotctl-post-verify` });
   const pairs = flags.filter((_, i) => i % 2 === 1);
+  // the incident's two reviewers admit the catalogue first (a repeat admission is a no-op)
+  for (const r of [inc.reviewer1, inc.reviewer2]) await admitDots(as(inc, r), 'all', null);
   const p = await proposeBundle(as(inc, inc.operator), refs, pairs);
   const d = await decideProposal(as(inc, inc.reviewer1), p.id, 'approve', null);
   assert.equal(d.gate.kind, 'allow', d.gate.unmet.map((u) => u.message).join('; '));
