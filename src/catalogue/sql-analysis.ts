@@ -103,7 +103,7 @@ export const SIDE_EFFECT_FUNCTIONS: ReadonlySet<string> = new Set([
   'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot', 'pg_replication_origin_drop',
   'pg_stat_reset', 'pg_stat_reset_shared', 'pg_stat_reset_single_table_counters', 'pg_advisory_lock',
   'pg_advisory_xact_lock', 'pg_try_advisory_lock', 'pg_try_advisory_xact_lock', 'pg_advisory_unlock_all',
-  'pg_sleep', 'pg_sleep_for', 'pg_sleep_until', 'nextval', 'setval',
+  'nextval', 'setval', // pg_sleep is allowed: a slow check changes nothing and statement_timeout bounds it
 ]);
 
 /** Of those, the ones whose effect a rollback cannot undo (or that run SQL nobody can classify). */

@@ -219,7 +219,7 @@ export function lockKey(fingerprint: string): string {
  * Holds the per-target advisory lock while `fn` runs; waits up to `waitMs`, then refuses with
  * who holds it since when.
  */
-export async function withAdvisoryLock<T>(client: TargetClient, fingerprint: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+export async function withAdvisoryLock<T>(client: TargetClient, fingerprint: string, waitMs: number, fn: () => Promise<T>, label: string = fingerprint): Promise<T> {
   const key = lockKey(fingerprint);
   const deadline = Date.now() + waitMs;
   for (;;) {
@@ -235,7 +235,7 @@ export async function withAdvisoryLock<T>(client: TargetClient, fingerprint: str
       ).catch(() => ({ rows: [] as Record<string, unknown>[] }));
       const h = holder.rows[0];
       throw new TargetBusyError(
-        `another apply holds the lock on ${fingerprint}${h ? ` (backend pid ${String(h.pid)}, ${String(h.application_name)}, since ${String(h.since)})` : ''}; wait for it to finish and try again`,
+        `another apply holds the lock on ${label}${h ? ` (backend pid ${String(h.pid)}, ${String(h.application_name)}, since ${String(h.since)})` : ''}; wait for it to finish and try again`,
         { context: { target: fingerprint } },
       );
     }

@@ -83,6 +83,7 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
         { kind: 'hash_changed', message: `${p.record.id} was proposed for ${p.record.targetFingerprint}, but the target ${targetFingerprint(address)} is ${server}; point --target at the proposed server and database, or propose again` },
       ]);
     }
+    const label = `${targetFingerprint(address)} (${server})`;
     return withAdvisoryLock(session.client, server, o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
       const effects = await makeEffects();
       const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
@@ -97,7 +98,7 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
       } finally {
         await effects.dispose();
       }
-    });
+    }, label);
   });
 }
 
