@@ -100,8 +100,8 @@ describe('installed into a project', () => {
   });
 
   test("import('dotctl') gives the engine's API, which works from the installed package", () => {
-    const r = ok(run('node', ['-e', "import('dotctl').then(m => console.log(typeof m.listDots))"], project), 'import dotctl');
-    assert.equal(r.stdout, 'function\n');
+    const r = ok(run('node', ['-e', "import('dotctl').then(m => console.log(typeof m.createEngine, typeof m.listDots))"], project), 'import dotctl');
+    assert.equal(r.stdout, 'function function\n');
     const script = "import('dotctl').then(async (m) => console.log((await m.listDots('node_modules/dotctl/dots')).map((d) => d.option).join(' ')))";
     assert.equal(ok(run('node', ['-e', script], project), 'listDots').stdout, `${SEED_OPTIONS.join(' ')}\n`);
   });
@@ -116,10 +116,11 @@ describe('installed into a project', () => {
       }),
     );
     const good = [
-      "import { listDots, type DotSummary, type EngineOptions, type LogRow } from 'dotctl';",
-      "const options: EngineOptions = { dots: 'node_modules/dotctl/dots', ledger: 'memory:check', target: undefined, identities: undefined, key: undefined };",
-      'const dots: readonly DotSummary[] = await listDots(options.dots);',
-      'const seqs: number[] = ([] as LogRow[]).map((r) => r.seq);',
+      "import { createEngine, listDots, loadCatalogue, type DotSummary, type Engine, type LogRow } from 'dotctl';",
+      "const dots: readonly DotSummary[] = await listDots('node_modules/dotctl/dots');",
+      "const engine: Engine = createEngine({ catalogue: await loadCatalogue('node_modules/dotctl/dots'), ledger: 'memory:check' });",
+      'const rows: readonly LogRow[] = await engine.log();',
+      'const seqs: number[] = rows.map((r) => r.seq);',
       "console.log(dots.map((d) => d.option).join(' '), seqs.length);",
     ].join('\n');
     writeFileSync(join(project, 'index.ts'), `${good}\n`);
