@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { adminClient } from '../test/helpers/pg.js';
-import { buildIncident } from '../src/demo/incident.js';
+import { buildIncident } from '../src/cli/demo/incident.js';
 import { createIncident, dotctlOk, preApplyCompanion, proposeApproved, type Incident } from './incident.js';
 import { BIN, ensureBuilt, judge, line, ms } from './lib.js';
 

@@ -28,7 +28,11 @@ export { DotctlError, InputError, LedgerError, formatProblem } from './model/err
 export { describeRequirements } from './render/proposal.js';
 export { generateKeyFile } from './gate/keys.js';
 export { applyProposal, rollbackProposal, type ApplyReport, type ApplyOutcome, type StepReport } from './engine/apply/index.js';
-export { auditBackupDir, formatBackupAudit, type BackupAudit } from './exec/backup-audit.js';
+export { auditBackupDir, formatBackupAudit, formatBytes, type BackupAudit } from './exec/backup-audit.js';
+/** Runs a program without a shell (timeout, bounded output, abort signal): what command steps use. */
+export { runProgram, baseEnv, type CommandRun as ProgramRun } from './exec/command.js';
+export { CheckError, GateError, TargetUnreachableError, TargetBusyError } from './model/errors.js';
+export { shippedDotsDir, shippedExamplesDir } from './model/package-paths.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 

@@ -276,6 +276,8 @@ export interface ProposalStatus {
   readonly note: string | null;
   /** for a proposal marked applying: whether its apply process is still alive */
   readonly liveness: string | null;
+  /** each companion the bundle's DOTs require: in the bundle, applied on the same target, or missing */
+  readonly companions: readonly CompanionStatus[];
 }
 
 /** Whether the process that started an apply still runs (only knowable on the same host). */
@@ -299,19 +301,21 @@ export async function proposalStatus(o: EngineOptions, id: string): Promise<Prop
     let note: string | null = null;
     let currentHash = record.hash;
     let requirements: GateRequirements | null = null;
+    let companions: readonly CompanionStatus[] = [];
     try {
       const cat = await catalogueOf(o);
       // the stored target: status reads the ledger and catalogue, it does not connect anywhere
       const loaded = resolveStored(cat, record);
       currentHash = loaded.currentHash;
       requirements = loaded.requirements;
+      companions = await companionStatus(ledger, loaded);
       if (o.identities) {
         const identities: readonly Identity[] = await identitiesOf(o);
-        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions: await companionStatus(ledger, loaded), events });
+        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions, events });
       } else note = 'pass --identities (or DOTCTL_IDENTITIES) to see the gate decision';
     } catch (err) {
       note = `gate not evaluated: ${(err as Error).message}`;
     }
-    return { proposal: record, decisions, events, gate, currentHash, requirements, note, liveness: applyLiveness(record, events) };
+    return { proposal: record, decisions, events, gate, currentHash, requirements, note, liveness: applyLiveness(record, events), companions };
   });
 }

@@ -12,9 +12,9 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { admitDots, applyProposal, decideProposal, proposeBundle, type EngineOptions } from '../../src/engine.js';
 import { auditBackupDir } from '../../src/exec/backup-audit.js';
-import { KUMA_PATH, runBackupScript, type BackupScriptRun } from '../../src/demo/backup-script.js';
-import { startHeartbeatListener, type HeartbeatListener } from '../../src/demo/heartbeat.js';
-import { serverInfo } from '../../src/demo/scratch.js';
+import { KUMA_PATH, runBackupScript, type BackupScriptRun } from '../../src/cli/demo/backup-script.js';
+import { startHeartbeatListener, type HeartbeatListener } from '../../src/cli/demo/heartbeat.js';
+import { serverInfo } from '../../src/cli/demo/scratch.js';
 import { createIncident, paramsFor, type Incident, type Person } from '../helpers/incident.js';
 import { ADMIN_URL, adminClient } from '../helpers/pg.js';
 

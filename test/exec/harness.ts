@@ -186,7 +186,7 @@ export async function privileges(w: Walk, role: string): Promise<string> {
 export async function schemaRows(w: Walk): Promise<number | null> {
   const exists = await w.scalar(`SELECT count(*)::int FROM pg_namespace WHERE nspname = 'sandbox_tac'`);
   if (exists === 0) return null;
-  const { SEED_TABLES } = await import('../../src/demo/incident.js');
+  const { SEED_TABLES } = await import('../../src/cli/demo/incident.js');
   let n = 0;
   for (const [t] of SEED_TABLES) n += Number(await w.scalar(`SELECT count(*)::int FROM sandbox_tac."${t}"`));
   return n;

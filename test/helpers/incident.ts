@@ -8,7 +8,7 @@ import { mkdtemp, rm, copyFile, mkdir, writeFile, chmod } from 'node:fs/promises
 import { tmpdir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { adminClient, createScratchDb, createScratchRole, dropScratchRoles, type ScratchDb } from './pg.js';
-import { buildIncident } from '../../src/demo/incident.js';
+import { buildIncident } from '../../src/cli/demo/incident.js';
 import { generateKeyFile } from '../../src/gate/keys.js';
 
 export interface Person {

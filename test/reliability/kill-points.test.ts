@@ -33,7 +33,7 @@ import { cleanEnv, dotctl } from './run.js';
 const PAUSING_CLI = fileURLToPath(new URL('./pausing-cli.mjs', import.meta.url));
 import { loadCatalogue } from '../../src/catalogue/load.js';
 import { resolveBundle } from '../../src/engine.js';
-import { SEED_TABLES } from '../../src/demo/incident.js';
+import { SEED_TABLES } from '../../src/cli/demo/incident.js';
 import type { ValidDot } from '../../src/catalogue/validate.js';
 
 /** What a kill must leave consistent. */

@@ -17,7 +17,7 @@ export function registerDemoCommands(program: Command): void {
     .option('--json', 'print only a JSON summary of the stages at the end')
     .action(
       action(async (opts: { keep?: boolean; json?: boolean }, cmd: Command) => {
-        const { runDemo } = await import('../../demo/run-demo.js');
+        const { runDemo } = await import('../demo/run-demo.js');
         const controller = new AbortController();
         const onSignal = (): void => {
           process.stderr.write('\ndotctl demo: interrupted; cleaning up (press Ctrl-C again to stop at once and leave the scratch behind)\n');

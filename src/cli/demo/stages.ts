@@ -6,118 +6,16 @@
  */
 import { copyFile, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { GateError } from '../model/errors.js';
-import { findDot } from '../catalogue/bundle.js';
-import { proposeBundle, decideProposal, companionStatus, resolveStored } from '../engine/governance.js';
-import { applyProposal, type ApplyReport } from '../engine/apply/index.js';
-import { admitDots } from '../engine/admission.js';
-import { generateKeyFile } from '../gate/keys.js';
-import { withLedger } from '../ledger/open.js';
-import { listProposals, readLog, verifyLog } from '../engine/audit.js';
-import type { LogRow } from '../model/records.js';
-import { fileSha256 } from '../exec/checks.js';
-import { buildIncident, countRows, SEED_ROWS, SEED_TABLES } from './incident.js';
-import { auditBackupDir, formatBackupAudit, formatBytes } from '../exec/backup-audit.js';
-import { runProgram, type ProgramRun } from '../exec/command.js';
-import { BACKUP_TIMEOUT_MS, KUMA_PATH, runBackupScript, type BackupScriptRun } from './backup-script.js';
-import { adminToolEnv, type PgClient } from './scratch.js';
+import { createHash } from 'node:crypto';
+import { GateError, auditBackupDir, formatBackupAudit, formatBytes, generateKeyFile, type LogRow } from '../../engine.js';
+import { buildIncident, SEED_ROWS, SEED_TABLES } from './incident.js';
+import { KUMA_PATH } from './backup-script.js';
 import { columns, firstLine, short } from './print.js';
-import { check, PEOPLE, type DemoContext, type Person, type Stage } from './stage.js';
-import type { Push } from './heartbeat.js';
+import { check, PEOPLE, type Person, type Stage } from './stage.js';
 
-const SCHEMA = 'sandbox_tac';
-/** The heartbeat path D's post-verify pushes to (the backup's own is KUMA_PATH). */
-const VERIFY_PATH = '/api/push/dotctl-post-verify';
-const TOOL_TIMEOUT_MS = 120_000;
-
-// ── helpers ─────────────────────────────────────────────────────────────────────────────
-
-/** Runs the backup script at ctx.paths.script against the incident database, printing the command. */
-async function runBackup(ctx: DemoContext, extra: Readonly<Record<string, string>> = {}): Promise<BackupScriptRun> {
-  const show = Object.keys(extra).length > 0 ? `  (${Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(' ')})` : '';
-  ctx.say(`$ bash ${ctx.paths.script}${show}`);
-  const b = await runBackupScript({
-    script: ctx.paths.script,
-    server: ctx.server,
-    database: ctx.database,
-    dbUser: ctx.dumpRole,
-    password: ctx.dumpPassword,
-    backupDir: ctx.paths.backups,
-    listener: ctx.listener,
-    extra,
-    signal: ctx.signal,
-  });
-  check(b.run.spawnError === null, `cannot run bash: ${b.run.spawnError}`);
-  check(!b.run.timedOut, `the backup script did not finish within ${BACKUP_TIMEOUT_MS / 1000} s`);
-  return b;
-}
-
-function describePushes(pushes: readonly Push[]): string {
-  return pushes.length === 0 ? 'none' : pushes.map((p) => `${p.status ?? '?'}${p.msg ? ` (msg=${p.msg})` : ''} to ${p.path}`).join('; ');
-}
-
-async function tool(ctx: DemoContext, argv: readonly string[], database: string, stdin?: Readable): Promise<ProgramRun> {
-  const run = await runProgram(argv, { env: adminToolEnv(ctx.server, database), timeoutMs: TOOL_TIMEOUT_MS, signal: ctx.signal, stdin });
-  check(run.spawnError === null, `cannot run ${argv[0]}: ${run.spawnError}; install the PostgreSQL client tools`);
-  check(!run.timedOut, `${argv.join(' ')} did not finish within ${TOOL_TIMEOUT_MS / 1000} s`);
-  return run;
-}
-
-/** `name=value` pairs for exactly the parameters the named DOTs declare (others are refused). */
-function pairsFor(ctx: DemoContext, refs: readonly string[]): string[] {
-  const cat = ctx.catalogue;
-  const names = new Set(refs.flatMap((r) => Object.entries(findDot(cat, r).spec.params).filter(([, p]) => p.type !== 'secret').map(([n]) => n)));
-  return [...names].sort().filter((n) => ctx.params[n] !== undefined).map((n) => `${n}=${ctx.params[n]}`);
-}
-
-async function rowCounts(ctx: DemoContext, database: string): Promise<Record<string, number>> {
-  return ctx.scratch.withClient(database, (c) => countRows(c, SCHEMA));
-}
-
-function expectSeedRows(counts: Readonly<Record<string, number>>, where: string): number {
-  for (const [t, n] of SEED_TABLES) check(counts[t] === n, `${where}: ${SCHEMA}.${t} has ${counts[t] ?? 'no'} rows, the seed has ${n}`);
-  const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  check(total === SEED_ROWS, `${where}: ${total} rows in ${SCHEMA}, the seed has ${SEED_ROWS}`);
-  return total;
-}
-
-function rowLine(counts: Readonly<Record<string, number>>): string {
-  return `${SEED_TABLES.map(([t]) => counts[t] ?? 0).join('/')} = ${Object.values(counts).reduce((a, b) => a + b, 0)}`;
-}
-
-async function schemaExists(c: PgClient): Promise<boolean> {
-  return (await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [SCHEMA])).rowCount === 1;
-}
-
-/** One line per section of an apply report: how many steps passed. */
-function summarizeSteps(r: ApplyReport): string[] {
-  const groups = new Map<string, { n: number; ok: number }>();
-  for (const s of r.steps) {
-    const k = `${s.dotId} ${s.section.replace('_', '-').replace('hard-stops', 'hard stops')}`;
-    const g = groups.get(k) ?? { n: 0, ok: 0 };
-    g.n += 1;
-    if (s.outcome === 'passed' || s.outcome === 'already_applied' || s.outcome === 'skipped') g.ok += 1;
-    groups.set(k, g);
-  }
-  return columns([...groups.entries()].map(([k, g]) => [k, `${g.ok}/${g.n} passed`]), '    ');
-}
-
-function stepObserved(r: ApplyReport, name: string): string {
-  return r.steps.find((s) => s.name === name)?.observed ?? '(step not in the report)';
-}
-
-async function applyAs(ctx: DemoContext, who: Person, id: string): Promise<ApplyReport> {
-  const r = await applyProposal(ctx.as(who), id);
-  const bad = r.steps.find((s) => s.outcome === 'failed' || s.outcome === 'error');
-  check(r.outcome === 'applied', `apply of ${id} ended ${r.outcome}: ${r.message}${bad ? `; first failing step: ${bad.dotId} ${bad.name}: ${bad.observed}` : ''}`);
-  return r;
-}
-
-// ── the stages ──────────────────────────────────────────────────────────────────────────
-
+import { SCHEMA, VERIFY_PATH, runBackup, describePushes, tool, pairsFor, rowCounts, expectSeedRows, rowLine, schemaExists, summarizeSteps, stepObserved, applyAs } from './stage-tools.js';
 const incident: Stage = {
   title: 'The incident: schema sandbox_tac, data, and a dump role without USAGE (seed §1)',
   async run(ctx) {
@@ -221,8 +119,8 @@ const identities: Stage = {
     ctx.say('the engine derives who is acting from the key that signs, never from a flag');
     // a DOT is code that runs with the target's privileges: nothing of it runs until reviewers admit its exact files
     const { reviewer1, reviewer2 } = ctx.people;
-    await admitDots(ctx.as(reviewer1), 'all', 'read every line of the seed fixes');
-    const admitted = await admitDots(ctx.as(reviewer2), 'all', 'second reader of the seed fixes');
+    await ctx.as(reviewer1).admit('all', 'read every line of the seed fixes');
+    const admitted = await ctx.as(reviewer2).admit('all', 'second reader of the seed fixes');
     const pending = admitted.filter((a) => a.decision.kind !== 'admitted');
     check(pending.length === 0, `after two reviewers, ${pending.map((a) => a.dotId).join(', ')} is still not admitted`);
     ctx.say(`${reviewer1.name} and ${reviewer2.name} admit the ${admitted.length} seed DOTs (Ed25519 signatures over each DOT's content hash: YAML, diffs, laws)`);
@@ -234,7 +132,7 @@ const grantAndHarden: Stage = {
   title: 'Fix now (seed §5 recommendation): A GRANT + D harden — propose, approve, apply, prove',
   async run(ctx) {
     const { operator, reviewer1 } = ctx.people;
-    const p = await proposeBundle(ctx.as(operator), ['A', 'D'], pairsFor(ctx, ['A', 'D']));
+    const p = await ctx.as(operator).propose(['A', 'D'], pairsFor(ctx, ['A', 'D']));
     ctx.say(`${operator.name} proposes ${p.dots.join(' + ')}: ${p.id}, hash ${short(p.hash)}`);
     ctx.say(`  evidence: ${p.evidence.length} read-only hard stops and pre-checks passed on ${p.target}, e.g.`);
     for (const name of ['Dump role has no USAGE on the schema yet', 'Broken artefacts in the backup directory', 'Script is not hardened yet']) {
@@ -243,7 +141,7 @@ const grantAndHarden: Stage = {
     }
     ctx.say(`  gate: ${p.requirements.minApprovals} approval(s) from a reviewer other than the proposer; rendered to ${p.markdownPath}`);
 
-    const d = await decideProposal(ctx.as(reviewer1), p.id, 'approve', 'A + D per seed §5: restore the backup now');
+    const d = await ctx.as(reviewer1).approve(p.id, 'A + D per seed §5: restore the backup now');
     ctx.say(`${reviewer1.name} approves (Ed25519 signature over ${short(d.hash)}): gate ${d.gate.kind === 'allow' ? 'ready to apply' : `not ready — ${d.gate.unmet.map((u) => u.message).join('; ')}`}`);
     check(d.gate.kind === 'allow', `after one approval A + D must be ready to apply: ${d.gate.unmet.map((u) => u.message).join('; ')}`);
 
@@ -320,7 +218,7 @@ const dropWithDualControl: Stage = {
   async run(ctx) {
     const { operator, reviewer1, reviewer2 } = ctx.people;
     await mkdir(ctx.paths.archive, { recursive: true, mode: 0o700 });
-    const p = await proposeBundle(ctx.as(operator), ['C2'], pairsFor(ctx, ['C2']));
+    const p = await ctx.as(operator).propose(['C2'], pairsFor(ctx, ['C2']));
     ctx.say(`${operator.name} proposes ${p.dots.join(' + ')}: ${p.id}, hash ${short(p.hash)}`);
     for (const name of ['No outside object depends on the schema', 'Schema is not exposed through Directus', 'Row inventory of the schema']) {
       const e = p.evidence.find((x) => x.name === name);
@@ -330,22 +228,19 @@ const dropWithDualControl: Stage = {
     check(p.requirements.dualControl && p.requirements.minApprovals >= 2 && p.requirements.archiveBeforeDiff, 'C2 must require dual control and an archive before the diff');
 
     // D is not in this bundle: the companion rule is met by the A + D proposal applied on this target.
-    const companions = await withLedger(ctx.paths.ledger, { mode: 'read' }, async (ledger) => {
-      const record = await ledger.getProposal(p.id);
-      check(record, `${p.id} is not in the ledger`);
-      const applied = (await ledger.listProposals('applied')).filter((x) => x.dotIds.includes('DOT-BACKUP-SCRIPT-HARDEN') && x.targetFingerprint === record.targetFingerprint);
-      return { status: await companionStatus(ledger, resolveStored(ctx.catalogue, record)), by: applied.map((x) => x.id) };
-    });
+    const status = await ctx.as(operator).status(p.id);
+    const applied = (await ctx.as(operator).proposals('applied')).filter((x) => x.dotIds.includes('DOT-BACKUP-SCRIPT-HARDEN') && x.targetFingerprint === status.proposal.targetFingerprint);
+    const companions = { status: status.companions, by: applied.map((x) => x.id) };
     for (const c of companions.status) ctx.say(`  companion ${c.dotId} (required by ${c.requiredBy}): ${c.status}${c.status === 'applied' ? ` on this target by ${companions.by.join(', ')}` : ''}`);
     check(companions.status.length > 0 && companions.status.every((c) => c.status === 'applied'), 'the companion D must count as applied through the ledger');
 
-    const first = await decideProposal(ctx.as(reviewer1), p.id, 'approve', 'P7/C2 owner confirmed the pilot is abandoned');
+    const first = await ctx.as(reviewer1).approve(p.id, 'P7/C2 owner confirmed the pilot is abandoned');
     ctx.say(`${reviewer1.name} approves: gate ${first.gate.kind === 'allow' ? 'ready' : `not ready — ${first.gate.unmet.map((u) => u.message).join('; ')}`}`);
     check(first.gate.kind === 'refuse', 'one approval must not be enough for an irreversible DOT');
 
     let refusal: GateError | null = null;
     try {
-      await applyProposal(ctx.as(operator), p.id);
+      await ctx.as(operator).apply(p.id);
     } catch (err) {
       if (!(err instanceof GateError)) throw err;
       refusal = err;
@@ -358,7 +253,7 @@ const dropWithDualControl: Stage = {
     check(still, `${SCHEMA} must still exist after the refused apply`);
     ctx.say(`  ${SCHEMA} still exists; the refusal is in the action log`);
 
-    const second = await decideProposal(ctx.as(reviewer2), p.id, 'approve', 'second reviewer: archive first, then drop');
+    const second = await ctx.as(reviewer2).approve(p.id, 'second reviewer: archive first, then drop');
     ctx.say(`${reviewer2.name} approves: gate ${second.gate.kind === 'allow' ? `ready to apply (approvals: ${second.gate.approvers.join(', ')})` : `not ready — ${second.gate.unmet.map((u) => u.message).join('; ')}`}`);
     check(second.gate.kind === 'allow', `two approvals must pass the gate: ${second.gate.unmet.map((u) => u.message).join('; ')}`);
 
@@ -375,8 +270,8 @@ const dropWithDualControl: Stage = {
     // The archive, verified independently of the engine: bytes, sha256 against the action log, TOC, restore.
     const archive = join(ctx.paths.archive, `${SCHEMA}_archive.dump`);
     const st = await stat(archive);
-    const sha = await fileSha256(archive);
-    const logged = await withLedger(ctx.paths.ledger, { mode: 'read' }, (l) => l.readEvents({ proposalId: p.id, event: 'step_passed' }));
+    const sha = createHash('sha256').update(await readFile(archive)).digest('hex');
+    const logged = await ctx.as(ctx.people.auditor).log({ proposal: p.id, event: 'step_passed' });
     const archiveEvent = logged.find((e) => (e.detail as { step?: string }).step === 'Pre-archive the schema');
     const loggedSha = String((archiveEvent?.detail as { sha256?: unknown } | undefined)?.sha256 ?? '');
     ctx.say(`archive ${archive}: ${st.size} bytes, mode ${(st.mode & 0o777).toString(8)}, sha256 ${short(sha, 16)} (action log row ${archiveEvent?.seq ?? '?'}: ${short(loggedSha, 16)})`);
@@ -422,9 +317,10 @@ const audit: Stage = {
   async run(ctx) {
     const { auditor } = ctx.people;
     // the same reads as `dotctl log`, `dotctl log verify` and `dotctl proposals`
-    const rows = await readLog(ctx.paths.ledger, {});
-    const verdict = await verifyLog(ctx.paths.ledger);
-    const proposals = (await listProposals(ctx.paths.ledger)).list;
+    const engine = ctx.as(auditor);
+    const rows = await engine.log();
+    const verdict = await engine.verifyLog();
+    const proposals = await engine.proposals();
     ctx.say(`${auditor.name} (auditor) reads ${ctx.paths.ledger} — ${rows.length} rows (consecutive step rows folded):`);
     for (const l of compactLog(rows, Object.values(ctx.people))) ctx.say(`  ${l}`);
     ctx.say('');

@@ -4,8 +4,14 @@
  * 1/0/0 — 243 live rows), indexes, functions and triggers, and a dump role without USAGE.
  * Used by `dotctl demo` and the tests; it touches nothing it did not create.
  */
-import type { TargetClient } from '../exec/target.js';
-import { quoteIdent } from '../catalogue/sql-template.js';
+import pg from 'pg';
+
+/** What the incident needs of a connection (pg.Client satisfies it). */
+export interface TargetClient {
+  query(sql: string): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
 
 /** Names of what the incident is built from. */
 export interface IncidentNames {

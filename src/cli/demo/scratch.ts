@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { InputError, TargetUnreachableError } from '../model/errors.js';
-import { quoteIdent, quoteLiteral } from '../catalogue/sql-template.js';
-import { baseEnv } from '../exec/command.js';
+import { InputError, TargetUnreachableError, baseEnv } from '../../engine.js';
+
+const quoteIdent = (name: string): string => pg.escapeIdentifier(name);
+const quoteLiteral = (value: string): string => pg.escapeLiteral(value);
 
 /** The admin connection used when neither --target/DOTCTL_TARGET nor a libpq variable says otherwise. */
 export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -6,9 +6,8 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { baseEnv } from '../exec/command.js';
 import type { HeartbeatListener, Push } from './heartbeat.js';
-import { runProgram, type ProgramRun } from '../exec/command.js';
+import { baseEnv, runProgram, type ProgramRun } from '../../engine.js';
 import type { ServerInfo } from './scratch.js';
 
 /** The heartbeat path of the backup's own monitor (seed §6: …/api/push/pg-backup-local). */

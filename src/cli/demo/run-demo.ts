@@ -9,13 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckError, DotctlError } from '../model/errors.js';
-import { shippedDotsDir, shippedExamplesDir } from '../model/package-paths.js';
-import { loadCatalogue } from '../catalogue/load.js';
-import type { EngineOptions } from '../engine/options.js';
-import { baseEnv } from '../exec/command.js';
+import { CheckError, DotctlError, baseEnv, createEngine, loadCatalogue, runProgram, shippedDotsDir, shippedExamplesDir, type Engine } from '../../engine.js';
 import { startHeartbeatListener, type HeartbeatListener } from './heartbeat.js';
-import { runProgram } from '../exec/command.js';
 import { Scratch, resolveAdminUrl, serverInfo, urlForDatabase } from './scratch.js';
 import { seconds, stageHeading } from './print.js';
 import { DemoFailure, type DemoContext, type DemoPaths } from './stage.js';
@@ -149,7 +144,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       signal,
       // paths under the work dir are shown as $WORK (named in the header), so lines stay short
       say: (line = '') => say(`  ${line.split(work).join('$WORK')}`.trimEnd()),
-      as: (who): EngineOptions => ({ dots: dotsDir, ledger: paths.ledger, target: targetUrl, identities: paths.identities, key: who.key, proposalsDir: paths.proposals, env }),
+      as: (who): Engine => createEngine({ catalogue, ledger: paths.ledger, target: targetUrl, identities: paths.identities, signer: who.key, proposalsDir: paths.proposals, env }),
     };
     for (const [i, stage] of STAGES.entries()) {
       if (signal.aborted) break;

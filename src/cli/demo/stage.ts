@@ -2,8 +2,7 @@
  * What every demo stage is given and how it says it did not do what it claims. A stage prints
  * a short section, asserts its own outcome with `check`, and returns the key facts (for --json).
  */
-import type { EngineOptions } from '../engine/options.js';
-import type { Catalogue } from '../catalogue/validate.js';
+import type { Catalogue, Engine } from '../../engine.js';
 import type { HeartbeatListener } from './heartbeat.js';
 import type { Scratch, ServerInfo } from './scratch.js';
 
@@ -73,8 +72,8 @@ export interface DemoContext {
   readonly signal: AbortSignal;
   /** prints a line of the stage's section */
   say(line?: string): void;
-  /** engine options acting with `who`'s key */
-  as(who: Person): EngineOptions;
+  /** the engine acting with `who`'s key (built through the public API) */
+  as(who: Person): Engine;
 }
 
 /** A stage: prints its section, asserts its outcome, returns its key facts. */
