@@ -17,7 +17,7 @@ export { loadCatalogue } from './catalogue/load.js';
 export { openLedger } from './ledger/open.js';
 export type { LedgerStore, ChainVerdict } from './ledger/port.js';
 export { loadIdentities, loadSigningKey, type SigningKey } from './gate/keys.js';
-export type { Identity } from './gate/identities.js';
+export { ROLES, type Identity, type Role } from './gate/identities.js';
 export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
 export type { EngineOptions, Progress } from './engine/options.js';
 export type { RunHooks } from './engine/apply/journal.js';

@@ -10,6 +10,7 @@ import type { SqlExpect } from '../catalogue/schema.js';
 import type { BoundStep } from '../catalogue/steps.js';
 import { runCommand, baseEnv, type CommandRun } from './command.js';
 import type { TargetClient } from './target.js';
+import { sqlErrorText } from './sql-error.js';
 
 /** What one check saw and whether it passed. */
 export interface CheckResult {
@@ -137,8 +138,7 @@ export async function checkSql(client: TargetClient, step: Extract<BoundStep, { 
     const r = await client.query({ text, values: [...values], queryMode: 'extended' });
     return judgeRows(step.expect, r.rows, r.fields);
   } catch (err) {
-    const e = err as { message?: string; code?: string };
-    return { outcome: 'error', observed: `SQL error${e.code ? ` ${e.code}` : ''}: ${clip(e.message ?? String(err))}`, expected: 'the query to run' };
+    return { outcome: 'error', observed: clip(sqlErrorText(err, text)), expected: 'the query to run' };
   }
 }
 

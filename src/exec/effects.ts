@@ -8,11 +8,11 @@ import { copyFile, mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { BoundStep } from '../catalogue/steps.js';
-import { archiveSchema, discardArchive, restoreArchive } from './archive.js';
+import { archiveSchema, restoreArchive } from './archive.js';
 import { checkCommand, checkFile, judgeCommand, type CheckResult } from './checks.js';
 import { baseEnv, runCommand } from './command.js';
-import { patchFile, writeAtomic } from './patch.js';
-import { fileSha256 } from './checks.js';
+import { patchFile } from './patch.js';
+import { undoArchive, undoPatch } from './undo.js';
 import type { TargetAddress } from './target.js';
 
 type Of<K extends BoundStep['kind']> = Extract<BoundStep, { kind: K }>;
@@ -49,14 +49,7 @@ function patchResult(step: Of<'patch'>, r: Awaited<ReturnType<typeof patchFile>>
         observed: `patched ${step.file}: sha256 ${r.sha256Before.slice(0, 12)}… → ${r.sha256After.slice(0, 12)}…`,
         expected,
         detail: { file: step.file, sha256_before: r.sha256Before, sha256_after: r.sha256After },
-        undo: undoable
-          ? async () => {
-              const now = await fileSha256(step.file).catch(() => null);
-              if (now !== r.sha256After) return { outcome: 'failed', observed: `${step.file} changed since it was patched (sha256 ${now?.slice(0, 12) ?? 'missing'}…); not restored`, expected: 'the patched content' };
-              await writeAtomic(step.file, r.before);
-              return { outcome: 'passed', observed: `restored ${step.file} (sha256 ${r.sha256Before.slice(0, 12)}…)`, expected: 'the previous content' };
-            }
-          : undefined,
+        undo: undoable ? () => undoPatch({ file: step.file, diff: step.diff, reverse: step.reverse, before: r.sha256Before, after: r.sha256After }) : undefined,
       };
     case 'already_applied':
       return { outcome: 'passed', alreadyApplied: true, observed: `${step.file} already has this change (sha256 ${r.sha256.slice(0, 12)}…); not applied twice`, expected };
@@ -92,12 +85,7 @@ export function liveEffects(target: TargetAddress): Effects {
         expected: `a verified archive of ${step.schema}`,
         detail: { archive: i.path, bytes: i.bytes, sha256: i.sha256, entries: i.entries, table_data: i.tableData },
         // only called when the change it guards did not commit: the data is still in the database
-        undo: async () => {
-          const d = await discardArchive(i.path, i.sha256);
-          return d.kind === 'failed'
-            ? { outcome: 'failed', observed: d.message, expected: 'the unused archive removed' }
-            : { outcome: 'passed', observed: `removed the unused archive ${i.path} (the change it guarded did not commit)`, expected: 'the unused archive removed' };
-        },
+        undo: () => undoArchive(i.path, i.sha256),
       };
     },
     async restore(step) {

@@ -11,10 +11,10 @@ export function registerGovernanceCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (name: string, opts: { dir: string; role: string[]; json?: boolean }) => {
-        const { generateKeyFile, InputError } = await import('../../engine.js');
+        const { generateKeyFile, InputError, ROLES } = await import('../../engine.js');
         const roles = opts.role.length > 0 ? opts.role : ['operator'];
-        const bad = roles.find((r) => !['operator', 'reviewer', 'auditor'].includes(r));
-        if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use operator, reviewer or auditor`);
+        const bad = roles.find((r) => !(ROLES as readonly string[]).includes(r));
+        if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use ${ROLES.join(', ')}`);
         const k = await generateKeyFile(name, opts.dir);
         if (opts.json) return outJson({ name, roles, key_file: k.file, public_key: k.publicKey });
         out(`# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);

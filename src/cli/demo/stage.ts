@@ -2,7 +2,7 @@
  * What every demo stage is given and how it says it did not do what it claims. A stage prints
  * a short section, asserts its own outcome with `check`, and returns the key facts (for --json).
  */
-import type { Catalogue, Engine } from '../../engine.js';
+import type { Catalogue, Engine, Role } from '../../engine.js';
 import type { HeartbeatListener } from './heartbeat.js';
 import type { Scratch, ServerInfo } from './scratch.js';
 
@@ -22,7 +22,7 @@ export function check(condition: unknown, message: string): asserts condition {
 /** One identity of the demo. */
 export interface Person {
   readonly name: string;
-  readonly role: 'operator' | 'reviewer' | 'auditor';
+  readonly role: Role;
   /** private key file */
   readonly key: string;
 }

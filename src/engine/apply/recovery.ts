@@ -3,9 +3,8 @@
  * still lives, and reverting the file changes of an attempt whose transaction did not commit.
  */
 import { hostname } from 'node:os';
-import { discardArchive } from '../../exec/archive.js';
 import type { CheckResult } from '../../exec/checks.js';
-import { removeStaleTemps, revertPatch } from '../../exec/patch.js';
+import { undoArchive, undoPatch } from '../../exec/undo.js';
 import type { LedgerStore, LogRow } from '../../ledger/port.js';
 import { failed } from './report.js';
 import { bound, type RunContext } from './run.js';
@@ -83,20 +82,12 @@ export async function proposedEvidence(ledger: LedgerStore, id: string): Promise
 }
 
 async function revertOne(run: RunContext, ch: RecordedChange): Promise<CheckResult> {
-  if (ch.kind === 'archive') {
-    const out = await discardArchive(ch.path, ch.sha256).catch((err: Error) => ({ kind: 'failed' as const, message: err.message }));
-    if (out.kind === 'failed') return { outcome: 'failed', observed: out.message, expected: `the unused archive ${ch.path} removed` };
-    return { outcome: 'passed', observed: out.kind === 'discarded' ? `removed the unused archive ${ch.path} (the change it guarded did not commit)` : `${ch.path} is already gone`, expected: '' };
-  }
+  if (ch.kind === 'archive') return undoArchive(ch.path, ch.sha256);
   const dot = run.dots.find((d) => d.spec.id === ch.dotId);
   const step = dot?.spec.diff[ch.index];
   const b = step ? bound(run, step) : null;
   if (!b || b.kind !== 'patch') return { outcome: 'error', observed: `${ch.dotId} has no patch step ${ch.index} any more`, expected: '' };
-  const out = await revertPatch(ch.file, b.diff, b.reverse, ch.before, ch.after).catch((err: Error) => ({ kind: 'failed' as const, message: err.message }));
-  const temps = await removeStaleTemps(ch.file);
-  const extra = temps > 0 ? `; removed ${temps} temp file(s) left by the killed write` : '';
-  if (out.kind === 'failed') return { outcome: 'failed', observed: out.message, expected: `${ch.file} back to sha256 ${ch.before.slice(0, 12)}…` };
-  return { outcome: 'passed', observed: `${out.kind === 'reverted' ? 'reverted' : 'already back to'} ${ch.file} (sha256 ${ch.before.slice(0, 12)}…)${extra}`, expected: '' };
+  return undoPatch({ file: ch.file, diff: b.diff, reverse: b.reverse, before: ch.before, after: ch.after });
 }
 
 /**
