@@ -106,7 +106,13 @@ export function parseWorkspace(file: string, text: string): { kind: 'valid'; con
   if (problems.length > 0) return { kind: 'invalid', problems };
   const parsed = WorkspaceSchema.safeParse(value ?? {});
   if (!parsed.success) {
-    return { kind: 'invalid', problems: parsed.error.issues.map((i) => at(nodeAt(i.path), `${i.path.join('.') || 'document'}: ${i.message}`)) };
+    const say = (i: (typeof parsed.error.issues)[number]): string => {
+      // zod says "Invalid key in record"; say which names are allowed
+      if (i.code === 'invalid_key' && i.path[0] === 'environments') return `${String(i.path.at(-1))} is not a valid environment name: environment names are lower-case letters, digits, _ and -`;
+      if (i.code === 'invalid_key') return `${String(i.path.at(-1))} is not a valid parameter name: parameter names are lower_snake_case`;
+      return i.message;
+    };
+    return { kind: 'invalid', problems: parsed.error.issues.map((i) => at(nodeAt(i.path), `${i.path.join('.') || 'document'}: ${say(i)}`)) };
   }
   const c = parsed.data;
   for (const [name, env] of Object.entries(c.environments)) {
