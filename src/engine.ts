@@ -5,7 +5,7 @@
  */
 import { checkCatalogue, loadCatalogue } from './catalogue/load.js';
 import type { Catalogue, ValidDot, ValidationResult } from './catalogue/validate.js';
-import { bindParams, parseParamPairs } from './catalogue/params.js';
+import { bindParams, parseParamPairs, withParamDefaults, type ParamDefaults } from './catalogue/params.js';
 import { gateRequirements, type GateRequirements } from './catalogue/laws.js';
 import { effectiveRisk } from './catalogue/risk.js';
 import { renderProposal, type RenderedProposal } from './render/proposal.js';
@@ -14,6 +14,8 @@ import { findDot, resolveBundle } from './catalogue/bundle.js';
 export { findDot, resolveBundle };
 export { createEngine, type Engine, type EngineDeps } from './engine/create.js';
 export { loadCatalogue } from './catalogue/load.js';
+export type { ParamDefaults } from './catalogue/params.js';
+export { parseWorkspace, resolveWorkspace, WORKSPACE_FILE, type WorkspaceConfig, type ResolvedWorkspace, type ResolvedEnvironment } from './catalogue/workspace.js';
 export { openLedger } from './ledger/open.js';
 export type { LedgerStore, ChainVerdict } from './ledger/port.js';
 export { loadIdentities, loadSigningKey, type SigningKey } from './gate/keys.js';
@@ -47,7 +49,8 @@ export async function validateDots(dir: string): Promise<ValidationResult & { re
 /** One line of the catalogue. */
 export interface DotSummary {
   readonly id: string;
-  readonly option: string;
+  /** the option label (A, C1), or null when the DOT has none */
+  readonly option: string | null;
   readonly title: string;
   readonly risk: 'reversible' | 'irreversible';
   readonly actionCode: string;
@@ -62,7 +65,7 @@ function summarize(d: ValidDot, cat: Catalogue): DotSummary {
   const req = gateRequirements([d.spec], cat.laws);
   return {
     id: d.spec.id,
-    option: d.spec.option,
+    option: d.spec.option ?? null,
     title: d.spec.title,
     risk: effectiveRisk(d.spec, cat.laws).risk,
     actionCode: d.spec.action_code,
@@ -74,10 +77,11 @@ function summarize(d: ValidDot, cat: Catalogue): DotSummary {
   };
 }
 
-/** The catalogue, ordered by option label. */
+/** The catalogue, ordered by option label (DOTs without one last, by id). */
 export async function listDots(dir: string): Promise<DotSummary[]> {
   const cat = await loadCatalogue(dir);
-  return [...cat.dots.values()].map((d) => summarize(d, cat)).sort((a, b) => (a.option < b.option ? -1 : a.option > b.option ? 1 : 0));
+  const key = (d: DotSummary): string => (d.option !== null ? `0${d.option}` : `1${d.id}`);
+  return [...cat.dots.values()].map((d) => summarize(d, cat)).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** One DOT in full: its summary, its spec and its gate requirements. */
@@ -88,10 +92,11 @@ export async function showDot(dir: string, ref: string): Promise<{ summary: DotS
 }
 
 /** Pure render of a bundle with `name=value` parameter pairs: no database, no ledger. */
-export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[]): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
+export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[], defaults?: ParamDefaults): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
   const cat = await loadCatalogue(dir);
   const dots = resolveBundle(cat, refs);
-  const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
+  const specs = dots.map((d) => d.spec);
+  const params = bindParams(specs, withParamDefaults(specs, defaults, parseParamPairs(pairs)));
   const rendered = renderProposal({ dots, laws: cat.laws, params, target: null, evidence: null });
   return { ...rendered, dots: dots.map((d) => d.spec.id) };
 }

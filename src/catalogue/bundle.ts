@@ -6,7 +6,7 @@ import type { Catalogue, ValidDot } from './validate.js';
 export function findDot(cat: Catalogue, ref: string): ValidDot {
   const byId = cat.dots.get(ref) ?? cat.dots.get(ref.toUpperCase());
   if (byId) return byId;
-  const byOption = [...cat.dots.values()].filter((d) => d.spec.option.toLowerCase() === ref.toLowerCase());
+  const byOption = [...cat.dots.values()].filter((d) => d.spec.option !== undefined && d.spec.option.toLowerCase() === ref.toLowerCase());
   if (byOption.length === 1 && byOption[0]) return byOption[0];
   const known = [...cat.dots.keys()].join(', ');
   throw new InputError(`no DOT ${JSON.stringify(ref)} in the catalogue; known DOTs: ${known} (or their option labels)`);

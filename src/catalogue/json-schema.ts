@@ -4,12 +4,14 @@
  */
 import { z } from 'zod';
 import { DotSchema, LawRegistrySchema } from './schema.js';
+import { WorkspaceSchema } from './workspace.js';
 
 /** Schemas written to `schemas/`, by file name. */
 export function jsonSchemas(extra: Readonly<Record<string, z.ZodType>> = {}): Record<string, string> {
   const all: Record<string, [z.ZodType, string]> = {
     'dot.schema.json': [DotSchema, 'dotctl DOT spec (dots/<id>.yaml)'],
     'laws.schema.json': [LawRegistrySchema, 'dotctl law registry (dots/laws.yaml)'],
+    'workspace.schema.json': [WorkspaceSchema, 'dotctl workspace (dotctl.yaml)'],
     ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, [v, `dotctl ${k.replace('.schema.json', '')}`]])),
   };
   const out: Record<string, string> = {};

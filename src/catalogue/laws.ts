@@ -21,8 +21,21 @@ export interface GateRequirements {
   readonly registryEntry: boolean;
   readonly companionsApplied: boolean;
   readonly approvalTtlHours: number;
+  /**
+   * Control groups: approvals that must come from members of a named group, with the laws that
+   * ask for them. Absent when no cited law names a group (so a proposal's canonical JSON, and its
+   * hash, stay what they were for laws without groups).
+   */
+  readonly groupApprovals?: readonly GroupRequirement[];
   /** requirement name → the law ids (or `risk:irreversible`, `risk:derived` when the diff's content makes it irreversible) that impose it */
   readonly sources: Readonly<Record<string, readonly string[]>>;
+}
+
+/** At least `min` valid approvals from members of `group`, asked by `sources`. */
+export interface GroupRequirement {
+  readonly group: string;
+  readonly min: number;
+  readonly sources: readonly string[];
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -47,6 +60,7 @@ function emptyRequirements(): Mutable<GateRequirements> & { sources: Record<stri
 /** Requirements of a bundle of DOTs (one DOT is a bundle of one). */
 export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string, Law>): GateRequirements {
   const r = emptyRequirements();
+  const groups: GroupRequirement[] = [];
   const note = (req: string, src: string): void => {
     const list = (r.sources[req] ??= []);
     if (!list.includes(src)) list.push(src);
@@ -73,6 +87,7 @@ export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string,
         r.approvalTtlHours = Math.min(r.approvalTtlHours, q.approval_ttl_hours);
         note('approval_ttl_hours', id);
       }
+      for (const g of q.group_approvals ?? []) addGroup(groups, g.group, g.min, id);
     }
     // the label can only tighten: a diff that destroys makes the DOT irreversible whatever it says
     if (effectiveRisk(dot, laws).risk === 'irreversible') {
@@ -89,7 +104,27 @@ export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string,
     r.minApprovals = Math.max(r.minApprovals, 2);
     note('min_approvals', r.sources.dual_control?.[0] ?? 'dual_control');
   }
+  if (groups.length > 0) {
+    r.groupApprovals = groups;
+    // a group approval is also an approval: the total can never be lower than what the groups ask
+    const most = Math.max(...groups.map((g) => g.min));
+    if (most > r.minApprovals) {
+      r.minApprovals = most;
+      for (const g of groups) if (g.min === most) for (const s of g.sources) note('min_approvals', s);
+    }
+  }
   return r;
+}
+
+/** Adds (or tightens) one group requirement: the strictest `min` per group wins, sources accumulate. */
+function addGroup(groups: GroupRequirement[], group: string, min: number, source: string): void {
+  const i = groups.findIndex((g) => g.group === group);
+  const prev = groups[i];
+  if (!prev) {
+    groups.push({ group, min, sources: [source] });
+    return;
+  }
+  groups[i] = { group, min: Math.max(prev.min, min), sources: prev.sources.includes(source) ? prev.sources : [...prev.sources, source] };
 }
 
 /** What the laws a DOT cites ask of its admission: the most reviewers any of them names. */

@@ -162,3 +162,30 @@ export function paramsForRecord(params: BoundParams): Record<string, string | nu
   for (const [k, v] of Object.entries(params)) out[k] = v.kind === 'secret' ? { secret_env: v.env } : v.value;
   return out;
 }
+
+/** Parameter values a workspace environment knows, and where they come from (for messages). */
+export interface ParamDefaults {
+  /** e.g. `environment prod of /srv/ops/dotctl.yaml` */
+  readonly source: string;
+  readonly values: Readonly<Record<string, string>>;
+}
+
+/**
+ * Lays an environment's parameter values under the ones given with `-p` (which win): only
+ * those a DOT of the bundle declares are taken (an environment knows the parameters of many
+ * DOTs). A value for a secret parameter is refused: secrets never live in a config file. Pure.
+ */
+export function withParamDefaults(dots: readonly Dot[], defaults: ParamDefaults | undefined, given: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (defaults) {
+    for (const [name, value] of Object.entries(defaults.values)) {
+      const param = dots.map((d) => d.params[name]).find((p) => p !== undefined);
+      if (!param) continue;
+      if (param.type === 'secret') {
+        throw new ParamError(name, `${defaults.source} sets ${name}, a secret parameter; remove it from the config and set the environment variable ${secretEnvName(name, param)} when you apply`);
+      }
+      out[name] = value;
+    }
+  }
+  return { ...out, ...given };
+}

@@ -143,7 +143,11 @@ const stepList = z.array(Step);
 export const DotSchema = z.strictObject({
   id: z.string().regex(DOT_ID, 'must look like DOT-PG-GRANT-SCHEMA'),
   version: z.number().int().min(1),
-  option: z.string().regex(/^[A-Z][0-9]?$/, 'must be an option label like A, B, C1'),
+  option: z
+    .string()
+    .regex(/^[A-Z][0-9]?$/, 'must be an option label like A, B, C1')
+    .optional()
+    .describe('Optional short label (A, B, C1) naming the DOT as one option of a fix plan; commands accept it in place of the id.'),
   title: z.string().min(1),
   summary: z.string().min(1),
   applies_when: z.string().min(1),
@@ -176,6 +180,16 @@ export const SECTION_KINDS: Readonly<Record<Section, readonly StepKind[]>> = {
   post_verify: ['sql', 'command', 'file'],
 };
 
+/** Names of control groups (declared on identities, required by laws). */
+export const GROUP_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+/** "At least `min` approvals from members of `group`" (a control group, as Vault's). */
+export const GroupApproval = z.strictObject({
+  group: z.string().regex(GROUP_NAME, 'group names are lower-case letters, digits, _ and -').describe('A group named in the identities file (groups: of an identity).'),
+  min: z.number().int().min(1).max(10).describe('How many of the valid approvals must come from members of the group.'),
+});
+export type GroupApproval = z.infer<typeof GroupApproval>;
+
 /** Machine-checkable requirements a law imposes. */
 export const Requirements = z.strictObject({
   min_approvals: z.number().int().min(0).max(10).optional(),
@@ -191,6 +205,8 @@ export const Requirements = z.strictObject({
   approval_ttl_hours: z.number().int().min(1).max(720).optional(),
   /** distinct reviewers who must admit a DOT's content before it can be proposed (raises the default) */
   admission_approvals: z.number().int().min(1).max(10).optional(),
+  /** control groups: approvals that must come from members of named groups (they count towards min_approvals too) */
+  group_approvals: z.array(GroupApproval).optional(),
 });
 export type Requirements = z.infer<typeof Requirements>;
 

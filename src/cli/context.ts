@@ -1,23 +1,42 @@
 import { Command } from 'commander';
 import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
+import type { ParamDefaults } from '../catalogue/params.js';
+import type { ResolvedWorkspace } from '../catalogue/workspace.js';
+import { loadWorkspace } from './workspace.js';
 
-/** Global options, each also read from its environment variable. */
+/** Global options, each also read from its environment variable, then from the workspace. */
 export interface GlobalOptions {
   readonly dots: string;
   readonly ledger: string;
   readonly target: string | undefined;
   readonly identities: string | undefined;
   readonly key: string | undefined;
+  /** the workspace (`dotctl.yaml`) found from the current directory upwards, or null */
+  readonly workspace: ResolvedWorkspace | null;
+  /** where rendered proposals go (the workspace's, else ./proposals) */
+  readonly proposals: string | undefined;
+  /** where keygen writes keys (the workspace's, else .dotctl/keys) */
+  readonly keys: string;
+  /** the environment engines see: the process's, with the chosen workspace environment's libpq variables laid over it */
+  readonly env: NodeJS.ProcessEnv;
+  /** the chosen workspace environment's parameter values (-p wins) */
+  readonly paramDefaults: ParamDefaults | undefined;
 }
 
-/** Reads the global options of the root program (flags win over env vars). */
+/**
+ * Reads the global options of the root program: flags win over DOTCTL_* variables, which win
+ * over the workspace's `dotctl.yaml` (its paths resolved against its own directory, its
+ * environment chosen by --env, DOTCTL_ENV or default_env), which wins over the defaults.
+ */
 export function globalOptions(cmd: Command): GlobalOptions {
   let root: Command = cmd;
   while (root.parent) root = root.parent;
-  const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string }>();
+  const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string; env?: string }>();
   const env = process.env;
-  const ledger = o.ledger ?? env.DOTCTL_LEDGER ?? '.dotctl/ledger.db';
+  const ws = loadWorkspace(process.cwd(), o.env ?? (env.DOTCTL_ENV || undefined), env);
+  const chosen = ws?.environment ?? null;
+  const ledger = o.ledger ?? env.DOTCTL_LEDGER ?? ws?.ledger ?? '.dotctl/ledger.db';
   // An in-memory ledger (a library feature) would vanish when this command exits, and with it the record of what it did.
   if (ledger.startsWith('memory:')) {
     throw new InputError(
@@ -25,11 +44,16 @@ export function globalOptions(cmd: Command): GlobalOptions {
     );
   }
   return {
-    dots: o.dots ?? env.DOTCTL_DOTS ?? './dots',
+    dots: o.dots ?? env.DOTCTL_DOTS ?? ws?.catalogue ?? './dots',
     ledger,
-    target: o.target ?? env.DOTCTL_TARGET ?? undefined,
-    identities: o.identities ?? env.DOTCTL_IDENTITIES ?? undefined,
+    target: o.target ?? env.DOTCTL_TARGET ?? chosen?.target ?? undefined,
+    identities: o.identities ?? env.DOTCTL_IDENTITIES ?? ws?.identities ?? undefined,
     key: o.key ?? env.DOTCTL_KEY ?? undefined,
+    workspace: ws,
+    proposals: ws?.proposals,
+    keys: ws?.keys ?? '.dotctl/keys',
+    env: chosen && Object.keys(chosen.libpq).length > 0 ? { ...env, ...chosen.libpq } : env,
+    paramDefaults: chosen && Object.keys(chosen.params).length > 0 ? { source: `environment ${chosen.name} of ${ws?.file}`, values: chosen.params } : undefined,
   };
 }
 
@@ -63,8 +87,10 @@ export function engineDeps(g: GlobalOptions): EngineDeps {
     target: g.target,
     identities: g.identities,
     signer: g.key,
-    env: process.env,
+    env: g.env,
     lockWaitMs: lockWaitMs(process.env),
+    proposalsDir: g.proposals,
+    paramDefaults: g.paramDefaults,
     onProgress: tty ? (p) => process.stderr.write(p.done ? '\n' : `\r  archiving ${p.schema}: ${(p.bytes / 1048576).toFixed(1)} MiB`) : undefined,
     hooks: deps.hooks,
   };

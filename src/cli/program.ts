@@ -9,6 +9,7 @@ import { registerLedgerCommands } from './commands/ledger.js';
 import { registerGovernanceCommands } from './commands/governance.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerDemoCommands } from './commands/demo.js';
+import { registerWorkspaceCommands } from './commands/workspace.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -21,6 +22,7 @@ function buildProgram(): Command {
     .option('--target <url>', 'target PostgreSQL URL (env DOTCTL_TARGET, else libpq PG* env)')
     .option('--identities <file>', 'identities file (env DOTCTL_IDENTITIES)')
     .option('--key <file>', 'private key of the acting identity (env DOTCTL_KEY)')
+    .option('--env <name>', 'workspace environment (dotctl.yaml): its target and parameter values (env DOTCTL_ENV)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSpecCommands(program);
@@ -28,6 +30,7 @@ function buildProgram(): Command {
   registerApplyCommands(program);
   registerLedgerCommands(program);
   registerDemoCommands(program);
+  registerWorkspaceCommands(program);
   return program;
 }
 

@@ -15,6 +15,7 @@ import { listProposals, readLog, verifyLog, type LogOptions } from './audit.js';
 import { admitDots, listAdmissionStatus, type AdmissionStatus, type AdmitResult } from './admission.js';
 import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
 import type { EngineOptions, Progress } from './options.js';
+import type { ParamDefaults } from '../catalogue/params.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -38,6 +39,8 @@ export interface EngineDeps {
   readonly proposalsDir?: string;
   /** how long an apply waits for another apply on the same target, in ms */
   readonly lockWaitMs?: number;
+  /** parameter values an environment knows (a workspace's `environments.<name>.params`); `-p` wins */
+  readonly paramDefaults?: ParamDefaults;
   /** test hooks (the kill-point suite); leave unset */
   readonly hooks?: RunHooks;
 }
@@ -75,6 +78,7 @@ export function createEngine(deps: EngineDeps): Engine {
     lockWaitMs: deps.lockWaitMs,
     onProgress: deps.onProgress,
     hooks: deps.hooks,
+    paramDefaults: deps.paramDefaults,
   };
   return {
     propose: (dots, params = [], opts = {}) => proposeBundle(o, dots, params, opts),

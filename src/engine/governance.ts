@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { GateError, InputError, CheckError } from '../model/errors.js';
 import type { Evidence } from '../model/evidence.js';
 import type { Catalogue, ValidDot } from '../catalogue/validate.js';
-import { bindParams, parseParamPairs, paramsForRecord, type BoundParams } from '../catalogue/params.js';
+import { bindParams, parseParamPairs, paramsForRecord, withParamDefaults, type BoundParams } from '../catalogue/params.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { renderProposal } from '../render/proposal.js';
 import { resolveBundle } from '../catalogue/bundle.js';
@@ -134,7 +134,9 @@ export async function proposeBundle(
 ): Promise<ProposeResult> {
   const cat = await catalogueOf(o);
   const dots = resolveBundle(cat, refs);
-  const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
+  const specs = dots.map((d) => d.spec);
+  // the workspace environment's values (e.g. expected_host) under the -p ones, which win
+  const params = bindParams(specs, withParamDefaults(specs, o.paramDefaults, parseParamPairs(pairs)));
   const identities = await identitiesOf(o);
   const key = await signerOf(o);
   const me = actingIdentity(identities, key);

@@ -10,6 +10,7 @@ import type { Identity } from '../gate/identities.js';
 import { withLedger } from '../ledger/open.js';
 import type { LedgerStore } from '../ledger/port.js';
 import type { RunHooks } from './apply/journal.js';
+import type { ParamDefaults } from '../catalogue/params.js';
 
 /** The engine's parts and settings. */
 export interface EngineOptions {
@@ -33,6 +34,8 @@ export interface EngineOptions {
   readonly lockWaitMs?: number | undefined;
   /** progress of long steps, for a terminal */
   readonly onProgress?: ((p: Progress) => void) | undefined;
+  /** parameter values of the chosen workspace environment, under the ones given to propose */
+  readonly paramDefaults?: ParamDefaults | undefined;
   /** injected by tests only (the kill-point suite); the CLI passes none */
   readonly hooks?: RunHooks | undefined;
 }

@@ -45,6 +45,7 @@ export interface Unmet {
     | 'proposer_invalid'
     | 'rejected'
     | 'approvals_missing'
+    | 'group_approvals_missing'
     | 'applier_not_operator'
     | 'applier_approved'
     | 'companion_missing'
@@ -187,6 +188,8 @@ export function decideGate(input: GateInput): GateDecision {
     });
   }
 
+  unmet.push(...groupShortfalls(req, approvers, identities));
+
   const a = input.applier;
   if (a) {
     if (!has(a, 'operator')) unmet.push({ kind: 'applier_not_operator', message: `${a.name} is not an enabled operator and may not apply` });
@@ -203,6 +206,30 @@ export function decideGate(input: GateInput): GateDecision {
     }
   }
   return { kind: unmet.length === 0 ? 'allow' : 'refuse', approvers, discounted, unmet };
+}
+
+/**
+ * Control groups: for each group a law names, whether enough of the valid approvers belong to it.
+ * `approvers` are the reviewers whose approvals already count (valid, distinct, not the proposer).
+ * A group with no enabled reviewer in it is named as such, so the way out is clear. Pure.
+ */
+export function groupShortfalls(req: GateRequirements, approvers: readonly string[], identities: readonly Identity[]): Unmet[] {
+  const out: Unmet[] = [];
+  for (const g of req.groupApprovals ?? []) {
+    const members = identities.filter((i) => has(i, 'reviewer') && (i.groups ?? []).includes(g.group)).map((i) => i.name);
+    const counted = approvers.filter((a) => members.includes(a));
+    if (counted.length >= g.min) continue;
+    const from = g.sources.length > 0 ? ` (${g.sources.join(', ')})` : '';
+    const who =
+      members.length === 0
+        ? `no enabled reviewer belongs to group ${g.group}; add ${g.group} to the groups: of a reviewer in the identities file`
+        : `members: ${members.join(', ')}`;
+    out.push({
+      kind: 'group_approvals_missing',
+      message: `control group ${g.group}${from}: ${g.min} approval(s) from its members required, ${counted.length} valid (${g.min - counted.length} missing)${counted.length > 0 ? `; approved by ${counted.join(', ')}` : ''}; ${who}`,
+    });
+  }
+  return out;
 }
 
 /** Why `who` may not approve/reject `p` now, or null when they may. */

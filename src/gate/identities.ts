@@ -20,6 +20,10 @@ export const IdentitySchema = z.strictObject({
   roles: z.array(z.enum(ROLES)).min(1),
   public_key: z.string().regex(PUBLIC_KEY, 'must be ed25519:<base64 of the 32-byte key>, as printed by dotctl keygen'),
   disabled: z.boolean().optional(),
+  groups: z
+    .array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'group names are lower-case letters, digits, _ and -'))
+    .optional()
+    .describe('Control groups this identity belongs to (e.g. data-owners); a law may require approvals from a group.'),
 });
 
 /** The identities file. */
@@ -31,6 +35,8 @@ export interface Identity {
   readonly roles: readonly Role[];
   readonly publicKey: string; // ed25519:…
   readonly disabled: boolean;
+  /** control groups the identity belongs to (absent: none) */
+  readonly groups?: readonly string[];
 }
 
 /** Decodes `ed25519:<base64>` into a KeyObject. */
@@ -81,7 +87,7 @@ export function parseIdentities(file: string, text: string): { kind: 'valid'; id
     }
     names.set(e.name, i);
     keys.set(e.public_key, e.name);
-    out.push({ name: e.name, roles: [...new Set(e.roles)], publicKey: e.public_key, disabled: e.disabled ?? false });
+    out.push({ name: e.name, roles: [...new Set(e.roles)], publicKey: e.public_key, disabled: e.disabled ?? false, ...(e.groups && e.groups.length > 0 ? { groups: [...new Set(e.groups)] } : {}) });
   });
   return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'valid', identities: out };
 }

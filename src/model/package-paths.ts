@@ -17,3 +17,8 @@ export function shippedDotsDir(): string {
 export function shippedExamplesDir(): string {
   return fileURLToPath(new URL('../../examples/', import.meta.url));
 }
+
+/** The JSON Schemas shipped with the package (DOT, laws, identities, workspace). */
+export function shippedSchemasDir(): string {
+  return fileURLToPath(new URL('../../schemas/', import.meta.url));
+}

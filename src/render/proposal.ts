@@ -173,6 +173,7 @@ export function describeRequirements(r: GateRequirements): string[] {
     `Separation of duties: the proposer never approves; whoever applies is an operator who did not approve${src('separation_of_duties')}.`,
     `Approvals expire after ${r.approvalTtlHours} h${src('approval_ttl_hours')}; any change to the DOT, its parameters or the target voids them.`,
     'Any rejection blocks the proposal.',
+    ...(r.groupApprovals ?? []).map((g) => `Control group ${g.group}: at least ${g.min} of the approvals from its members (${g.sources.join(', ')}).`),
   ];
   if (r.archiveBeforeDiff) lines.push(`Archive before the diff: mandatory${src('archive_before_diff')}.`);
   if (r.rollbackRequired) lines.push(`Rollback: required${src('rollback_required')}.`);
@@ -199,13 +200,14 @@ function describeLawRequires(law: Law): string {
   if (q.companions_applied) parts.push('companions applied');
   if (q.approval_ttl_hours !== undefined) parts.push(`approval TTL ≤ ${q.approval_ttl_hours} h`);
   if (q.admission_approvals !== undefined) parts.push(`admission by ≥ ${q.admission_approvals} reviewer(s)`);
+  for (const g of q.group_approvals ?? []) parts.push(`≥ ${g.min} approval(s) from group ${g.group}`);
   return parts.join(', ') || 'nothing machine-checkable';
 }
 
 function renderDot(d: ValidDot, params: BoundParams): string {
   const s = d.spec;
   const out: string[] = [];
-  out.push(`## Option ${s.option} — ${s.id} (v${s.version}): ${s.title}`);
+  out.push(`## ${s.option !== undefined ? `Option ${s.option} — ` : ''}${s.id} (v${s.version}): ${s.title}`);
   out.push(
     [
       `- **Action code:** ${code(s.action_code)}`,
@@ -250,7 +252,8 @@ export function renderProposal(input: ProposalInput): RenderedProposal {
   const canonical = canonicalJson(proposalContent(input, requirements));
   const hash = sha256Hex(canonical);
   const ids = input.dots.map((d) => d.spec.id);
-  const options = input.dots.map((d) => d.spec.option).join(' + ');
+  const labels = input.dots.map((d) => d.spec.option);
+  const options = labels.every((l) => l !== undefined) ? `Option ${labels.join(' + ')} — ` : '';
   const labelled = input.dots.some((d) => d.spec.risk === 'irreversible') ? 'irreversible' : 'reversible';
   // the label can only tighten: a DOT labelled reversible whose diff destroys is irreversible
   const derived = input.dots.flatMap((d) => (d.spec.risk === 'reversible' ? effectiveRisk(d.spec, input.laws).reasons.map((r) => `${d.spec.id} ${r}`) : []));
@@ -258,7 +261,7 @@ export function renderProposal(input: ProposalInput): RenderedProposal {
   const lawIds = [...new Set(input.dots.flatMap((d) => d.spec.laws))];
 
   const parts: string[] = [];
-  parts.push(`# Proposal: Option ${options} — ${ids.join(' + ')}`);
+  parts.push(`# Proposal: ${options}${ids.join(' + ')}`);
   parts.push(
     [
       '| | |',

@@ -212,3 +212,42 @@ test('checkDecider: only enabled reviewers decide; one approval per reviewer; st
   assert.match(checkDecider(proposal({ currentHash: OTHER }), rev1.identity, 'approve', [], NOW) ?? '', /changed since P1 was proposed/);
   assert.equal(checkDecider(proposal(), rev1.identity, 'reject', [approve(rev1)], NOW), null);
 });
+
+// control groups: a law may ask that some of the approvals come from members of a named group
+const owner = person('dora', ['reviewer']);
+const dora: Identity = { ...owner.identity, groups: ['data-owners'] };
+const grouped = [...identities, dora];
+const ownerLaw = new Map<string, Law>([
+  ...laws,
+  ['OWN', { id: 'OWN', title: 'owner', text: 't', requires: { min_approvals: 2, group_approvals: [{ group: 'data-owners', min: 1 }] } }],
+]);
+const ownerReq = gateRequirements([dotOf('irreversible', ['G', 'IRR', 'OWN'])], ownerLaw);
+
+test('control group: two reviewers who are not data owners are not enough; one of them must be', () => {
+  assert.deepEqual(ownerReq.groupApprovals, [{ group: 'data-owners', min: 1, sources: ['OWN'] }]);
+  const d = decide({ identities: grouped, requirements: ownerReq, decisions: [approve(rev1), approve(rev2)] });
+  assert.deepEqual(kinds(d), ['group_approvals_missing']);
+  assert.match(d.unmet[0]?.message ?? '', /^control group data-owners \(OWN\): 1 approval\(s\) from its members required, 0 valid \(1 missing\); members: dora$/);
+  assert.equal(decide({ identities: grouped, requirements: ownerReq, decisions: [approve(rev1), approve(owner)] }).kind, 'allow');
+});
+
+test('control group: the owner alone does not make dual control; an owner approval that does not count does not count for the group', () => {
+  // one approval from the group, but two distinct reviewers are still required
+  assert.deepEqual(kinds(decide({ identities: grouped, requirements: ownerReq, decisions: [approve(owner)] })), ['approvals_missing']);
+  // the owner's approval of another hash counts neither as an approval nor for the group
+  const stale = decide({ identities: grouped, requirements: ownerReq, decisions: [approve(rev1), approve(rev2), approve(owner, { hash: OTHER })] });
+  assert.deepEqual(kinds(stale), ['group_approvals_missing']);
+  // a disabled owner is not a member
+  const off = decide({ identities: [...identities, { ...dora, disabled: true }], requirements: ownerReq, decisions: [approve(rev1), approve(owner)] });
+  assert.deepEqual(kinds(off).sort(), ['approvals_missing', 'group_approvals_missing']);
+  assert.match(off.unmet.find((u) => u.kind === 'group_approvals_missing')?.message ?? '', /no enabled reviewer belongs to group data-owners; add data-owners to the groups: of a reviewer in the identities file/);
+});
+
+test('control group: a group requirement raises the total it implies, and laws without groups leave requirements as they were', () => {
+  const only = gateRequirements([dotOf('reversible', ['G'])], new Map([...laws, ['TWO', { id: 'TWO', title: 't', text: 't', requires: { group_approvals: [{ group: 'dba', min: 2 }] } }]]));
+  assert.equal(only.minApprovals, 1);
+  const two = gateRequirements([dotOf('reversible', ['G', 'TWO'])], new Map([...laws, ['TWO', { id: 'TWO', title: 't', text: 't', requires: { group_approvals: [{ group: 'dba', min: 2 }] } }]]));
+  assert.equal(two.minApprovals, 2);
+  assert.deepEqual(two.sources.min_approvals, ['G', 'TWO']);
+  assert.equal('groupApprovals' in reversible, false);
+});

@@ -1,21 +1,21 @@
 import type { Command } from 'commander';
-import { action, collect, engineFor, out, outJson } from '../context.js';
+import { action, collect, engineFor, globalOptions, out, outJson } from '../context.js';
 
 /** Registers `keygen`, `propose`, `admit`, `admissions`, `approve`, `reject`. */
 export function registerGovernanceCommands(program: Command): void {
   program
     .command('keygen <name>')
     .description('create an Ed25519 key pair (private key 0600) and print the identities entry to paste')
-    .option('--dir <dir>', 'where to write NAME.key', '.dotctl/keys')
+    .option('--dir <dir>', "where to write NAME.key (default: the workspace's keys directory, else .dotctl/keys)")
     .option('--role <role>', 'role(s) for the printed entry: operator, reviewer, auditor (repeatable)', collect, [])
     .option('--json', 'machine-readable output')
     .action(
-      action(async (name: string, opts: { dir: string; role: string[]; json?: boolean }) => {
+      action(async (name: string, opts: { dir?: string; role: string[]; json?: boolean }, cmd: Command) => {
         const { generateKeyFile, InputError, ROLES } = await import('../../engine.js');
         const roles = opts.role.length > 0 ? opts.role : ['operator'];
         const bad = roles.find((r) => !(ROLES as readonly string[]).includes(r));
         if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use ${ROLES.join(', ')}`);
-        const k = await generateKeyFile(name, opts.dir);
+        const k = await generateKeyFile(name, opts.dir ?? globalOptions(cmd).keys);
         if (opts.json) return outJson({ name, roles, key_file: k.file, public_key: k.publicKey });
         out(`# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);
         out('# paste this entry under identities: in your identities file');

@@ -34,7 +34,7 @@ export function registerSpecCommands(program: Command): void {
         const { listDots } = await import('../../engine.js');
         const dots = await listDots(globalOptions(cmd).dots);
         if (opts.json) return outJson(dots);
-        const rows = dots.map((d) => [d.option, d.id, d.risk, `${d.approvalsRequired}${d.dualControl ? ' (dual)' : ''}`, d.laws.join(' '), d.title]);
+        const rows = dots.map((d) => [d.option ?? '-', d.id, d.risk, `${d.approvalsRequired}${d.dualControl ? ' (dual)' : ''}`, d.laws.join(' '), d.title]);
         for (const line of alignColumns([['OPTION', 'DOT', 'RISK', 'APPROVALS', 'LAWS', 'TITLE'], ...rows])) out(line);
       }),
     );
@@ -50,7 +50,7 @@ export function registerSpecCommands(program: Command): void {
         const { summary, dot, requirements } = await showDot(globalOptions(cmd).dots, ref);
         if (opts.json) return outJson({ ...summary, requirements, spec: dot.spec });
         const s = dot.spec;
-        out(`${s.id} (option ${s.option}, v${s.version}): ${s.title}`);
+        out(`${s.id} (${s.option !== undefined ? `option ${s.option}, ` : ''}v${s.version}): ${s.title}`);
         out(`  risk: ${s.risk}    action code: ${s.action_code}    file: ${dot.file}`);
         out(`  laws: ${s.laws.join(', ')}    companions: ${s.companions.join(', ') || 'none'}`);
         out();
@@ -79,7 +79,8 @@ export function registerSpecCommands(program: Command): void {
     .action(
       action(async (refs: string[], opts: { param: string[]; out?: string; json?: boolean }, cmd: Command) => {
         const { renderDots } = await import('../../engine.js');
-        const r = await renderDots(globalOptions(cmd).dots, refs, opts.param);
+        const g = globalOptions(cmd);
+        const r = await renderDots(g.dots, refs, opts.param, g.paramDefaults);
         if (opts.out) {
           const { writeFile } = await import('node:fs/promises');
           const jsonPath = opts.out.replace(/\.md$/, '') + '.json';

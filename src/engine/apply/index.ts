@@ -188,7 +188,7 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
       const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
       const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(o);
       const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions, identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
-      unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing'));
+      unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'group_approvals_missing'));
     }
     if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);
     const plan = planApply(p.dots);
