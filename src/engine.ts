@@ -28,6 +28,8 @@ export { DotctlError, InputError, LedgerError, formatProblem } from './model/err
 export { describeRequirements } from './render/proposal.js';
 export { generateKeyFile } from './gate/keys.js';
 export { applyProposal, rollbackProposal, type ApplyReport, type ApplyOutcome, type StepReport } from './engine/apply/index.js';
+export { writeDotSkeleton, makePatchStep, type PatchMade } from './engine/authoring.js';
+export { proveRollback, lastRollbackProof, type RollbackProof, type ProofStage, type ProofOptions } from './engine/rollback-proof.js';
 export { auditBackupDir, formatBackupAudit, type BackupAudit } from './exec/backup-audit.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };

@@ -9,6 +9,7 @@ import { registerLedgerCommands } from './commands/ledger.js';
 import { registerGovernanceCommands } from './commands/governance.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerDemoCommands } from './commands/demo.js';
+import { registerAuthoringCommands } from './commands/authoring.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -24,6 +25,7 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSpecCommands(program);
+  registerAuthoringCommands(program);
   registerGovernanceCommands(program);
   registerApplyCommands(program);
   registerLedgerCommands(program);

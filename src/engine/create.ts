@@ -15,6 +15,7 @@ import { listProposals, readLog, verifyLog, type LogOptions } from './audit.js';
 import { admitDots, listAdmissionStatus, type AdmissionStatus, type AdmitResult } from './admission.js';
 import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
 import type { EngineOptions, Progress } from './options.js';
+import { proveRollback, type ProofOptions, type RollbackProof } from './rollback-proof.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -59,6 +60,8 @@ export interface Engine {
   admit(dots: readonly string[] | 'all', comment?: string): Promise<AdmitResult[]>;
   /** Who admitted which content of a DOT (or of every DOT), and whether its current content may be proposed. */
   admissions(dot?: string): Promise<{ statuses: AdmissionStatus[]; note: string | null }>;
+  /** Proves DOTs' rollback on a scratch copy of the target (`dotctl test`); recorded as `tested` when a signer is given. */
+  test(dots: readonly string[], params?: readonly string[], opts?: ProofOptions): Promise<RollbackProof>;
 }
 
 /** Builds an engine from its parts. */
@@ -88,5 +91,6 @@ export function createEngine(deps: EngineDeps): Engine {
     verifyLog: () => verifyLog(o.ledger),
     admit: (dots, comment) => admitDots(o, dots, comment ?? null),
     admissions: (dot) => listAdmissionStatus(o, dot),
+    test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),
   };
 }
