@@ -35,6 +35,8 @@ export { auditBackupDir, formatBackupAudit, formatBytes, type BackupAudit } from
 export { runProgram, baseEnv, type CommandRun as ProgramRun } from './exec/command.js';
 export { CheckError, GateError, TargetUnreachableError, TargetBusyError } from './model/errors.js';
 export { shippedDotsDir, shippedExamplesDir } from './model/package-paths.js';
+export { writeDotSkeleton, makePatchStep, type PatchMade } from './engine/authoring.js';
+export { proveRollback, lastRollbackProof, type RollbackProof, type ProofStage, type ProofOptions } from './engine/rollback-proof.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 

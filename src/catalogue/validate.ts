@@ -12,6 +12,7 @@ import { gateRequirements } from './laws.js';
 import { scanSqlRefs, placeholderNames } from './sql-template.js';
 import { checkDotSql } from './validate-sql.js';
 import { dotContent, type DotContent } from './content.js';
+import { findTodos, isWithin } from './validate-todo.js';
 import {
   DotSchema,
   LawRegistrySchema,
@@ -414,6 +415,14 @@ export function validateCatalogue(source: CatalogueSource): ValidationResult {
     if (controlCharacters(src, problems)) continue;
     const value = toJs(src, problems);
     if (value === undefined) continue;
+    // values still to fill in (`dotctl new`): one clear problem each; shape problems of other fields too, nothing deeper yet
+    const todos = findTodos(value);
+    if (todos.length > 0) {
+      for (const t of todos) problems.push(problemAt(src, t.path, `fill this in: ${describePath(t.path)} still says TODO${t.hint ? ` (${t.hint})` : ''}`));
+      const shape = DotSchema.safeParse(value);
+      if (!shape.success) problems.push(...zodProblems(src, shape.error.issues.filter((i) => !todos.some((t) => isWithin(t.path, i.path as Path)))));
+      continue;
+    }
     const parsed = DotSchema.safeParse(value);
     if (!parsed.success) {
       problems.push(...zodProblems(src, parsed.error.issues));

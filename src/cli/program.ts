@@ -10,6 +10,7 @@ import { registerGovernanceCommands } from './commands/governance.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerWorkspaceCommands } from './commands/workspace.js';
+import { registerAuthoringCommands } from './commands/authoring.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerSpecCommands(program);
+  registerAuthoringCommands(program);
   registerGovernanceCommands(program);
   registerApplyCommands(program);
   registerLedgerCommands(program);

@@ -16,6 +16,7 @@ import { admitDots, listAdmissionStatus, type AdmissionStatus, type AdmitResult 
 import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
 import type { EngineOptions, Progress } from './options.js';
 import type { ParamDefaults } from '../catalogue/params.js';
+import { proveRollback, type ProofOptions, type RollbackProof } from './rollback-proof.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -62,6 +63,8 @@ export interface Engine {
   admit(dots: readonly string[] | 'all', comment?: string): Promise<AdmitResult[]>;
   /** Who admitted which content of a DOT (or of every DOT), and whether its current content may be proposed. */
   admissions(dot?: string): Promise<{ statuses: AdmissionStatus[]; note: string | null }>;
+  /** Proves DOTs' rollback on a scratch copy of the target (`dotctl test`); recorded as `tested` when a signer is given. */
+  test(dots: readonly string[], params?: readonly string[], opts?: ProofOptions): Promise<RollbackProof>;
 }
 
 /** Builds an engine from its parts. */
@@ -92,5 +95,6 @@ export function createEngine(deps: EngineDeps): Engine {
     verifyLog: () => verifyLog(o.ledger),
     admit: (dots, comment) => admitDots(o, dots, comment ?? null),
     admissions: (dot) => listAdmissionStatus(o, dot),
+    test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),
   };
 }

@@ -40,7 +40,8 @@ export interface Effects {
   dispose(): Promise<void>;
 }
 
-function patchResult(step: Of<'patch'>, r: Awaited<ReturnType<typeof patchFile>>, undoable: boolean): EffectResult {
+/** The result of a patch as a step reports it; `undoable` adds the undo that restores the file. */
+export function patchResult(step: Of<'patch'>, r: Awaited<ReturnType<typeof patchFile>>, undoable: boolean): EffectResult {
   const expected = `${step.reverse ? 'reverse-apply' : 'apply'} ${step.diffFile ?? 'the diff'} to ${step.file}`;
   switch (r.kind) {
     case 'applied':

@@ -20,7 +20,9 @@ export type LogEventKind =
   | 'rehearsed'
   /** a run left something a human must look at, without a rollback having failed */
   | 'needs_attention'
-  | 'admitted';
+  | 'admitted'
+  /** `dotctl test` proved (or failed to prove) a DOT's rollback on a scratch copy; bound to its content hash */
+  | 'tested';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -39,6 +41,7 @@ export const LOG_EVENT_KINDS = [
   'rehearsed',
   'needs_attention',
   'admitted',
+  'tested',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */
