@@ -15,6 +15,8 @@ export { findDot, resolveBundle };
 export { createEngine, type Engine, type EngineDeps } from './engine/create.js';
 export { loadCatalogue } from './catalogue/load.js';
 export type { ParamDefaults } from './catalogue/params.js';
+export { GENERIC_LAWS_YAML } from './catalogue/generic-laws.js';
+export { shippedSchemasDir } from './model/package-paths.js';
 export { parseWorkspace, resolveWorkspace, WORKSPACE_FILE, type WorkspaceConfig, type ResolvedWorkspace, type ResolvedEnvironment } from './catalogue/workspace.js';
 export { openLedger } from './ledger/open.js';
 export type { LedgerStore, ChainVerdict } from './ledger/port.js';

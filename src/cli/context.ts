@@ -1,8 +1,7 @@
 import { Command } from 'commander';
 import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
-import type { ParamDefaults } from '../catalogue/params.js';
-import type { ResolvedWorkspace } from '../catalogue/workspace.js';
+import type { ParamDefaults, ResolvedWorkspace } from '../engine.js';
 import { loadWorkspace } from './workspace.js';
 
 /** Global options, each also read from its environment variable, then from the workspace. */

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError, SpecError } from '../model/errors.js';
-import { parseWorkspace, resolveWorkspace, WORKSPACE_FILE, type ResolvedWorkspace } from '../catalogue/workspace.js';
+import { parseWorkspace, resolveWorkspace, WORKSPACE_FILE, type ResolvedWorkspace } from '../engine.js';
 
 /** Largest dotctl.yaml read. */
 const MAX_WORKSPACE_BYTES = 256 * 1024;

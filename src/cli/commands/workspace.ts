@@ -7,9 +7,7 @@ import type { Command } from 'commander';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { InputError } from '../../model/errors.js';
-import { shippedSchemasDir } from '../../model/package-paths.js';
-import { GENERIC_LAWS_YAML } from '../../catalogue/generic-laws.js';
-import { WORKSPACE_FILE } from '../../catalogue/workspace.js';
+import { GENERIC_LAWS_YAML, WORKSPACE_FILE, shippedSchemasDir } from '../../engine.js';
 import { action, out, outJson } from '../context.js';
 
 const WORKSPACE_YAML = `# The dotctl workspace: commit this directory. Commands run anywhere below it find this file
