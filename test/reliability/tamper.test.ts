@@ -27,6 +27,7 @@ import { generateKeyFile } from '../../src/gate/keys.js';
 import { hasStackTrace } from '../helpers/cli.js';
 import { dotctl, pool, startRecorder, type Recorder } from './run.js';
 import { admitAll } from '../helpers/admission.js';
+import { ADMIN_URL } from '../helpers/pg.js';
 import { lit, postgresSites, sqliteSites, type Site, type SiteFactory } from './sites.js';
 
 const N = 6;
@@ -323,7 +324,8 @@ function gateSuite(factory: () => SiteFactory): void {
       seed = await sites.fresh();
       admitAll(flags(seed), [{ name: 'rita', key: keys.rita ?? '' }, { name: 'raj', key: keys.raj ?? '' }], dir);
       const propose = async (): Promise<string> => {
-        const r = await as(seed, 'olga', ['propose', '--offline', 'A', 'D', '--json']);
+        // proposing binds the server it reads (a real one); the applies below go to the recorder
+        const r = await as(seed, 'olga', ['--target', ADMIN_URL, 'propose', '--offline', 'A', 'D', '--json']);
         assert.equal(r.code, 0, r.stderr);
         return (JSON.parse(r.stdout) as { id: string }).id;
       };

@@ -13,6 +13,7 @@ import { hasStackTrace, runCli } from '../helpers/cli.js';
 import { createIncident, paramsFor, type Incident } from '../helpers/incident.js';
 import { createScratchDb, type ScratchDb } from '../helpers/pg.js';
 import { sectionHeadings, structuralProblems } from '../render/markdown-structure.js';
+import { admitAll } from '../helpers/admission.js';
 
 describe('hostile input through the CLI', () => {
   let inc: Incident;
@@ -29,6 +30,8 @@ describe('hostile input through the CLI', () => {
     inc = await createIncident('hostile');
     other = await createScratchDb('hostile_other');
     cwd = await mkdtemp(join(tmpdir(), 'dotctl-hostile-cwd-'));
+    // the catalogue is admitted, so what is refused below is refused for the hostile value alone
+    admitAll(inc.flags, [inc.reviewer1, inc.reviewer2], cwd);
   });
   after(async () => {
     await inc?.cleanup();
