@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { admitAll, type KeyHolder } from '../helpers/admission.js';
 import { runCli, hasStackTrace } from '../helpers/cli.js';
 import { adminClient, createScratchDb, type ScratchDb } from '../helpers/pg.js';
 import { generateKeyFile } from '../../src/gate/keys.js';
@@ -71,6 +72,7 @@ describe('checks that run before approval are read-only by construction', () => 
   let dir: string;
   let flags: string[];
   let operatorKey: string;
+  let reviewers: KeyHolder[] = [];
 
   before(async () => {
     db = await createScratchDb('readonly');
@@ -85,7 +87,13 @@ describe('checks that run before approval are read-only by construction', () => 
     await copyFile(resolve('dots/laws.yaml'), join(dir, 'dots/laws.yaml'));
     const g = await generateKeyFile('olga', join(dir, 'keys'));
     operatorKey = g.file;
-    await writeFile(join(dir, 'identities.yaml'), `identities:\n  - name: olga\n    roles: [operator]\n    public_key: ${g.publicKey}\n`);
+    const rita = await generateKeyFile('rita', join(dir, 'keys'));
+    const raj = await generateKeyFile('raj', join(dir, 'keys'));
+    reviewers = [{ name: 'rita', key: rita.file }, { name: 'raj', key: raj.file }];
+    await writeFile(
+      join(dir, 'identities.yaml'),
+      `identities:\n  - name: olga\n    roles: [operator]\n    public_key: ${g.publicKey}\n  - name: rita\n    roles: [reviewer]\n    public_key: ${rita.publicKey}\n  - name: raj\n    roles: [reviewer]\n    public_key: ${raj.publicKey}\n`,
+    );
     flags = ['--dots', join(dir, 'dots'), '--ledger', join(dir, 'ledger.db'), '--identities', join(dir, 'identities.yaml'), '--target', db.url];
   });
   after(async () => {
@@ -136,6 +144,7 @@ describe('checks that run before approval are read-only by construction', () => 
     await writeFile(join(dir, 'dots', `${id}.yaml`), dotWith(id, "SELECT nspname FROM pg_namespace\nWHERE nspname = 'victim' -- ; COMMIT in a comment is fine\n  AND 'COMMIT; DROP' IS NOT NULL"));
     const v = runCli([...flags, 'validate'], { cwd: dir });
     assert.equal(v.code, 0, v.stdout + v.stderr);
+    admitAll(flags, reviewers, dir);
     const p = runCli([...flags, '--key', operatorKey, 'propose', id, '--json', '--out', join(dir, 'legit.md')], { cwd: dir });
     assert.equal(p.code, 0, p.stderr);
     const j = JSON.parse(p.stdout) as { evidence: { name: string; outcome: string; observed: string }[] };
