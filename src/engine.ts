@@ -71,21 +71,21 @@ function summarize(d: ValidDot, cat: Catalogue): DotSummary {
 }
 
 /** The catalogue, ordered by option label. */
-export async function listDots(dir: string): Promise<DotSummary[]> {
-  const cat = await loadCatalogue(dir);
+export async function listDots(dir: string, cacheDir?: string): Promise<DotSummary[]> {
+  const cat = await loadCatalogue(dir, cacheDir);
   return [...cat.dots.values()].map((d) => summarize(d, cat)).sort((a, b) => (a.option < b.option ? -1 : a.option > b.option ? 1 : 0));
 }
 
 /** One DOT in full: its summary, its spec and its gate requirements. */
-export async function showDot(dir: string, ref: string): Promise<{ summary: DotSummary; dot: ValidDot; requirements: GateRequirements }> {
-  const cat = await loadCatalogue(dir);
+export async function showDot(dir: string, ref: string, cacheDir?: string): Promise<{ summary: DotSummary; dot: ValidDot; requirements: GateRequirements }> {
+  const cat = await loadCatalogue(dir, cacheDir);
   const dot = findDot(cat, ref);
   return { summary: summarize(dot, cat), dot, requirements: gateRequirements([dot.spec], cat.laws) };
 }
 
 /** Pure render of a bundle with `name=value` parameter pairs: no database, no ledger. */
-export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[]): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
-  const cat = await loadCatalogue(dir);
+export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[], cacheDir?: string): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
+  const cat = await loadCatalogue(dir, cacheDir);
   const dots = resolveBundle(cat, refs);
   const params = bindParams(dots.map((d) => d.spec), parseParamPairs(pairs));
   const rendered = renderProposal({ dots, laws: cat.laws, params, target: null, evidence: null });

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { dirname, join } from 'node:path';
 import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 
@@ -9,6 +10,19 @@ export interface GlobalOptions {
   readonly target: string | undefined;
   readonly identities: string | undefined;
   readonly key: string | undefined;
+  /** where validated catalogues are cached, or undefined (DOTCTL_CACHE=off) */
+  readonly catalogueCache: string | undefined;
+}
+
+/**
+ * The catalogue cache directory: DOTCTL_CACHE, else `cache/` beside a SQLite ledger file, else
+ * `.dotctl/cache`; `DOTCTL_CACHE=off` turns it off.
+ */
+function catalogueCacheDir(ledger: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.DOTCTL_CACHE === 'off') return undefined;
+  if (env.DOTCTL_CACHE) return env.DOTCTL_CACHE;
+  if (/^postgres(ql)?:\/\//.test(ledger)) return '.dotctl/cache';
+  return join(dirname(ledger), 'cache');
 }
 
 /** Reads the global options of the root program (flags win over env vars). */
@@ -30,6 +44,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
     target: o.target ?? env.DOTCTL_TARGET ?? undefined,
     identities: o.identities ?? env.DOTCTL_IDENTITIES ?? undefined,
     key: o.key ?? env.DOTCTL_KEY ?? undefined,
+    catalogueCache: catalogueCacheDir(ledger, env),
   };
 }
 
@@ -67,6 +82,7 @@ export function engineDeps(g: GlobalOptions): EngineDeps {
     lockWaitMs: lockWaitMs(process.env),
     onProgress: tty ? (p) => process.stderr.write(p.done ? '\n' : `\r  archiving ${p.schema}: ${(p.bytes / 1048576).toFixed(1)} MiB`) : undefined,
     hooks: deps.hooks,
+    catalogueCache: g.catalogueCache,
   };
 }
 
