@@ -64,7 +64,7 @@ function secretOf(dir: string, create: boolean): Buffer | null {
   } catch {
     if (!create) return null;
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { mode: 0o700 }); // never its parents: a pure command run elsewhere leaves no workspace behind
       chmodSync(dir, 0o700);
     } catch {
       return null;
