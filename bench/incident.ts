@@ -49,7 +49,7 @@ export async function preApplyCompanion(inc: Incident): Promise<void> {
 }
 
 /** DOT A's bound statements: its diff, and its SQL post-verify checks turned into one DO block of ASSERTs. */
-export async function grantStatements(inc: Incident, schema = 'sandbox_tac'): Promise<{ diff: string[]; verify: string; revert: string[] }> {
+export async function grantStatements(inc: Incident, schema = 'sandbox_tac'): Promise<{ diff: string[]; verify: string; revert: string[]; checks: string; smoke: string[] }> {
   const cat = await loadCatalogue(resolve('dots'));
   const a = findDot(cat, 'A');
   const pairs = (await paramsFor(inc, ['A'], { schema })).filter((x) => x !== '-p');
@@ -59,7 +59,7 @@ export async function grantStatements(inc: Incident, schema = 'sandbox_tac'): Pr
     if (b.kind !== 'sql') throw new Error(`step ${s.name} of A is not SQL`);
     return b.sql.trim();
   };
-  const asserts = a.spec.post_verify.flatMap((s) => {
+  const assertsOf = (steps: readonly Step[]): string[] => steps.flatMap((s) => {
     if (s.kind !== 'sql' || !s.expect) return [];
     const q = sql(s);
     const e = s.expect;
@@ -76,10 +76,16 @@ export async function grantStatements(inc: Incident, schema = 'sandbox_tac'): Pr
         throw new Error(`no ASSERT form for a ${e.kind} check`);
     }
   });
+  const asserts = assertsOf(a.spec.post_verify);
+  // the smoke dump A's post_verify runs, with A's bound arguments
+  const smokeStep = a.spec.post_verify.find((s) => s.kind === 'command');
+  const smoke = smokeStep ? bindForExecution(smokeStep, params, new Map()) : null;
   return {
     diff: a.spec.diff.map(sql),
     verify: `DO $verify$\nBEGIN\n${asserts.join('\n')}\nEND\n$verify$;`,
     revert: a.spec.rollback.map(sql),
+    checks: `DO $checks$\nBEGIN\n${assertsOf([...a.spec.hard_stops, ...a.spec.pre_check]).join('\n')}\nEND\n$checks$;`,
+    smoke: smoke && smoke.kind === 'command' ? [...smoke.argv] : [],
   };
 }
 

@@ -82,22 +82,22 @@ function summarize(d: ValidDot, cat: Catalogue): DotSummary {
 }
 
 /** The catalogue, ordered by option label (DOTs without one last, by id). */
-export async function listDots(dir: string): Promise<DotSummary[]> {
-  const cat = await loadCatalogue(dir);
+export async function listDots(dir: string, cacheDir?: string): Promise<DotSummary[]> {
+  const cat = await loadCatalogue(dir, cacheDir);
   const key = (d: DotSummary): string => (d.option !== null ? `0${d.option}` : `1${d.id}`);
   return [...cat.dots.values()].map((d) => summarize(d, cat)).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** One DOT in full: its summary, its spec and its gate requirements. */
-export async function showDot(dir: string, ref: string): Promise<{ summary: DotSummary; dot: ValidDot; requirements: GateRequirements }> {
-  const cat = await loadCatalogue(dir);
+export async function showDot(dir: string, ref: string, cacheDir?: string): Promise<{ summary: DotSummary; dot: ValidDot; requirements: GateRequirements }> {
+  const cat = await loadCatalogue(dir, cacheDir);
   const dot = findDot(cat, ref);
   return { summary: summarize(dot, cat), dot, requirements: gateRequirements([dot.spec], cat.laws) };
 }
 
 /** Pure render of a bundle with `name=value` parameter pairs: no database, no ledger. */
-export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[], defaults?: ParamDefaults): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
-  const cat = await loadCatalogue(dir);
+export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[], defaults?: ParamDefaults, cacheDir?: string): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
+  const cat = await loadCatalogue(dir, cacheDir);
   const dots = resolveBundle(cat, refs);
   const specs = dots.map((d) => d.spec);
   const params = bindParams(specs, withParamDefaults(specs, defaults, parseParamPairs(pairs)));

@@ -5,7 +5,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, SpecError } from '../model/errors.js';
 import { shippedDotsDir } from '../model/package-paths.js';
-import { validateCatalogue, type Catalogue, type CatalogueSource, type SourceFile, type ValidationResult } from './validate.js';
+import type { Catalogue, CatalogueSource, SourceFile, ValidationResult } from './validate.js';
+import { readCachedCatalogue, writeCachedCatalogue } from './cache.js';
 
 /** Largest spec or side file read (guards against a runaway file). */
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -37,14 +38,27 @@ export async function readCatalogueSource(dir: string): Promise<CatalogueSource>
   return { dots, laws, sideFiles, dir: dir.endsWith('/') ? dir : `${dir}/` };
 }
 
-/** Reads and validates the catalogue. */
-export async function checkCatalogue(dir: string): Promise<ValidationResult> {
-  return validateCatalogue(await readCatalogueSource(dir));
+/** Validates a source (the validator, with yaml, zod and the SQL parser, is loaded only here). */
+async function validate(source: CatalogueSource): Promise<ValidationResult> {
+  const { validateCatalogue } = await import('./validate.js');
+  return validateCatalogue(source);
 }
 
-/** Reads and validates the catalogue, throwing a SpecError with every problem. */
-export async function loadCatalogue(dir: string): Promise<Catalogue> {
-  const result = await checkCatalogue(dir);
+/** Reads and validates the catalogue. */
+export async function checkCatalogue(dir: string): Promise<ValidationResult> {
+  return validate(await readCatalogueSource(dir));
+}
+
+/**
+ * Reads and validates the catalogue, throwing a SpecError with every problem. With `cacheDir`,
+ * a catalogue whose texts this build already validated is taken from the cache (see cache.ts).
+ */
+export async function loadCatalogue(dir: string, cacheDir?: string): Promise<Catalogue> {
+  const source = await readCatalogueSource(dir);
+  const cached = cacheDir === undefined ? null : readCachedCatalogue(cacheDir, source);
+  if (cached) return cached;
+  const result = await validate(source);
   if (result.kind === 'invalid') throw new SpecError(result.problems);
+  if (cacheDir !== undefined) writeCachedCatalogue(cacheDir, source, result.catalogue);
   return result.catalogue;
 }

@@ -3,7 +3,7 @@
  * statement, SQL that cannot be parsed, or a command no cited law declares reversible makes
  * the DOT irreversible. The label can only make the gate stricter. Pure.
  */
-import { analyzeSql } from './sql-analysis.js';
+import { analysisOf } from './sql-memo.js';
 import type { Dot, Law } from './schema.js';
 
 /** One reason the diff makes a DOT irreversible, with where it is. */
@@ -36,7 +36,7 @@ export function riskFindings(spec: Dot, laws: ReadonlyMap<string, Law>): RiskFin
   spec.diff.forEach((step, index) => {
     const where = `diff[${index}] "${step.name}"`;
     if (step.kind === 'sql') {
-      const a = analyzeSql(step.sql);
+      const a = analysisOf(step.sql);
       if (a.kind === 'syntax_error') {
         out.push({ index, offset: a.position, reason: `${where}: its SQL cannot be parsed, so it cannot be classified` });
         return;

@@ -11,6 +11,7 @@
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { substituteSql } from './sql-template.js';
+import { installSqlAnalyser } from './sql-memo.js';
 
 await loadModule();
 
@@ -310,3 +311,5 @@ function classify(type: string, node: Node, start: number, text: string): Statem
 export function describeStatements(statements: readonly StatementInfo[]): string {
   return statements.map((s) => s.label).join(', ');
 }
+
+installSqlAnalyser(analyzeSql);

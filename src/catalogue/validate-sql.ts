@@ -7,7 +7,8 @@
  */
 import { isScalar, type Document, type LineCounter, type Scalar } from 'yaml';
 import type { Problem } from '../model/errors.js';
-import { analyzeSql, describeStatements } from './sql-analysis.js';
+import { describeStatements } from './sql-analysis.js';
+import { analysisOf } from './sql-memo.js';
 import { riskFindings } from './risk.js';
 import { SECTIONS, type Dot, type Law, type Section } from './schema.js';
 
@@ -68,7 +69,7 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
     dot[section].forEach((step, index) => {
       if (step.kind !== 'sql') return;
       const where = `${section}[${index}] "${step.name}"`;
-      const a = analyzeSql(step.sql);
+      const a = analysisOf(step.sql);
       if (a.kind === 'syntax_error') {
         if (section === 'diff') unparsable.add(index);
         at(section, index, a.position, `${where}: the SQL does not parse: ${a.message}; fix the statement`);

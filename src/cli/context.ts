@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { dirname, join } from 'node:path';
 import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 import type { ParamDefaults, ResolvedWorkspace } from '../engine.js';
@@ -21,6 +22,19 @@ export interface GlobalOptions {
   readonly env: NodeJS.ProcessEnv;
   /** the chosen workspace environment's parameter values (-p wins) */
   readonly paramDefaults: ParamDefaults | undefined;
+  /** where validated catalogues are cached, or undefined (DOTCTL_CACHE=off) */
+  readonly catalogueCache: string | undefined;
+}
+
+/**
+ * The catalogue cache directory: DOTCTL_CACHE, else `cache/` beside a SQLite ledger file, else
+ * `.dotctl/cache`; `DOTCTL_CACHE=off` turns it off.
+ */
+function catalogueCacheDir(ledger: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (env.DOTCTL_CACHE === 'off') return undefined;
+  if (env.DOTCTL_CACHE) return env.DOTCTL_CACHE;
+  if (/^postgres(ql)?:\/\//.test(ledger)) return '.dotctl/cache';
+  return join(dirname(ledger), 'cache');
 }
 
 /**
@@ -53,6 +67,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
     keys: ws?.keys ?? '.dotctl/keys',
     env: chosen && Object.keys(chosen.libpq).length > 0 ? { ...env, ...chosen.libpq } : env,
     paramDefaults: chosen && Object.keys(chosen.params).length > 0 ? { source: `environment ${chosen.name} of ${ws?.file}`, values: chosen.params } : undefined,
+    catalogueCache: catalogueCacheDir(ledger, env),
   };
 }
 
@@ -92,6 +107,7 @@ export function engineDeps(g: GlobalOptions): EngineDeps {
     paramDefaults: g.paramDefaults,
     onProgress: tty ? (p) => process.stderr.write(p.done ? '\n' : `\r  archiving ${p.schema}: ${(p.bytes / 1048576).toFixed(1)} MiB`) : undefined,
     hooks: deps.hooks,
+    catalogueCache: g.catalogueCache,
   };
 }
 

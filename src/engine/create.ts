@@ -44,6 +44,8 @@ export interface EngineDeps {
   readonly paramDefaults?: ParamDefaults;
   /** test hooks (the kill-point suite); leave unset */
   readonly hooks?: RunHooks;
+  /** a private directory caching validated catalogues loaded from `catalogue` (see catalogue/cache.ts); unset: none */
+  readonly catalogueCache?: string;
 }
 
 /** The operations of an engine. */
@@ -79,6 +81,7 @@ export function createEngine(deps: EngineDeps): Engine {
     now: deps.clock,
     proposalsDir: deps.proposalsDir,
     lockWaitMs: deps.lockWaitMs,
+    catalogueCache: deps.catalogueCache,
     onProgress: deps.onProgress,
     hooks: deps.hooks,
     paramDefaults: deps.paramDefaults,

@@ -38,6 +38,8 @@ export interface EngineOptions {
   readonly paramDefaults?: ParamDefaults | undefined;
   /** injected by tests only (the kill-point suite); the CLI passes none */
   readonly hooks?: RunHooks | undefined;
+  /** where validated catalogues are cached (catalogue/cache.ts); unset: no cache */
+  readonly catalogueCache?: string | undefined;
 }
 
 /** How long an apply waits for another apply on the same target. */
@@ -53,7 +55,7 @@ export function nowIso(o: EngineOptions): string {
 
 /** The catalogue, loaded and validated when given as a directory. */
 export function catalogueOf(o: EngineOptions): Promise<Catalogue> {
-  return typeof o.dots === 'string' ? loadCatalogue(o.dots) : Promise.resolve(o.dots);
+  return typeof o.dots === 'string' ? loadCatalogue(o.dots, o.catalogueCache) : Promise.resolve(o.dots);
 }
 
 /** The identities, read when given as a file. */

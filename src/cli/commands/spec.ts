@@ -32,7 +32,8 @@ export function registerSpecCommands(program: Command): void {
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
         const { listDots } = await import('../../engine.js');
-        const dots = await listDots(globalOptions(cmd).dots);
+        const g = globalOptions(cmd);
+        const dots = await listDots(g.dots, g.catalogueCache);
         if (opts.json) return outJson(dots);
         const rows = dots.map((d) => [d.option ?? '-', d.id, d.risk, `${d.approvalsRequired}${d.dualControl ? ' (dual)' : ''}`, d.laws.join(' '), d.title]);
         for (const line of alignColumns([['OPTION', 'DOT', 'RISK', 'APPROVALS', 'LAWS', 'TITLE'], ...rows])) out(line);
@@ -47,7 +48,7 @@ export function registerSpecCommands(program: Command): void {
       action(async (ref: string, opts: { json?: boolean }, cmd: Command) => {
         const { showDot } = await import('../../engine.js');
         const { describeRequirements } = await import('../../engine.js');
-        const { summary, dot, requirements } = await showDot(globalOptions(cmd).dots, ref);
+        const { summary, dot, requirements } = await showDot(globalOptions(cmd).dots, ref, globalOptions(cmd).catalogueCache);
         if (opts.json) return outJson({ ...summary, requirements, spec: dot.spec });
         const s = dot.spec;
         out(`${s.id} (${s.option !== undefined ? `option ${s.option}, ` : ''}v${s.version}): ${s.title}`);
@@ -80,7 +81,7 @@ export function registerSpecCommands(program: Command): void {
       action(async (refs: string[], opts: { param: string[]; out?: string; json?: boolean }, cmd: Command) => {
         const { renderDots } = await import('../../engine.js');
         const g = globalOptions(cmd);
-        const r = await renderDots(g.dots, refs, opts.param, g.paramDefaults);
+        const r = await renderDots(g.dots, refs, opts.param, g.paramDefaults, g.catalogueCache);
         if (opts.out) {
           const { writeFile } = await import('node:fs/promises');
           const jsonPath = opts.out.replace(/\.md$/, '') + '.json';
