@@ -79,7 +79,7 @@ async function benchSqlite(dir: string): Promise<void> {
   const path = join(dir, 'ledger.db');
   await (await openSqliteLedger(path)).close();
   const raw = new Database(path);
-  let t = performance.now();
+  const t = performance.now();
   raw.pragma('synchronous = OFF'); // generation is set-up, not measured durability
   const insert = raw.prepare(`INSERT INTO dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`);
   raw.transaction(() => generate(N, (v) => insert.run(...v)))();
@@ -151,13 +151,13 @@ async function benchPostgres(): Promise<void> {
     await (await openPostgresLedger(db.url)).close();
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    let t = performance.now();
+    const t = performance.now();
     await client.query('BEGIN');
     let pending: (string | number | null)[][] = [];
     const flush = async (): Promise<void> => {
       if (pending.length === 0) return;
       const params: (string | number | null)[] = [];
-      const tuples = pending.map((vals) => `(${vals.map((v) => (params.push(v), `$${params.length}`)).join(', ')})`);
+      const tuples = pending.map((vals) => `(${vals.map((v) => `$${params.push(v)}`).join(', ')})`);
       await client.query(`INSERT INTO dotctl.dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
       pending = [];
     };

@@ -57,12 +57,26 @@ function emptyRequirements(): Mutable<GateRequirements> & { sources: Record<stri
   };
 }
 
+/** The yes/no requirements a law can make, and the field of GateRequirements each sets. */
+const FLAG_REQUIREMENTS = [
+  ['dual_control', 'dualControl'],
+  ['separation_of_duties', 'separationOfDuties'],
+  ['archive_before_diff', 'archiveBeforeDiff'],
+  ['rollback_required', 'rollbackRequired'],
+  ['pre_check_required', 'preCheckRequired'],
+  ['post_verify_required', 'postVerifyRequired'],
+  ['action_log', 'actionLog'],
+  ['registry_entry', 'registryEntry'],
+  ['companions_applied', 'companionsApplied'],
+] as const;
+
 /** Requirements of a bundle of DOTs (one DOT is a bundle of one). */
 export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string, Law>): GateRequirements {
   const r = emptyRequirements();
   const groups: GroupRequirement[] = [];
   const note = (req: string, src: string): void => {
-    const list = (r.sources[req] ??= []);
+    const list = r.sources[req] ?? [];
+    r.sources[req] = list;
     if (!list.includes(src)) list.push(src);
   };
   for (const dot of dots) {
@@ -74,15 +88,11 @@ export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string,
         note('min_approvals', id);
         r.minApprovals = Math.max(r.minApprovals, q.min_approvals);
       }
-      if (q.dual_control) (r.dualControl = true), note('dual_control', id);
-      if (q.separation_of_duties) (r.separationOfDuties = true), note('separation_of_duties', id);
-      if (q.archive_before_diff) (r.archiveBeforeDiff = true), note('archive_before_diff', id);
-      if (q.rollback_required) (r.rollbackRequired = true), note('rollback_required', id);
-      if (q.pre_check_required) (r.preCheckRequired = true), note('pre_check_required', id);
-      if (q.post_verify_required) (r.postVerifyRequired = true), note('post_verify_required', id);
-      if (q.action_log) (r.actionLog = true), note('action_log', id);
-      if (q.registry_entry) (r.registryEntry = true), note('registry_entry', id);
-      if (q.companions_applied) (r.companionsApplied = true), note('companions_applied', id);
+      for (const [key, field] of FLAG_REQUIREMENTS) {
+        if (!q[key]) continue;
+        r[field] = true;
+        note(key, id);
+      }
       if (q.approval_ttl_hours !== undefined) {
         r.approvalTtlHours = Math.min(r.approvalTtlHours, q.approval_ttl_hours);
         note('approval_ttl_hours', id);

@@ -143,7 +143,7 @@ export function parseParamPairs(pairs: readonly string[]): Record<string, string
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new ParamError(pair, `parameter ${showValue(pair)} is not of the form name=value; write -p name=value`);
     const name = pair.slice(0, eq);
-    if (Object.prototype.hasOwnProperty.call(out, name)) {
+    if (Object.hasOwn(out, name)) {
       throw new ParamError(name, `parameter ${name} is given twice; pass it once`);
     }
     out[name] = pair.slice(eq + 1);

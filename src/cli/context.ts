@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
@@ -168,7 +168,7 @@ export function outJson(value: unknown): void {
 /** Aligns rows of cells into columns separated by two spaces (the last column is not padded). */
 export function alignColumns(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
-  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const r of rows) for (const [i, cell] of r.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
   return rows.map((r) =>
     r
       .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))

@@ -68,7 +68,7 @@ export async function readLog(ledger: string | LedgerStore, opts: LogOptions): P
   return reading(ledger, async (l) => {
     if (filter.dotId === undefined) return l.readEvents(filter);
     const { dotId, limit, ...rest } = filter;
-    const rows = (await l.readEvents(rest)).filter((r) => r.dotId !== null && r.dotId.split('+').includes(dotId));
+    const rows = (await l.readEvents(rest)).filter((r) => r.dotId?.split('+').includes(dotId));
     return limit === undefined ? rows : rows.slice(-limit);
   });
 }

@@ -190,7 +190,7 @@ export async function proposeBundle(
   await mkdir(opts.out ? join(markdownPath, '..') : dir, { recursive: true });
   const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n`;
   await writeFile(markdownPath, header + rendered.markdown);
-  await writeFile(markdownPath.replace(/\.md$/, '') + '.json', rendered.canonical);
+  await writeFile(`${markdownPath.replace(/\.md$/, '')}.json`, rendered.canonical);
   return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, address: where, markdownPath, evidence, requirements: rendered.requirements };
 }
 

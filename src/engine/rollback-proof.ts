@@ -83,7 +83,11 @@ async function proofChecks(run: RunContext, plan: ApplyPlan): Promise<string | n
         if (b.kind === 'host') return checkHost(b);
         return { outcome: 'error', observed: `a ${b.kind} step is not a check`, expected: '' };
       },
-      { onResult: (ps, r) => void (failed(r) && !bad && (bad = `${ps.section === 'hard_stops' ? 'hard stop' : 'pre-check'} "${ps.step.name}" of ${ps.dot.spec.id} failed on the scratch copy: saw ${r.observed}, expected ${r.expected}`)) },
+      {
+        onResult: (ps, r) => {
+          if (failed(r) && !bad) bad = `${ps.section === 'hard_stops' ? 'hard stop' : 'pre-check'} "${ps.step.name}" of ${ps.dot.spec.id} failed on the scratch copy: saw ${r.observed}, expected ${r.expected}`;
+        },
+      },
     ),
   );
   return bad;

@@ -70,7 +70,7 @@ export async function writeAtomic(path: string, content: string): Promise<void> 
  */
 export async function patchFile(path: string, diff: string, opts: { reverse: boolean; sha256?: string; write: boolean }): Promise<PatchOutcome> {
   const st = await stat(path).catch(() => null);
-  if (!st || !st.isFile()) return { kind: 'missing', message: `${path} does not exist or is not a regular file` };
+  if (!st?.isFile()) return { kind: 'missing', message: `${path} does not exist or is not a regular file` };
   const before = await readFile(path, 'utf8');
   const shaBefore = await fileSha256(path);
   if (opts.sha256 && opts.sha256 !== shaBefore) {

@@ -4,6 +4,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { open, readFile, stat, mkdir } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError, GateError } from '../model/errors.js';
 import { encodePublicKey, parseIdentities, identityByKey, type Identity } from './identities.js';
@@ -27,7 +28,7 @@ export async function generateKeyFile(name: string, dir: string): Promise<{ file
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const file = join(dir, `${name}.key`);
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(file, 'wx', 0o600); // never overwrite an existing key
   } catch (err) {

@@ -8,15 +8,15 @@
 import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
-import {
-  type AdmissionRecord,
-  type DecisionRecord,
-  type LedgerStore,
-  type LogFilter,
-  type LogRow,
-  type NewLogEvent,
-  type ProposalRecord,
-  type ProposalState,
+import type {
+  AdmissionRecord,
+  DecisionRecord,
+  LedgerStore,
+  LogFilter,
+  LogRow,
+  NewLogEvent,
+  ProposalRecord,
+  ProposalState,
 } from './port.js';
 import {
   ADMISSION_COLUMNS,

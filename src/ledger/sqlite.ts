@@ -10,15 +10,15 @@ import Database from 'better-sqlite3';
 import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
-import {
-  type AdmissionRecord,
-  type DecisionRecord,
-  type LedgerStore,
-  type LogFilter,
-  type LogRow,
-  type NewLogEvent,
-  type ProposalRecord,
-  type ProposalState,
+import type {
+  AdmissionRecord,
+  DecisionRecord,
+  LedgerStore,
+  LogFilter,
+  LogRow,
+  NewLogEvent,
+  ProposalRecord,
+  ProposalState,
 } from './port.js';
 import {
   ADMISSION_COLUMNS,

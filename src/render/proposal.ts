@@ -69,7 +69,7 @@ const SECRET_PATTERNS: readonly [RegExp, string][] = [
   [/PASSWORD\s+(E?'(?!<secret from )[^']+')/i, 'a password literal'],
   [/postgres(?:ql)?:\/\/[^\s:/@]+:[^\s@]+@/i, 'a connection URL with a password'],
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
-  [/\b(?:token|api[_-]?key|secret|passwd|password)=[A-Za-z0-9_\-]{8,}/i, 'a token in a URL or assignment'],
+  [/\b(?:token|api[_-]?key|secret|passwd|password)=[A-Za-z0-9_-]{8,}/i, 'a token in a URL or assignment'],
 ];
 
 /** Names what looks like a leaked secret in `text`, or null. */

@@ -139,6 +139,6 @@ test('C2 relabelled reversible: validation refuses it, and its risk, gate and pr
   const params = bindParams([d.spec, c2dot.spec], {});
   const md = renderProposal({ dots: [d, c2dot], laws, params, target: null }).markdown;
   assert.match(md, /\| Risk \| irreversible \(derived from the diff; labelled reversible\) \|/);
-  assert.match(md, /- Risk derived from the content \(stricter than the label\):\n  - DOT-PG-DROP-SCHEMA diff\[1\] "Drop the schema": DROP SCHEMA … CASCADE/);
+  assert.match(md, /- Risk derived from the content \(stricter than the label\):\n {2}- DOT-PG-DROP-SCHEMA diff\[1\] "Drop the schema": DROP SCHEMA … CASCADE/);
   assert.match(md, /2 approval\(s\), dual control/);
 });

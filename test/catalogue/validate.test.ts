@@ -87,7 +87,7 @@ test('unknown laws and companions, duplicate ids and file-name mismatches are re
 test('an irreversible DOT without an archive before its diff cannot satisfy its laws', () => {
   const drop = readFileSync(join(MINI, 'DOT-T-DROP.yaml'), 'utf8');
   const swapped = drop.replace(
-    /  - kind: archive\n    name: pre-archive\n    schema: "\{\{schema\}\}"\n    to: "\{\{archive_dir\}\}\/\{\{schema\}\}\.dump"\n  - kind: sql\n    name: drop\n    sql: DROP SCHEMA :"schema" CASCADE\n/,
+    / {2}- kind: archive\n {4}name: pre-archive\n {4}schema: "\{\{schema\}\}"\n {4}to: "\{\{archive_dir\}\}\/\{\{schema\}\}\.dump"\n {2}- kind: sql\n {4}name: drop\n {4}sql: DROP SCHEMA :"schema" CASCADE\n/,
     '  - kind: sql\n    name: drop\n    sql: DROP SCHEMA :"schema" CASCADE\n  - kind: archive\n    name: pre-archive\n    schema: "{{schema}}"\n    to: "{{archive_dir}}/{{schema}}.dump"\n',
   );
   assert.notEqual(swapped, drop);
@@ -96,7 +96,7 @@ test('an irreversible DOT without an archive before its diff cannot satisfy its 
 });
 
 test('a missing rollback or post-verify is refused when a cited law requires it', () => {
-  const noRollback = grant.replace(/rollback:\n  - kind: sql\n    name: revoke usage\n    sql: .*\n/, '');
+  const noRollback = grant.replace(/rollback:\n {2}- kind: sql\n {4}name: revoke usage\n {4}sql: .*\n/, '');
   const p = problems({ 'DOT-T-GRANT.yaml': noRollback });
   assert.ok(p.some((l) => /L1 require a rollback section/.test(l)), p.join('\n'));
 });

@@ -79,7 +79,7 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
     test('status spells out the unmet requirements', () => {
       const r = runCli([...flags, 'status', ad]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /not ready to apply\n  - 1 approval\(s\) from distinct reviewers required/);
+      assert.match(r.stdout, /not ready to apply\n {2}- 1 approval\(s\) from distinct reviewers required/);
     });
 
     test('a reviewer approves once; a second approval by the same reviewer is refused', () => {

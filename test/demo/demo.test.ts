@@ -75,7 +75,7 @@ test('dotctl demo --json reports every stage with its key facts', async () => {
   const j = JSON.parse(r.stdout) as {
     ok: boolean;
     prefix: string;
-    stages: { n: number; ok: boolean; facts: Record<string, any> }[];
+    stages: { n: number; ok: boolean; facts: Record<string, unknown> }[];
     leftovers: string[];
   };
   assert.equal(j.ok, true);

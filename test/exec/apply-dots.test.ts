@@ -156,7 +156,7 @@ describe('B + D: a dedicated backup role whose password comes from the environme
   test('the registry entry (Đ37 §5) is in the applied event', () => {
     const ev = w.events(id).find((e) => e.event === 'applied');
     assert.deepEqual((ev?.detail.registry as Record<string, unknown>[] | undefined)?.map((x) => [x.dot, x.artefact, x.name]), [['DOT-PG-NEW-ROLE', 'role', role]]);
-    assert.match(String((ev?.detail.registry as { purpose: string }[])[0]?.purpose), /nightly logical backup/);
+    assert.match(String((ev?.detail.registry as { purpose: string }[] | undefined)?.[0]?.purpose), /nightly logical backup/);
   });
 
   test('the password appears nowhere: not in the ledger file, the proposals, the log or any output', async () => {

@@ -37,7 +37,7 @@ function concurrencySuite(backend: Backend): void {
       const site = await backend.fresh();
       const startAt = Date.now() + 2500; // past every worker's start-up, so the appends overlap
       const exits = await Promise.all(Array.from({ length: WORKERS }, (_, w) => runWorker(site.spec, `worker-${w}`, startAt)));
-      exits.forEach((e, w) => assert.equal(e.code, 0, `worker-${w} failed: ${e.stderr}`));
+      for (const [w, e] of exits.entries()) assert.equal(e.code, 0, `worker-${w} failed: ${e.stderr}`);
 
       const ledger = await site.open({ mode: 'read' });
       try {

@@ -112,7 +112,7 @@ const mutations: readonly [string, DotMutation][] = [
     (p, t) => {
       const key = `${p.word()}_${p.word(3)}`;
       if (p.next() < 0.5) return { label: `unknown top-level key ${key}`, text: t.replace(/^(id: .*)$/m, `$1\n${key}: ${p.pick(['1', 'yes', '[a]', '{b: c}', '"text"'])}`) };
-      const steps = linesMatching(t, /^  - kind: /);
+      const steps = linesMatching(t, /^ {2}- kind: /);
       if (steps.length === 0) return null;
       const lines = t.split('\n');
       const i = p.pick(steps);

@@ -269,7 +269,7 @@ post_verify:
       ['-p', 'password=hunter2'],
     ];
     const results = await pool(cases.map((c) => () => dotctl([...flags(), '--identities', identities, '--key', key, 'propose', '--offline', 'A', 'D', ...c], { cwd: dir })));
-    results.forEach((r, i) => assertBadInput(r, `propose ${cases[i]?.join(' ')}`));
+    for (const [i, r] of results.entries()) assertBadInput(r, `propose ${cases[i]?.join(' ')}`);
     counted.params += cases.length;
     assertUntouched('propose with fuzzed parameters');
   });

@@ -84,7 +84,7 @@ export function registerSpecCommands(program: Command): void {
         const r = await renderDots(g.dots, refs, opts.param, g.paramDefaults, g.catalogueCache);
         if (opts.out) {
           const { writeFile } = await import('node:fs/promises');
-          const jsonPath = opts.out.replace(/\.md$/, '') + '.json';
+          const jsonPath = `${opts.out.replace(/\.md$/, '')}.json`;
           await writeFile(opts.out, r.markdown);
           await writeFile(jsonPath, r.canonical); // no newline: sha256sum of the file is the hash
           out(`${r.dots.join(' + ')}: ${r.hash}`);

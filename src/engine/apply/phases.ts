@@ -28,7 +28,11 @@ export async function runChecks(run: RunContext, plan: ApplyPlan, proposedEviden
   let bad: { ps: PlannedStep; r: EffectResult } | null = null;
   try {
     await withTransaction(run.sql.target.client, { readOnly: true, rollback: true }, () =>
-      runSteps(run, plan.checks, (ps) => runPlannedCheck(run, ps), { onResult: (ps, r) => void (failed(r) && (bad = { ps, r })) }),
+      runSteps(run, plan.checks, (ps) => runPlannedCheck(run, ps), {
+        onResult: (ps, r) => {
+          if (failed(r)) bad = { ps, r };
+        },
+      }),
     );
   } catch (err) {
     const lost = await run.sql.lostReason();

@@ -86,7 +86,7 @@ async function revertOne(run: RunContext, ch: RecordedChange): Promise<CheckResu
   const dot = run.dots.find((d) => d.spec.id === ch.dotId);
   const step = dot?.spec.diff[ch.index];
   const b = step ? bound(run, step) : null;
-  if (!b || b.kind !== 'patch') return { outcome: 'error', observed: `${ch.dotId} has no patch step ${ch.index} any more`, expected: '' };
+  if (b?.kind !== 'patch') return { outcome: 'error', observed: `${ch.dotId} has no patch step ${ch.index} any more`, expected: '' };
   return undoPatch({ file: ch.file, diff: b.diff, reverse: b.reverse, before: ch.before, after: ch.after });
 }
 
