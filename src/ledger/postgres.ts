@@ -34,7 +34,6 @@ import {
   toDecision,
   toLogRow,
   toProposal,
-  type Migration,
   type StoredAdmission,
   type StoredDecision,
   type StoredLogRow,
@@ -49,101 +48,9 @@ const LOCK_NS = 0x646f7463;
 const LOCK_MIGRATE = 1;
 const LOCK_WRITE = 2;
 
-/** Forward migrations of the PostgreSQL ledger, applied in order inside one locked transaction. */
-export const PG_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    description: 'proposals, decisions and the append-only hash-chained dot_action_log',
-    sql: `
-      CREATE FUNCTION dotctl.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
-      BEGIN
-        RAISE EXCEPTION 'dotctl.% is append-only: % refused', TG_TABLE_NAME, TG_OP
-          USING ERRCODE = 'prohibited_sql_statement_attempted';
-      END
-      $fn$;
+export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations.js';
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations.js';
 
-      CREATE TABLE dotctl.dot_proposals (
-        id                 text COLLATE "C" PRIMARY KEY,
-        dot_ids            text NOT NULL,
-        params             text NOT NULL,
-        target_fingerprint text,
-        canonical          text NOT NULL,
-        hash               text NOT NULL,
-        state              text NOT NULL,
-        created_by         text NOT NULL,
-        created_at         text COLLATE "C" NOT NULL,
-        expires_at         text COLLATE "C",
-        signature          text
-      );
-      CREATE INDEX dot_proposals_state ON dotctl.dot_proposals (state, created_at);
-
-      CREATE TABLE dotctl.dot_decisions (
-        id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        proposal_id text COLLATE "C" NOT NULL REFERENCES dotctl.dot_proposals (id),
-        kind        text NOT NULL CHECK (kind IN ('approve', 'reject')),
-        hash_signed text NOT NULL,
-        actor       text NOT NULL,
-        signature   text NOT NULL,
-        comment     text,
-        at          text COLLATE "C" NOT NULL,
-        expires_at  text COLLATE "C"
-      );
-      CREATE INDEX dot_decisions_proposal ON dotctl.dot_decisions (proposal_id, id);
-      CREATE TRIGGER dot_decisions_append_only BEFORE UPDATE OR DELETE ON dotctl.dot_decisions
-        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
-      CREATE TRIGGER dot_decisions_no_truncate BEFORE TRUNCATE ON dotctl.dot_decisions
-        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
-
-      CREATE TABLE dotctl.dot_action_log (
-        seq           bigint PRIMARY KEY CHECK (seq > 0),
-        at            text COLLATE "C" NOT NULL,
-        actor         text COLLATE "C" NOT NULL,
-        event         text COLLATE "C" NOT NULL,
-        proposal_id   text COLLATE "C",
-        dot_id        text COLLATE "C",
-        action_code   text,
-        proposal_hash text,
-        outcome       text,
-        detail        text NOT NULL,
-        prev_hash     text NOT NULL,
-        hash          text NOT NULL
-      );
-      CREATE INDEX dot_action_log_proposal ON dotctl.dot_action_log (proposal_id, seq);
-      CREATE INDEX dot_action_log_at ON dotctl.dot_action_log (at);
-      CREATE TRIGGER dot_action_log_append_only BEFORE UPDATE OR DELETE ON dotctl.dot_action_log
-        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
-      CREATE TRIGGER dot_action_log_no_truncate BEFORE TRUNCATE ON dotctl.dot_action_log
-        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
-    `,
-  },
-  {
-    version: 2,
-    description: 'dot_admissions (reviewers admit DOT content by hash) and the content frozen in each proposal',
-    sql: `
-      CREATE TABLE dotctl.dot_admissions (
-        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        dot_id       text COLLATE "C" NOT NULL,
-        version      integer NOT NULL,
-        content_hash text NOT NULL,
-        file_hashes  text NOT NULL,
-        actor        text NOT NULL,
-        signature    text NOT NULL,
-        at           text COLLATE "C" NOT NULL,
-        comment      text
-      );
-      CREATE INDEX dot_admissions_dot ON dotctl.dot_admissions (dot_id, id);
-      CREATE TRIGGER dot_admissions_append_only BEFORE UPDATE OR DELETE ON dotctl.dot_admissions
-        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
-      CREATE TRIGGER dot_admissions_no_truncate BEFORE TRUNCATE ON dotctl.dot_admissions
-        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();
-
-      ALTER TABLE dotctl.dot_proposals ADD COLUMN content text;
-    `,
-  },
-];
-
-/** The schema version this build of dotctl writes. */
-export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;
 
 /** How to open a PostgreSQL ledger. */
 export interface PostgresLedgerOptions {
