@@ -23,7 +23,7 @@ export async function undoPatch(p: PatchedFile): Promise<CheckResult> {
   const temps = await removeStaleTemps(p.file);
   const extra = temps > 0 ? `; removed ${temps} temp file(s) left by a killed write` : '';
   if (out.kind === 'failed') return { outcome: 'failed', observed: out.message, expected: `${p.file} back to sha256 ${p.before.slice(0, 12)}…` };
-  return { outcome: 'passed', observed: `${out.kind === 'reverted' ? 'restored' : 'already back to'} ${p.file} (sha256 ${p.before.slice(0, 12)}…)${extra}`, expected: 'the previous content' };
+  return { outcome: 'passed', observed: `${out.kind === 'reverted' ? 'reverted' : 'already back to'} ${p.file} (sha256 ${p.before.slice(0, 12)}…)${extra}`, expected: 'the previous content' };
 }
 
 /** Removes an archive whose change never committed (the data is still in the database). */
