@@ -122,12 +122,13 @@ export async function startRecorder(): Promise<Recorder> {
   };
 }
 
-/** sha256 over every file of a directory (name and bytes), or 'absent'. */
+/** sha256 over every file of a directory (name and bytes), or 'absent'. Subdirectories (the catalogue cache beside a ledger) are not the ledger. */
 export function dirDigest(dir: string): string {
   if (!existsSync(dir)) return 'absent';
   const h = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) {
-    h.update(name).update('\0').update(readFileSync(join(dir, name))).update('\0');
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (!e.isFile()) continue;
+    h.update(e.name).update('\0').update(readFileSync(join(dir, e.name))).update('\0');
   }
   return h.digest('hex');
 }
