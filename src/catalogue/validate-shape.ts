@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Problem } from '../model/errors.js';
-import { didYouMean } from './did-you-mean.js';
+import { closestName, didYouMean } from './did-you-mean.js';
 import { describePath, problemAt, type LocatedDoc, type Path } from './validate-yaml.js';
 import { DotSchema, Param, PARAM_NAME, SECTION_KINDS, SECTIONS, Step, type Dot, type Section } from './schema.js';
 
@@ -93,9 +93,9 @@ export function shapeProblems(src: LocatedDoc, root: z.ZodType, value: unknown, 
     const s = schemaAt(root, value, path);
     const known = Object.keys((s && defOf(s).shape) ?? {}).filter((k) => !present.includes(k));
     for (const key of issue.keys) {
-      const hint = didYouMean(key, known);
-      if (hint) suggested.add(describePath([...path, hint.slice('; did you mean "'.length, -2)]));
-      out.push(problemAt(src, path, `unknown key "${key}" in ${describePath(path)}${hint}`, key));
+      const close = closestName(key, known);
+      if (close !== null) suggested.add(describePath([...path, close]));
+      out.push(problemAt(src, path, `unknown key "${key}" in ${describePath(path)}${close === null ? '' : `; did you mean "${close}"?`}`, key));
     }
   }
   for (const issue of issues) {
