@@ -5,20 +5,16 @@
  * diff step that makes it irreversible. Pure; problems point at the line and column inside
  * the SQL where the YAML form allows it.
  */
-import { isScalar, type Document, type LineCounter, type Scalar } from 'yaml';
+import { isScalar, type Scalar } from 'yaml';
 import type { Problem } from '../model/errors.js';
 import { describeStatements } from './sql-analysis.js';
 import { analysisOf } from './sql-memo.js';
 import { riskFindings } from './risk.js';
+import type { LocatedDoc } from './validate-yaml.js';
+import type { DotParts } from './validate-shape.js';
 import { SECTIONS, type Dot, type Law, type Section } from './schema.js';
 
-/** A parsed DOT file: what validation locates problems in. */
-export interface LocatedDoc {
-  readonly file: string;
-  readonly text: string;
-  readonly doc: Document;
-  readonly lines: LineCounter;
-}
+export type { LocatedDoc } from './validate-yaml.js';
 
 /** Sections whose SQL runs before approval or as proof: read-only, one statement. */
 const CHECK_SECTIONS: ReadonlySet<Section> = new Set(['hard_stops', 'pre_check', 'post_verify']);
@@ -56,8 +52,11 @@ export function scalarOffsetPosition(src: LocatedDoc, path: readonly (string | n
   return { line: start.line, col: start.col, inside: ` (line ${sqlLine + 1}, column ${sqlCol + 1} of the SQL)` };
 }
 
-/** Every SQL problem of one DOT. */
-export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string, Law>): Problem[] {
+/**
+ * Every SQL problem of one DOT: of each well-formed SQL step, and the risk label once the
+ * risk, laws and diff are whole (`parts` of a DOT that fails its shape; all of it by default).
+ */
+export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string, Law>, parts?: Pick<DotParts, 'broken' | 'origin'>): Problem[] {
   const problems: Problem[] = [];
   const at = (section: Section, index: number, offset: number, message: string): void => {
     const p = scalarOffsetPosition(src, [section, index, 'sql'], offset);
@@ -66,8 +65,9 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
   const unparsable = new Set<number>();
 
   for (const section of SECTIONS) {
-    dot[section].forEach((step, index) => {
+    dot[section].forEach((step, i) => {
       if (step.kind !== 'sql') return;
+      const index = parts ? parts.origin(section, i) : i;
       const where = `${section}[${index}] "${step.name}"`;
       const a = analysisOf(step.sql);
       if (a.kind === 'syntax_error') {
@@ -104,7 +104,9 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
     });
   }
 
-  if (dot.risk === 'reversible') {
+  // findings name diff steps by their index in the well-formed diff: only when it is the file's
+  const labelReadable = !parts || !['risk', 'laws', 'diff'].some((k) => parts.broken.has(k));
+  if (labelReadable && dot.risk === 'reversible') {
     for (const f of riskFindings(dot, laws)) {
       if (unparsable.has(f.index)) continue; // already reported as a syntax error
       const fix = `; label the DOT risk: irreversible (dual control, an archive before the diff, a rollback that restores it)`;

@@ -53,7 +53,9 @@ test('wrong types, unknown step kinds and undeclared params are all reported at 
   const p = problems({ 'DOT-T-GRANT.yaml': text });
   assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:2:10: version: /.test(l)), p.join('\n'));
   assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:28:11: rollback\[0\]\.kind: Invalid discriminator value/.test(l)), p.join('\n'));
-  assert.equal(p.length, 2, 'schema errors stop the per-file checks but every schema problem is listed');
+  // the well-formed steps are checked in the same pass: the undeclared parameter is named too
+  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:26:10: :'nope' is used but no parameter nope is declared under params; did you mean note\?$/.test(l)), p.join('\n'));
+  assert.equal(p.length, 3, 'nothing is reported about what the malformed step might have used');
 });
 
 test('undeclared, bare and mistyped parameter uses are named with their step', () => {
@@ -131,4 +133,47 @@ test('a YAML alias bomb is refused with a message, not a hang', () => {
 test('a missing law registry is reported', () => {
   const p = problems({ 'laws.yaml': null });
   assert.ok(p.some((l) => /law registry laws\.yaml is missing/.test(l)));
+});
+
+test('mistyped keys, step kinds, enum values, laws and parameters get a "did you mean"', () => {
+  const text = grant
+    .replace('expect: { kind: value, equals: "true" }', 'expect: { kind: value, equal: "true" }')
+    .replace("    sql: COMMENT ON SCHEMA", '    transactionl: true\n    sql: COMMENT ON SCHEMA')
+    .replace('  - kind: sql\n    name: revoke usage', '  - kind: sqll\n    name: revoke usage')
+    .replace('risk: reversible', 'risk: reversable')
+    .replace('laws: [L1]', 'laws: [L-IRX]')
+    .replace("IS :'note'", "IS :'notes'");
+  const p = problems({ 'DOT-T-GRANT.yaml': text });
+  const want = [
+    /:7:7: risk: Invalid option: expected one of "reversible"\|"irreversible"; did you mean "reversible"\?$/,
+    /:9:8: unknown law L-IRX; known laws: L1, L-IRR; did you mean L-IRR\?$/,
+    /:26:5: unknown key "transactionl" in diff\[1\]; did you mean "transactional"\?$/,
+    /:27:10: :'notes' is used but no parameter notes is declared under params; did you mean note\?$/,
+    /:29:11: rollback\[0\]\.kind: Invalid discriminator value\. .*; did you mean "sql"\?$/,
+    /:36:28: unknown key "equal" in post_verify\[0\]\.expect; did you mean "equals"\?$/,
+  ];
+  for (const re of want) assert.ok(p.some((l) => re.test(l)), `${re} not in\n${p.join('\n')}`);
+  // the missing `equals` is the mistyped `equal`: said once, not twice
+  assert.ok(!p.some((l) => /equals: missing/.test(l)), p.join('\n'));
+  assert.equal(p.length, want.length, p.join('\n'));
+});
+
+test('a missing key names what to add; a missing step kind lists the kinds its section allows', () => {
+  const text = grant.replace('title: Grant usage\n', '').replace('  - kind: sql\n    name: revoke usage', '  - name: revoke usage');
+  const p = problems({ 'DOT-T-GRANT.yaml': text });
+  assert.ok(p.some((l) => /:1:1: title: missing; add title \(string\)$/.test(l)), p.join('\n'));
+  assert.ok(p.some((l) => /rollback\[0\]\.kind: missing; add kind \(one of restore, sql, patch, command\)$/.test(l)), p.join('\n'));
+});
+
+test('a malformed step does not hide the SQL rules of its neighbours, nor stop the law rules that do not need it', () => {
+  const text = grant
+    .replace('    name: grant usage\n', '    name: grant usage\n    expect: { kind: rows }\n')
+    .replace("WHERE nspname = :'schema'", "WHERE nspname = :'schema'; SELECT 2")
+    .replace(/rollback:\n  - kind: sql\n    name: revoke usage\n    sql: .*\n/, '');
+  const p = problems({ 'DOT-T-GRANT.yaml': text });
+  assert.ok(p.some((l) => /diff\[0\]\.expect\.count: missing/.test(l)), p.join('\n'));
+  assert.ok(p.some((l) => /:18:\d+: hard_stops\[0\] "schema exists": a check must be exactly one read-only statement/.test(l)), p.join('\n'));
+  assert.ok(p.some((l) => /L1 require a rollback section/.test(l)), p.join('\n'));
+  // the malformed step may use any parameter: "never used" waits until it is well-formed
+  assert.ok(!p.some((l) => /declared but never used/.test(l)), p.join('\n'));
 });

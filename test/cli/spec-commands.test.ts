@@ -34,6 +34,29 @@ test('validate rejects a broken catalogue with every problem as file:line:col an
   assert.equal(JSON.parse(j.stdout).problems.length, 2);
 });
 
+test('validate lists a shape error, an unknown law, an undeclared parameter and a multi-statement pre-check in one run', () => {
+  const dir = join(tmp, 'one-pass');
+  cpSync(MINI, dir, { recursive: true });
+  const f = join(dir, 'DOT-T-GRANT.yaml');
+  const text = readFileSync(f, 'utf8')
+    .replace('version: 1', 'version: one')
+    .replace('laws: [L1]', 'laws: [L1, L2]')
+    .replace("nspname = :'schema'", "nspname = :'schema' AND :'rle' <> ''")
+    .replace('diff:\n', "pre_check:\n  - kind: sql\n    name: nothing granted yet\n    sql: SELECT 1; SELECT 2\n    expect: { kind: rows, count: 1 }\ndiff:\n");
+  writeFileSync(f, text);
+  const r = runCli(['--dots', dir, 'validate']);
+  assert.equal(r.code, 2, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  const at = (re: RegExp): void => assert.ok(lines.some((l) => l.startsWith(`${f}:`) && re.test(l)), `${re} not in\n${r.stderr}`);
+  at(/:2:10: version: Invalid input: expected number, received string$/);
+  at(/:9:\d+: unknown law L2; known laws: L1, L-IRR; did you mean L1\?$/);
+  at(/:23:20: pre_check\[0\] "nothing granted yet": a check must be exactly one read-only statement .*found 2 statements/);
+  at(/:18:10: :'rle' is used but no parameter rle is declared under params; did you mean role\?$/);
+  assert.match(lines.at(-1) ?? '', /4 problem\(s\)/);
+  assert.equal(lines.length, 5, r.stderr);
+  assert.ok(!hasStackTrace(r.stderr));
+});
+
 test('DOTCTL_DOTS is honoured and a missing directory is one clear sentence, exit 2', () => {
   assert.equal(runCli(['validate'], { env: { DOTCTL_DOTS: MINI } }).code, 0);
   const r = runCli(['--dots', join(tmp, 'nope'), 'validate']);

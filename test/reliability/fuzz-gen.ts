@@ -132,7 +132,7 @@ const mutations: readonly [string, DotMutation][] = [
   [
     'required key removed',
     (p, t) => {
-      const k = p.pick(['id', 'version', 'option', 'title', 'risk', 'action_code', 'laws', 'applies_when']);
+      const k = p.pick(['id', 'version', 'summary', 'title', 'risk', 'action_code', 'laws', 'applies_when']);
       const out = replaceFirst(t, new RegExp(`^${k}: .*$`, 'm'), `# ${k} removed`);
       return out === null ? null : { label: `required key ${k} removed`, text: out };
     },
