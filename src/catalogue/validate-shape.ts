@@ -180,7 +180,9 @@ export function readDotParts(value: unknown): DotParts | null {
     const at: number[] = [];
     raw.forEach((x, i) => {
       const r = parseLenient(element, x);
-      if (r.success) kept.push(r.data as T), at.push(i);
+      if (!r.success) return;
+      kept.push(r.data as T);
+      at.push(i);
     });
     indices.set(key, at);
     return kept;

@@ -169,7 +169,7 @@ test('a malformed step does not hide the SQL rules of its neighbours, nor stop t
   const text = grant
     .replace('    name: grant usage\n', '    name: grant usage\n    expect: { kind: rows }\n')
     .replace("WHERE nspname = :'schema'", "WHERE nspname = :'schema'; SELECT 2")
-    .replace(/rollback:\n  - kind: sql\n    name: revoke usage\n    sql: .*\n/, '');
+    .replace(/rollback:\n {2}- kind: sql\n {4}name: revoke usage\n {4}sql: .*\n/, '');
   const p = problems({ 'DOT-T-GRANT.yaml': text });
   assert.ok(p.some((l) => /diff\[0\]\.expect\.count: missing/.test(l)), p.join('\n'));
   assert.ok(p.some((l) => /:18:\d+: hard_stops\[0\] "schema exists": a check must be exactly one read-only statement/.test(l)), p.join('\n'));
