@@ -7,7 +7,7 @@
  */
 import { isScalar, type Document, type LineCounter, type Scalar } from 'yaml';
 import type { Problem } from '../model/errors.js';
-import { analyzeSql, describeStatements } from './sql-analysis.js';
+import { analyzeSql, describeStatements, notIdempotent } from './sql-analysis.js';
 import { riskFindings } from './risk.js';
 import { SECTIONS, type Dot, type Law, type Section } from './schema.js';
 
@@ -103,6 +103,8 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
     });
   }
 
+  rollbackIdempotence(dot, at);
+
   if (dot.risk === 'reversible') {
     for (const f of riskFindings(dot, laws)) {
       if (unparsable.has(f.index)) continue; // already reported as a syntax error
@@ -118,4 +120,19 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
     }
   }
   return problems;
+}
+
+/**
+ * A DOT whose diff holds SQL outside a transaction may be rolled back after that SQL half-ran (a
+ * CREATE INDEX CONCURRENTLY that failed leaves an invalid index) or never ran: every
+ * non-transactional SQL step of its rollback must be safe to run in either case.
+ */
+function rollbackIdempotence(dot: Dot, at: (section: Section, index: number, offset: number, message: string) => void): void {
+  if (!dot.diff.some((s) => s.kind === 'sql' && s.transactional === false)) return;
+  dot.rollback.forEach((step, index) => {
+    if (step.kind !== 'sql' || step.transactional !== false) return;
+    for (const n of notIdempotent(step.sql)) {
+      at('rollback', index, n.start, `rollback[${index}] "${step.name}": ${n.label} must be idempotent, because the rollback of a non-transactional diff also runs when that diff failed half-way or never ran; ${n.fix}`);
+    }
+  });
 }
