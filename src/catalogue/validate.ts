@@ -305,6 +305,9 @@ function checkDot(src: Located, dot: Dot, side: CatalogueSource, problems: Probl
           break;
         }
         case 'command': {
+          if (step.optional_tool && !CHECK_SECTIONS.includes(section)) {
+            problems.push(problemAt(src, [...at, 'optional_tool'], `optional_tool is for checks only (hard_stops, pre_check, post_verify): a ${section} step must run; remove it`));
+          }
           for (const key of ['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const) {
             const bad = checkRegex(step.expect?.[key]);
             if (bad) problems.push(problemAt(src, [...at, 'expect', key], `invalid regular expression: ${bad}`));

@@ -147,7 +147,8 @@ export async function proposeBundle(
   const where = targetFingerprint(address); // for people; the hash binds the server's identity
   const at = nowIso(o);
   const { fingerprint, evidence } = await readTargetForProposal(address, dots, params, opts.offline === true);
-  const bad = evidence.find((e) => e.outcome !== 'passed');
+  // a check whose optional tool is missing is not a failure: the evidence shows it as not_run to the reviewer
+  const bad = evidence.find((e) => e.outcome === 'failed' || e.outcome === 'error');
   if (bad) {
     const what = bad.section === 'hard_stops' ? 'hard stop' : 'pre-check';
     throw new CheckError(
