@@ -9,6 +9,8 @@ import { registerLedgerCommands } from './commands/ledger.js';
 import { registerGovernanceCommands } from './commands/governance.js';
 import { registerApplyCommands } from './commands/apply.js';
 import { registerDemoCommands } from './commands/demo.js';
+import { registerWithdrawCommand } from './commands/withdraw.js';
+import { addHelpExtras } from './help-extras.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -26,8 +28,10 @@ function buildProgram(): Command {
   registerSpecCommands(program);
   registerGovernanceCommands(program);
   registerApplyCommands(program);
+  registerWithdrawCommand(program);
   registerLedgerCommands(program);
   registerDemoCommands(program);
+  addHelpExtras(program);
   return program;
 }
 

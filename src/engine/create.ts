@@ -15,6 +15,7 @@ import { listProposals, readLog, verifyLog, type LogOptions } from './audit.js';
 import { admitDots, listAdmissionStatus, type AdmissionStatus, type AdmitResult } from './admission.js';
 import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
 import type { EngineOptions, Progress } from './options.js';
+import { withdrawProposal, type WithdrawResult } from './withdraw.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -59,6 +60,8 @@ export interface Engine {
   admit(dots: readonly string[] | 'all', comment?: string): Promise<AdmitResult[]>;
   /** Who admitted which content of a DOT (or of every DOT), and whether its current content may be proposed. */
   admissions(dot?: string): Promise<{ statuses: AdmissionStatus[]; note: string | null }>;
+  /** Withdraws a proposal that was never applied (an operator; signed and logged), optionally naming the one that supersedes it. */
+  withdraw(id: string, reason: string, supersededBy?: string): Promise<WithdrawResult>;
 }
 
 /** Builds an engine from its parts. */
@@ -88,5 +91,6 @@ export function createEngine(deps: EngineDeps): Engine {
     verifyLog: () => verifyLog(o.ledger),
     admit: (dots, comment) => admitDots(o, dots, comment ?? null),
     admissions: (dot) => listAdmissionStatus(o, dot),
+    withdraw: (id, reason, supersededBy) => withdrawProposal(o, id, reason, supersededBy ?? null),
   };
 }

@@ -20,7 +20,9 @@ export type LogEventKind =
   | 'rehearsed'
   /** a run left something a human must look at, without a rollback having failed */
   | 'needs_attention'
-  | 'admitted';
+  | 'admitted'
+  /** an operator withdrew a proposal that was never applied */
+  | 'withdrawn';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -39,6 +41,7 @@ export const LOG_EVENT_KINDS = [
   'rehearsed',
   'needs_attention',
   'admitted',
+  'withdrawn',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */
@@ -51,7 +54,9 @@ export type ProposalState =
   | 'needs_attention'
   | 'rejected'
   | 'expired'
-  | 'interrupted';
+  | 'interrupted'
+  /** withdrawn by an operator before it was applied (stale, superseded); it can never be applied */
+  | 'withdrawn';
 
 /** Every ProposalState (for validating `--state`). */
 export const PROPOSAL_STATES = [
@@ -64,6 +69,7 @@ export const PROPOSAL_STATES = [
   'rejected',
   'expired',
   'interrupted',
+  'withdrawn',
 ] as const satisfies readonly ProposalState[];
 
 // Compile-time proof that the two lists above name every member of their union.
