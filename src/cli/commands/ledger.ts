@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
-import { action, alignColumns, engineFor, globalOptions, out, outJson } from '../context.js';
+import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
 export function registerLedgerCommands(program: Command): void {
@@ -23,7 +23,7 @@ export function registerLedgerCommands(program: Command): void {
         const { readLog } = await import('../../engine.js');
         const rows = await readLog(globalOptions(cmd).ledger, opts);
         if (opts.json === true) {
-          for (const r of rows) out(JSON.stringify(r));
+          for (const r of rows) outJsonLine(r);
         } else if (rows.length === 0) {
           out('no events match');
         } else {
