@@ -124,13 +124,14 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
 
 /**
  * A DOT whose diff holds SQL outside a transaction may be rolled back after that SQL half-ran (a
- * CREATE INDEX CONCURRENTLY that failed leaves an invalid index) or never ran: every
- * non-transactional SQL step of its rollback must be safe to run in either case.
+ * CREATE INDEX CONCURRENTLY that failed leaves an invalid index) or never ran, and after its
+ * transactional SQL was rolled back by PostgreSQL: every SQL statement of its rollback must be
+ * safe to run in either case.
  */
 function rollbackIdempotence(dot: Dot, at: (section: Section, index: number, offset: number, message: string) => void): void {
   if (!dot.diff.some((s) => s.kind === 'sql' && s.transactional === false)) return;
   dot.rollback.forEach((step, index) => {
-    if (step.kind !== 'sql' || step.transactional !== false) return;
+    if (step.kind !== 'sql' || step.expect) return;
     for (const n of notIdempotent(step.sql)) {
       at('rollback', index, n.start, `rollback[${index}] "${step.name}": ${n.label} must be idempotent, because the rollback of a non-transactional diff also runs when that diff failed half-way or never ran; ${n.fix}`);
     }

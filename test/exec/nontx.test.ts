@@ -137,6 +137,26 @@ describe('CREATE UNIQUE INDEX CONCURRENTLY on duplicate data', () => {
     assert.match(no.stderr, /only an applied, failed or needs_attention proposal can be rolled back/);
   });
 
+  test('a rollback written as transactional SQL (DROP INDEX IF EXISTS) also runs and proves the target as before', async () => {
+    const before = w.dots;
+    w.dots = await privateDots(w, 'dots-nontx-txrb', async (dir) => {
+      const f = join(dir, 'DOT-TEST-UNIQUE-INDEX.yaml');
+      await writeFile(f, INDEX_DOT.trimStart());
+      await replaceIn(f, `    transactional: false
+    sql: DROP INDEX CONCURRENTLY IF EXISTS`, `    sql: DROP INDEX IF EXISTS`);
+    });
+    try {
+      const id = proposeIndex();
+      const r = w.cli(w.inc.operator2, ['apply', id]);
+      assert.equal(r.code, 5, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /DOT-TEST-UNIQUE-INDEX rollback · Drop the index — ok/);
+      assert.match(r.stdout, /so the target is as before/);
+      assert.equal(await w.scalar(INDEX_STATE), 'none');
+    } finally {
+      w.dots = before;
+    }
+  });
+
   test('on clean data the same DOT applies and its index is valid', async () => {
     await w.exec(`DELETE FROM public.accounts WHERE ctid NOT IN (SELECT min(ctid) FROM public.accounts GROUP BY email)`);
     const id = proposeIndex();

@@ -10,20 +10,26 @@ import { withTransaction } from '../../exec/target.js';
 import type { EffectResult } from '../../exec/effects.js';
 import type { ApplyPlan } from './plan.js';
 import { failed } from './report.js';
-import { bound, runPlannedCheck, runSteps, type RunContext } from './run.js';
+import { bound, runPlannedCheck, runSteps, sqlCheck, type RunContext } from './run.js';
 
-/** Runs the non-transactional SQL steps of the rollback of the DOTs named in `dots` (reverse order); returns what failed. */
+/**
+ * Runs the SQL steps of the rollback of the DOTs named in `dots` (reverse order), each on its own
+ * (validate requires them to be idempotent for such DOTs): the non-transactional ones first, as
+ * the plan orders them, then the others. Patches, restores and commands are not SQL's to undo:
+ * patches have their own undo, and what else ran is reported as left. Returns what failed.
+ */
 export async function reverseOutsideSql(run: RunContext, plan: ApplyPlan, dots: ReadonlySet<string>): Promise<string[]> {
   const left: string[] = [];
   for (const r of plan.reverse) {
     if (!dots.has(r.dot.spec.id)) continue;
-    const steps = r.outside.filter((ps) => ps.step.kind === 'sql');
+    const steps = [...r.outside, ...r.inTransaction].filter((ps) => ps.step.kind === 'sql');
     await runSteps(
       run,
       steps,
       async (ps): Promise<EffectResult> => {
         const b = bound(run, ps.step);
-        return b.kind === 'sql' ? run.sql.statement(b.sql) : { outcome: 'error', observed: `a ${b.kind} step is not SQL`, expected: '' };
+        if (b.kind !== 'sql') return { outcome: 'error', observed: `a ${b.kind} step is not SQL`, expected: '' };
+        return ps.step.kind === 'sql' && ps.step.expect ? sqlCheck(run, ps.step) : run.sql.statement(b.sql);
       },
       { keepGoing: true, onResult: (ps, res) => void (failed(res) && left.push(`${r.dot.spec.id}: rollback step "${ps.step.name}" failed (${res.observed})`)) },
     );
