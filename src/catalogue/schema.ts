@@ -69,6 +69,10 @@ export const CommandStep = z.strictObject({
   timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
   expect: CommandExpect.optional(),
   rehearse: z.boolean().optional().describe('true when the command is safe to run during --dry-run (it changes nothing).'),
+  optional_tool: z
+    .boolean()
+    .optional()
+    .describe('Checks only: when the program is not installed, the check is reported as not run (in the proposal evidence and the apply report) instead of failing.'),
 });
 
 /** pg_dump of a schema (custom format) to an archive file. */

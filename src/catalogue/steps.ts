@@ -57,7 +57,7 @@ export function bindArgvElement(template: string, params: BoundParams, text: Val
 export type BoundStep =
   | { readonly kind: 'sql'; readonly name: string; readonly sql: string; readonly transactional: boolean; readonly expect: Extract<Step, { kind: 'sql' }>['expect'] }
   | { readonly kind: 'patch'; readonly name: string; readonly file: string; readonly diff: string; readonly reverse: boolean; readonly sha256: string | undefined; readonly diffFile: string | undefined }
-  | { readonly kind: 'command'; readonly name: string; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly expect: Extract<Step, { kind: 'command' }>['expect']; readonly rehearse: boolean }
+  | { readonly kind: 'command'; readonly name: string; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly expect: Extract<Step, { kind: 'command' }>['expect']; readonly rehearse: boolean; readonly optionalTool?: true }
   | { readonly kind: 'archive'; readonly name: string; readonly schema: string; readonly to: string }
   | { readonly kind: 'restore'; readonly name: string; readonly from: string }
   | { readonly kind: 'file'; readonly name: string; readonly path: string; readonly checks: Omit<Extract<Step, { kind: 'file' }>, 'kind' | 'name' | 'path'> }
@@ -91,6 +91,8 @@ export function bindStep(step: Step, params: BoundParams, text: ValueText = disp
           ...(step.expect.stderr_pattern !== undefined ? { stderr_pattern: t(step.expect.stderr_pattern) } : {}),
         },
         rehearse: step.rehearse ?? false,
+        // only when set, so proposals made before the flag existed keep their hash
+        ...(step.optional_tool ? { optionalTool: true as const } : {}),
       };
     case 'archive':
       return { kind: 'archive', name: step.name, schema: t(step.schema), to: t(step.to) };

@@ -141,6 +141,9 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
           break;
         }
         case 'command': {
+          if (step.optional_tool && !CHECK_SECTIONS.includes(section)) {
+            problems.push(problemAt(src, [...at, 'optional_tool'], `optional_tool is for checks only (hard_stops, pre_check, post_verify): a ${section} step must run; remove it`));
+          }
           for (const key of ['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const) {
             const bad = checkRegex(step.expect?.[key]);
             if (bad) problems.push(problemAt(src, [...at, 'expect', key], `invalid regular expression: ${bad}`));

@@ -7,7 +7,7 @@
  */
 import { isScalar, type Scalar } from 'yaml';
 import type { Problem } from '../model/errors.js';
-import { describeStatements } from './sql-analysis.js';
+import { describeStatements, notIdempotent } from './sql-analysis.js';
 import { analysisOf } from './sql-memo.js';
 import { riskFindings } from './risk.js';
 import type { LocatedDoc } from './validate-yaml.js';
@@ -104,6 +104,8 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
     });
   }
 
+  rollbackIdempotence(dot, at);
+
   // findings name diff steps by their index in the well-formed diff: only when it is the file's
   const labelReadable = !parts || !['risk', 'laws', 'diff'].some((k) => parts.broken.has(k));
   if (labelReadable && dot.risk === 'reversible') {
@@ -121,4 +123,20 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
     }
   }
   return problems;
+}
+
+/**
+ * A DOT whose diff holds SQL outside a transaction may be rolled back after that SQL half-ran (a
+ * CREATE INDEX CONCURRENTLY that failed leaves an invalid index) or never ran, and after its
+ * transactional SQL was rolled back by PostgreSQL: every SQL statement of its rollback must be
+ * safe to run in either case.
+ */
+function rollbackIdempotence(dot: Dot, at: (section: Section, index: number, offset: number, message: string) => void): void {
+  if (!dot.diff.some((s) => s.kind === 'sql' && s.transactional === false)) return;
+  dot.rollback.forEach((step, index) => {
+    if (step.kind !== 'sql' || step.expect) return;
+    for (const n of notIdempotent(step.sql)) {
+      at('rollback', index, n.start, `rollback[${index}] "${step.name}": ${n.label} must be idempotent, because the rollback of a non-transactional diff also runs when that diff failed half-way or never ran; ${n.fix}`);
+    }
+  });
 }

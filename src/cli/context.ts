@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { dirname, join } from 'node:path';
 import { DotctlError, InputError, SpecError, formatProblem, exitCodeOf, ExitCode } from '../model/errors.js';
+import { toSnakeKeys } from './json-out.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 import type { ParamDefaults, ResolvedWorkspace } from '../engine.js';
 import { loadWorkspace } from './workspace.js';
@@ -160,9 +161,14 @@ export function out(line = ''): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** Writes one JSON document to stdout. */
+/** Writes one JSON document to stdout, keys in snake_case (json-out.ts). */
 export function outJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(toSnakeKeys(value), null, 2)}\n`);
+}
+
+/** Writes one JSON Lines record to stdout, keys in snake_case. */
+export function outJsonLine(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(toSnakeKeys(value))}\n`);
 }
 
 /** Aligns rows of cells into columns separated by two spaces (the last column is not padded). */

@@ -11,6 +11,8 @@ import { registerApplyCommands } from './commands/apply.js';
 import { registerDemoCommands } from './commands/demo.js';
 import { registerWorkspaceCommands } from './commands/workspace.js';
 import { registerAuthoringCommands } from './commands/authoring.js';
+import { registerWithdrawCommand } from './commands/withdraw.js';
+import { addHelpExtras } from './help-extras.js';
 
 function buildProgram(): Command {
   const program = new Command();
@@ -30,9 +32,11 @@ function buildProgram(): Command {
   registerAuthoringCommands(program);
   registerGovernanceCommands(program);
   registerApplyCommands(program);
+  registerWithdrawCommand(program);
   registerLedgerCommands(program);
   registerDemoCommands(program);
   registerWorkspaceCommands(program);
+  addHelpExtras(program);
   return program;
 }
 

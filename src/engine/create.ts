@@ -17,6 +17,7 @@ import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, typ
 import type { EngineOptions, Progress } from './options.js';
 import type { ParamDefaults } from '../catalogue/params.js';
 import { proveRollback, type ProofOptions, type RollbackProof } from './rollback-proof.js';
+import { withdrawProposal, type WithdrawResult } from './withdraw.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -67,6 +68,8 @@ export interface Engine {
   admissions(dot?: string): Promise<{ statuses: AdmissionStatus[]; note: string | null }>;
   /** Proves DOTs' rollback on a scratch copy of the target (`dotctl test`); recorded as `tested` when a signer is given. */
   test(dots: readonly string[], params?: readonly string[], opts?: ProofOptions): Promise<RollbackProof>;
+  /** Withdraws a proposal that was never applied (an operator; signed and logged), optionally naming the one that supersedes it. */
+  withdraw(id: string, reason: string, supersededBy?: string): Promise<WithdrawResult>;
 }
 
 /** Builds an engine from its parts. */
@@ -99,5 +102,6 @@ export function createEngine(deps: EngineDeps): Engine {
     admit: (dots, comment) => admitDots(o, dots, comment ?? null),
     admissions: (dot) => listAdmissionStatus(o, dot),
     test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),
+    withdraw: (id, reason, supersededBy) => withdrawProposal(o, id, reason, supersededBy ?? null),
   };
 }

@@ -95,7 +95,7 @@ export function gateProposal(p: LoadedProposal): GateProposal {
 }
 
 /** Companion status of a bundle on its target, from the ledger. */
-export async function companionStatus(ledger: LedgerStore, p: LoadedProposal): Promise<CompanionStatus[]> {
+export async function companionStatus(ledger: LedgerStore, p: { readonly record: Pick<ProposalRecord, 'targetFingerprint'>; readonly dots: readonly ValidDot[] }): Promise<CompanionStatus[]> {
   const inBundle = new Set(p.dots.map((d) => d.spec.id));
   const out: CompanionStatus[] = [];
   const applied = (await ledger.listProposals('applied')).filter((x) => x.targetFingerprint === p.record.targetFingerprint);
@@ -120,6 +120,8 @@ export interface ProposeResult {
   readonly markdownPath: string;
   readonly evidence: readonly CheckRecord[];
   readonly requirements: GateRequirements;
+  /** what will stop the apply later though the proposal is valid now (a companion neither in the bundle nor applied) */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -149,7 +151,8 @@ export async function proposeBundle(
   const where = targetFingerprint(address); // for people; the hash binds the server's identity
   const at = nowIso(o);
   const { fingerprint, evidence } = await readTargetForProposal(address, dots, params, opts.offline === true);
-  const bad = evidence.find((e) => e.outcome !== 'passed');
+  // a check whose optional tool is missing is not a failure: the evidence shows it as not_run to the reviewer
+  const bad = evidence.find((e) => e.outcome === 'failed' || e.outcome === 'error');
   if (bad) {
     const what = bad.section === 'hard_stops' ? 'hard stop' : 'pre-check';
     throw new CheckError(
@@ -176,7 +179,16 @@ export async function proposeBundle(
   };
   const dir = o.proposalsDir ?? 'proposals';
   const markdownPath = opts.out ?? join(dir, `${id}.md`);
+  const warnings: string[] = [];
   await withLedgerOf(o, 'write', async (ledger) => {
+    // a missing companion refuses the apply only after reviewers signed: say it now
+    for (const c of (await companionStatus(ledger, { record, dots })).filter((x) => x.status === 'missing')) {
+      const label = (id: string): string => {
+        const d = cat.dots.get(id);
+        return d?.spec.option ? `${id} (${d.spec.option})` : id;
+      };
+      warnings.push(`${label(c.requiredBy)} needs its companion ${label(c.dotId)}, which is neither in this proposal nor applied on this target: the apply will be refused until it is; propose them together, or apply the companion first`);
+    }
     await ledger.putProposal(
       record,
       eventFor(o, me.name, record, dots, 'proposed', 'ok', {
@@ -191,7 +203,7 @@ export async function proposeBundle(
   const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n`;
   await writeFile(markdownPath, header + rendered.markdown);
   await writeFile(`${markdownPath.replace(/\.md$/, '')}.json`, rendered.canonical);
-  return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, address: where, markdownPath, evidence, requirements: rendered.requirements };
+  return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, address: where, markdownPath, evidence, requirements: rendered.requirements, warnings };
 }
 
 /**

@@ -12,9 +12,9 @@ import { runCommand, baseEnv, type CommandRun } from './command.js';
 import type { TargetClient } from './target.js';
 import { sqlErrorText } from './sql-error.js';
 
-/** What one check saw and whether it passed. */
+/** What one check saw and whether it passed (`not_run`: its program is not installed and the DOT marks it optional_tool). */
 export interface CheckResult {
-  readonly outcome: 'passed' | 'failed' | 'error';
+  readonly outcome: 'passed' | 'failed' | 'error' | 'not_run';
   readonly observed: string;
   readonly expected: string;
 }
@@ -66,6 +66,9 @@ export function judgeCommand(step: Extract<BoundStep, { kind: 'command' }>, run:
   const expected = [`exit ${wantCode}`, ex.stdout_pattern ? `stdout /${ex.stdout_pattern}/` : '', ex.stdout_not_pattern ? `stdout not /${ex.stdout_not_pattern}/` : '', ex.stderr_pattern ? `stderr /${ex.stderr_pattern}/` : '']
     .filter(Boolean)
     .join(', ');
+  if (run.spawnError && step.optionalTool && /ENOENT/.test(run.spawnError)) {
+    return { outcome: 'not_run', observed: `not run: ${step.argv[0]} is not installed (install it to run this check)`, expected };
+  }
   if (run.spawnError) return { outcome: 'error', observed: `could not start ${step.argv[0]}: ${run.spawnError}`, expected };
   const tail = clip(run.stderr || run.stdout, 200);
   if (run.timedOut) return { outcome: 'failed', observed: `killed after ${step.timeoutMs / 1000} s timeout`, expected };

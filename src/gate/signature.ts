@@ -11,7 +11,7 @@ import { publicKeyObject } from './identities.js';
  * What a signature can mean. For `admit` the id is a DOT id and the hash its content hash
  * (a reviewer admits that exact content of that DOT).
  */
-export type SignedAction = 'propose' | 'approve' | 'reject' | 'admit';
+export type SignedAction = 'propose' | 'approve' | 'reject' | 'admit' | 'withdraw';
 
 /** The exact bytes that are signed. */
 export function signedStatement(action: SignedAction, proposalId: string, hash: string, at: string): Buffer {

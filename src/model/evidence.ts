@@ -4,7 +4,8 @@ export interface CheckEvidence {
   readonly section: 'hard_stops' | 'pre_check';
   readonly index: number;
   readonly name: string;
-  readonly outcome: 'passed' | 'failed' | 'error';
+  /** `not_run`: the check's program is not installed and the DOT marks it optional_tool */
+  readonly outcome: 'passed' | 'failed' | 'error' | 'not_run';
   /** what was observed (row count, value, exit code…), never a secret */
   readonly observed: string;
 }

@@ -22,7 +22,9 @@ export type LogEventKind =
   | 'needs_attention'
   | 'admitted'
   /** `dotctl test` proved (or failed to prove) a DOT's rollback on a scratch copy; bound to its content hash */
-  | 'tested';
+  | 'tested'
+  /** an operator withdrew a proposal that was never applied */
+  | 'withdrawn';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -42,6 +44,7 @@ export const LOG_EVENT_KINDS = [
   'needs_attention',
   'admitted',
   'tested',
+  'withdrawn',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */
@@ -54,7 +57,9 @@ export type ProposalState =
   | 'needs_attention'
   | 'rejected'
   | 'expired'
-  | 'interrupted';
+  | 'interrupted'
+  /** withdrawn by an operator before it was applied (stale, superseded); it can never be applied */
+  | 'withdrawn';
 
 /** Every ProposalState (for validating `--state`). */
 export const PROPOSAL_STATES = [
@@ -67,6 +72,7 @@ export const PROPOSAL_STATES = [
   'rejected',
   'expired',
   'interrupted',
+  'withdrawn',
 ] as const satisfies readonly ProposalState[];
 
 // Compile-time proof that the two lists above name every member of their union.

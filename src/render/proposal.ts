@@ -129,7 +129,7 @@ function renderBoundStep(i: number, s: BoundStep): string {
         ex.stdout_not_pattern !== undefined ? `stdout does not match ${code(ex.stdout_not_pattern)}` : '',
         ex.stderr_pattern !== undefined ? `stderr matches ${code(ex.stderr_pattern)}` : '',
       ].filter(Boolean);
-      return `${head} — run without a shell, timeout ${s.timeoutMs / 1000} s${s.rehearse ? ', also run by --dry-run' : ''}; expect ${parts.join(', ')}\n\n${fence('sh', `${env}${s.argv.map(shellWord).join(' ')}`)}`;
+      return `${head} — run without a shell, timeout ${s.timeoutMs / 1000} s${s.rehearse ? ', also run by --dry-run' : ''}${s.optionalTool ? `; if ${s.argv[0] ?? 'its program'} is not installed it is reported not run (optional_tool)` : ''}; expect ${parts.join(', ')}\n\n${fence('sh', `${env}${s.argv.map(shellWord).join(' ')}`)}`;
     }
     case 'archive':
       return `${head} — archive schema ${code(s.schema)} (pg_dump custom format, sha256 recorded, verified non-empty with pg_restore --list) to ${code(s.to)}`;

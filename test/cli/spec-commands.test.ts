@@ -72,8 +72,8 @@ test('list and show print the catalogue, --json for tools', () => {
   assert.equal(l.code, 0);
   assert.match(l.stdout, /^OPTION\s+DOT\s+RISK\s+APPROVALS\s+LAWS\s+TITLE\n/);
   assert.match(l.stdout, /C2\s+DOT-T-DROP\s+irreversible\s+2 \(dual\)\s+L1 L-IRR\s+Drop schema/);
-  const j = JSON.parse(runCli(['--dots', MINI, 'list', '--json']).stdout) as { id: string; approvalsRequired: number }[];
-  assert.deepEqual(j.map((d) => [d.id, d.approvalsRequired]), [['DOT-T-GRANT', 1], ['DOT-T-DROP', 2], ['DOT-T-HARDEN', 1]]);
+  const j = JSON.parse(runCli(['--dots', MINI, 'list', '--json']).stdout) as { id: string; approvals_required: number }[];
+  assert.deepEqual(j.map((d) => [d.id, d.approvals_required]), [['DOT-T-GRANT', 1], ['DOT-T-DROP', 2], ['DOT-T-HARDEN', 1]]);
   const s = runCli(['--dots', MINI, 'show', 'c2']);
   assert.equal(s.code, 0);
   assert.match(s.stdout, /DOT-T-DROP \(option C2, v1\): Drop schema/);

@@ -119,10 +119,10 @@ describe('the seed §2.1 backup directory', () => {
     assert.match(r.stdout, /without a good backup: [\d.]+ h .*\(37\.88 h to the latest broken dump\)/);
     const j = runCli(['audit-backups', dir, '--json']);
     assert.equal(j.code, 4);
-    const a = JSON.parse(j.stdout) as { status: string; lastGood: { name: string }; windowToLatestBrokenHours: number };
+    const a = JSON.parse(j.stdout) as { status: string; last_good: { name: string }; window_to_latest_broken_hours: number };
     assert.equal(a.status, 'broken');
-    assert.equal(a.lastGood.name, 'directus_2026-04-26_0000.sql.gz');
-    assert.equal(a.windowToLatestBrokenHours, 37.88);
+    assert.equal(a.last_good.name, 'directus_2026-04-26_0000.sql.gz');
+    assert.equal(a.window_to_latest_broken_hours, 37.88);
   });
 
   test('after a good dump the newest backup is good again (exit 0), and the outage stays on record', async () => {

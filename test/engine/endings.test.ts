@@ -19,6 +19,9 @@ test('apply: each way it ends, with its state, event and exit code', () => {
   assert.deepEqual(row('apply', { kind: 'failed_before_commit', lost: true, undoFailed: false, leftovers: false }), ['interrupted', 'rolled_back', 'connection_lost', 'interrupted', 5]);
   assert.deepEqual(row('apply', { kind: 'post_verify_failed', rollbackFailed: false }), ['failed', 'rolled_back', 'rolled_back', 'reverted', 5]);
   assert.deepEqual(row('apply', { kind: 'post_verify_failed', rollbackFailed: true }), ['needs_attention', 'rollback_failed', 'rollback_failed', 'needs_attention', 6]);
+  // SQL outside the transaction ran or half-ran: "rolled back" (exit 5) only when the DOT's rollback ran and its checks pass again
+  assert.deepEqual(row('apply', { kind: 'outside_sql_reversed', proven: true }), ['failed', 'rolled_back', 'rolled_back_checked', 'reverted', 5]);
+  assert.deepEqual(row('apply', { kind: 'outside_sql_reversed', proven: false }), ['needs_attention', 'rollback_failed', 'not_proven', 'needs_attention', 6]);
   assert.deepEqual(row('apply', { kind: 'tx_in_doubt' }), ['interrupted', 'interrupted', 'in_doubt', 'in_doubt', 6]);
   assert.deepEqual(row('apply', { kind: 'resume_busy' }), ['interrupted', 'refused', 'in_progress', 'target_busy', 9]);
 });
@@ -46,6 +49,7 @@ test('a rehearsal never moves the proposal and logs one rehearsed event however 
     { kind: 'checks_failed' },
     { kind: 'failed_before_commit', lost: false, undoFailed: false, leftovers: false },
     { kind: 'post_verify_failed', rollbackFailed: false },
+    { kind: 'outside_sql_reversed', proven: false },
     { kind: 'stopped_on_error' },
   ];
   for (const h of all) {

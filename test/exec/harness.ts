@@ -52,7 +52,7 @@ export interface LogEvent {
   readonly event: string;
   readonly outcome: string | null;
   readonly actor: string;
-  readonly dotId: string | null;
+  readonly dot_id: string | null;
   readonly detail: Record<string, unknown>;
 }
 

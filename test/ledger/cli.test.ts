@@ -15,6 +15,7 @@ import type { LogRow } from '../../src/ledger/port.js';
 import { hasStackTrace } from '../helpers/cli.js';
 import { createScratchDb, type ScratchDb } from '../helpers/pg.js';
 import { approval, ev, proposal, proposedEvent } from './helpers.js';
+import { toSnakeKeys } from '../../src/cli/json-out.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -91,8 +92,10 @@ describe('dotctl log', () => {
   test('--json prints one JSON object per line, every field of the row', () => {
     const r = dotctl(['--ledger', ledgerPath, 'log', '--json']);
     assertExit(r, 0);
-    const parsed = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as LogRow);
-    assert.deepEqual(parsed, rows);
+    const parsed = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // the README's column names: snake_case, one convention for every JSON output
+    assert.deepEqual(Object.keys(parsed[0] ?? {}), ['seq', 'at', 'actor', 'event', 'proposal_id', 'dot_id', 'action_code', 'proposal_hash', 'outcome', 'detail', 'prev_hash', 'hash']);
+    assert.deepEqual(parsed, toSnakeKeys(rows));
   });
 
   test('filters by proposal, actor, event, since and limit', () => {
@@ -140,7 +143,7 @@ describe('dotctl proposals and status', () => {
     assert.match(all.stdout, /P-2024-0002-drop\s+proposed\s+DOT-PG-DROP-SCHEMA/);
     const proposed = dotctl(['--ledger', ledgerPath, 'proposals', '--state', 'proposed', '--json']);
     assertExit(proposed, 0);
-    assert.deepEqual(JSON.parse(proposed.stdout), [P2]);
+    assert.deepEqual(JSON.parse(proposed.stdout), toSnakeKeys([P2]));
     const none = dotctl(['--ledger', ledgerPath, 'proposals', '--state', 'rolled_back']);
     assertExit(none, 0);
     assert.equal(none.stdout, 'no proposals in state rolled_back\n');
@@ -156,7 +159,7 @@ describe('dotctl proposals and status', () => {
     const json = dotctl(['--ledger', ledgerPath, 'status', P1.id, '--json']);
     assertExit(json, 0);
     const doc = JSON.parse(json.stdout) as { proposal: unknown; decisions: unknown[]; events: LogRow[] };
-    assert.deepEqual(doc.proposal, { ...P1, state: 'applied' });
+    assert.deepEqual(doc.proposal, toSnakeKeys({ ...P1, state: 'applied' }));
     assert.equal(doc.decisions.length, 1);
     assert.deepEqual(doc.events.map((e) => e.seq), [1, 2, 4]);
   });
@@ -175,7 +178,7 @@ describe('dotctl log verify', () => {
     assert.equal(r.stdout, `dot_action_log intact: ${rows.length} rows, head ${rows[rows.length - 1]?.hash}\n`);
     const json = dotctl(['--ledger', ledgerPath, 'log', 'verify', '--json']);
     assertExit(json, 0);
-    assert.deepEqual(JSON.parse(json.stdout), { kind: 'intact', rows: rows.length, headHash: rows[rows.length - 1]?.hash });
+    assert.deepEqual(JSON.parse(json.stdout), { kind: 'intact', rows: rows.length, head_hash: rows[rows.length - 1]?.hash });
   });
 
   test('a tampered ledger: exit 7 naming the first broken row and why', () => {

@@ -163,7 +163,7 @@ function boundaries(dots: readonly ValidDot[]): Boundary[] {
   return out;
 }
 
-const keyOf = (e: LogEvent): string => `${e.dotId}/${String(e.detail.section)}/${String(e.detail.index)}`;
+const keyOf = (e: LogEvent): string => `${e.dot_id}/${String(e.detail.section)}/${String(e.detail.index)}`;
 
 interface BundleCase {
   readonly label: string;

@@ -35,7 +35,7 @@ describe('only admitted DOT content runs', () => {
       assert.match(r.stderr, /DOT-PG-GRANT-SCHEMA\.yaml changed since DOT-PG-GRANT-SCHEMA was last admitted \(v\d+, .*\).*needs admission .* by 1 distinct reviewer.*dotctl admit DOT-PG-GRANT-SCHEMA/);
     }
     assert.equal(existsSync(pwned), false, 'the unadmitted command ran at propose time');
-    assert.ok(w.events().some((e) => e.event === 'refused' && e.dotId === 'DOT-PG-GRANT-SCHEMA' && e.actor === w.inc.operator.name));
+    assert.ok(w.events().some((e) => e.event === 'refused' && e.dot_id === 'DOT-PG-GRANT-SCHEMA' && e.actor === w.inc.operator.name));
   });
 
   test('an edited diff file is named too; putting the admitted text back makes it proposable again', async () => {

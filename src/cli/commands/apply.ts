@@ -3,7 +3,7 @@ import { action, engineFor, out, outJson, ExitSignal } from '../context.js';
 import type { ApplyReport } from '../../engine.js';
 import { exitCodeFor } from '../exit.js';
 
-const MARK: Record<string, string> = { passed: 'ok  ', failed: 'FAIL', error: 'ERR ', skipped: 'skip', already_applied: 'done' };
+const MARK: Record<string, string> = { passed: 'ok  ', failed: 'FAIL', error: 'ERR ', skipped: 'skip', already_applied: 'done', not_run: 'n/a ' };
 
 /** Prints a per-step report. */
 export function printReport(r: ApplyReport): void {

@@ -1,24 +1,36 @@
 import type { Command } from 'commander';
 import { action, collect, engineFor, globalOptions, out, outJson } from '../context.js';
+import { basename } from 'node:path';
 
 /** Registers `keygen`, `propose`, `admit`, `admissions`, `approve`, `reject`. */
 export function registerGovernanceCommands(program: Command): void {
   program
-    .command('keygen <name>')
-    .description('create an Ed25519 key pair (private key 0600) and print the identities entry to paste')
+    .command('keygen [name]')
+    .description('create an Ed25519 key pair (private key 0600) and print its identities entry; --show KEY prints the entry of an existing key')
     .option('--dir <dir>', "where to write NAME.key (default: the workspace's keys directory, else .dotctl/keys)")
     .option('--role <role>', 'role(s) for the printed entry: operator, reviewer, auditor (repeatable)', collect, [])
+    .option('--show <keyfile>', 'print the public key and identities entry of an existing private key (writes nothing)')
     .option('--json', 'machine-readable output')
     .action(
-      action(async (name: string, opts: { dir?: string; role: string[]; json?: boolean }, cmd: Command) => {
-        const { generateKeyFile, InputError, ROLES } = await import('../../engine.js');
+      action(async (nameArg: string | undefined, opts: { dir?: string; role: string[]; show?: string; json?: boolean }, cmd: Command) => {
+        const { generateKeyFile, loadSigningKey, InputError, ROLES } = await import('../../engine.js');
         const roles = opts.role.length > 0 ? opts.role : ['operator'];
         const bad = roles.find((r) => !(ROLES as readonly string[]).includes(r));
         if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use ${ROLES.join(', ')}`);
-        const k = await generateKeyFile(name, opts.dir ?? globalOptions(cmd).keys);
+        let name: string;
+        let k: { file: string; publicKey: string };
+        if (opts.show !== undefined) {
+          k = await loadSigningKey(opts.show);
+          name = nameArg ?? basename(opts.show).replace(/\.key$/, '');
+        } else {
+          if (nameArg === undefined) throw new InputError('name the identity (dotctl keygen NAME), or pass --show KEYFILE to print the entry of an existing key');
+          name = nameArg;
+          k = await generateKeyFile(name, opts.dir ?? globalOptions(cmd).keys);
+        }
         if (opts.json) return outJson({ name, roles, key_file: k.file, public_key: k.publicKey });
-        out(`# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);
-        out('# paste this entry under identities: in your identities file');
+        out(opts.show !== undefined ? `# public key of ${k.file}` : `# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);
+        out('# a complete identities file with this entry; to add it to an existing one, copy the "- name" item under identities:');
+        out('identities:');
         out(`  - name: ${name}`);
         out(`    roles: [${roles.join(', ')}]`);
         out(`    public_key: ${k.publicKey}`);
@@ -35,10 +47,12 @@ export function registerGovernanceCommands(program: Command): void {
     .action(
       action(async (refs: string[], opts: { param: string[]; offline?: boolean; out?: string; json?: boolean }, cmd: Command) => {
         const r = await (await engineFor(cmd)).propose(refs, opts.param, { offline: opts.offline, out: opts.out });
+        for (const w of r.warnings) process.stderr.write(`dotctl: warning: ${w}\n`);
         if (opts.json) return outJson(r);
         out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.address} (${r.target})`);
         out(`hash ${r.hash}`);
-        out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length} read-only check(s) passed`}`);
+        const notRun = r.evidence.filter((e) => e.outcome === 'not_run');
+        out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length - notRun.length} read-only check(s) passed${notRun.length > 0 ? `, ${notRun.length} not run (${notRun.map((e) => e.observed).join('; ')})` : ''}`}`);
         out(`gate: ${r.requirements.minApprovals} approval(s) from reviewers${r.requirements.dualControl ? ' (dual control)' : ''}`);
         out(`wrote ${r.markdownPath}`);
       }),

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
-import { action, alignColumns, engineFor, globalOptions, out, outJson } from '../context.js';
+import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
 export function registerLedgerCommands(program: Command): void {
@@ -23,7 +23,7 @@ export function registerLedgerCommands(program: Command): void {
         const { readLog } = await import('../../engine.js');
         const rows = await readLog(globalOptions(cmd).ledger, opts);
         if (opts.json === true) {
-          for (const r of rows) out(JSON.stringify(r));
+          for (const r of rows) outJsonLine(r);
         } else if (rows.length === 0) {
           out('no events match');
         } else {
@@ -87,7 +87,9 @@ export function registerLedgerCommands(program: Command): void {
         const gate: string[] = ['', 'gate'];
         if (st.liveness) gate.push(`  ${st.liveness}`);
         if (st.currentHash !== st.proposal.hash) gate.push(`  the hash recomputed from today's DOT files is ${st.currentHash.slice(0, 16)}…: approvals of the stored hash are void`);
-        if (st.gate) {
+        const settled = SETTLED[st.proposal.state];
+        if (settled) gate.push(`  ${settled.replace(/<P>/g, id)}`);
+        else if (st.gate) {
           gate.push(`  ${st.gate.kind === 'allow' ? 'ready to apply' : 'not ready to apply'}${st.gate.approvers.length > 0 ? `; valid approvals: ${st.gate.approvers.join(', ')}` : ''}`);
           for (const u of st.gate.unmet) gate.push(`  - ${u.message}`);
           for (const d of st.gate.discounted) gate.push(`  - not counted: ${d.reason}`);
@@ -98,6 +100,17 @@ export function registerLedgerCommands(program: Command): void {
       }),
     );
 }
+
+/** What the gate section says of a proposal that is past applying: no "not ready to apply" for what was applied. */
+const SETTLED: Readonly<Record<string, string>> = {
+  applied: 'applied: the gate was passed when it was applied; dotctl rollback <P> undoes it (an operator who did not approve it)',
+  rolled_back: 'rolled back: nothing of it is left to apply or undo',
+  failed: 'failed and rolled back: propose again to retry; dotctl rollback <P> runs its rollback again if something was left',
+  needs_attention: 'needs attention: see the last event and its left_to_do; dotctl rollback <P> cleans up what the apply left',
+  withdrawn: 'withdrawn: it can never be applied',
+  rejected: 'rejected: it can never be applied',
+  expired: 'expired: propose again',
+};
 
 const DETAIL_WIDTH = 60;
 

@@ -75,7 +75,7 @@ export function registerSpecCommands(program: Command): void {
     .command('render <dot...>')
     .description('render a proposal (Markdown, canonical JSON, hash) without database or ledger')
     .option('-p, --param <name=value>', 'parameter value (repeatable)', collect, [])
-    .option('--out <file>', 'write the Markdown to FILE and the canonical JSON beside it (FILE.json)')
+    .option('--out <file>', 'write the Markdown to FILE and the canonical JSON beside it: p.md → p.json, any other FILE → FILE.json')
     .option('--json', 'print {hash, dots, canonical, markdown} as JSON')
     .action(
       action(async (refs: string[], opts: { param: string[]; out?: string; json?: boolean }, cmd: Command) => {

@@ -55,18 +55,28 @@ export interface DemoResult {
 }
 
 /** Tools the stages run; checked before anything is created. */
-const TOOLS: readonly (readonly string[])[] = [['bash', '--version'], ['gzip', '--version'], ['curl', '--version'], ['shellcheck', '--version'], ['pg_dump', '--version'], ['pg_restore', '--version'], ['psql', '--version'], ['find', '--version']];
+const TOOLS: readonly (readonly string[])[] = [['bash', '--version'], ['gzip', '--version'], ['curl', '--version'], ['pg_dump', '--version'], ['pg_restore', '--version'], ['psql', '--version'], ['find', '--version']];
 
-async function preflight(scratch: Scratch, signal: AbortSignal | undefined): Promise<string> {
+/** Tools whose absence a DOT declares it can live with (`optional_tool`): the demo runs without them and says so. */
+const OPTIONAL_TOOLS: readonly { readonly argv: readonly string[]; readonly without: string }[] = [
+  { argv: ['shellcheck', '--version'], without: `shellcheck is not installed: D's shellcheck checks will be reported "not run" (never passed); to run them, install it (apt-get install -y shellcheck, brew install shellcheck) and run the demo again` },
+];
+
+const works = async (argv: readonly string[], signal: AbortSignal | undefined): Promise<boolean> => {
+  const r = await runProgram(argv, { env: baseEnv(), timeoutMs: 10_000, signal });
+  return r.spawnError === null && r.exitCode === 0;
+};
+
+/** Tools and a superuser, before anything is created: the server line and what runs without an optional tool. */
+async function preflight(scratch: Scratch, signal: AbortSignal | undefined): Promise<{ version: string; notes: string[] }> {
   const missing: string[] = [];
-  for (const argv of TOOLS) {
-    const r = await runProgram(argv, { env: baseEnv(), timeoutMs: 10_000, signal });
-    if (r.spawnError !== null || r.exitCode !== 0) missing.push(argv[0]!);
-  }
+  for (const argv of TOOLS) if (!(await works(argv, signal))) missing.push(argv[0]!);
   if (missing.length > 0) {
-    throw new CheckError(`the demo needs ${missing.join(', ')} on PATH; install them (e.g. apt-get install -y postgresql-client shellcheck curl) and run it again; nothing was created`);
+    throw new CheckError(`the demo needs ${missing.join(', ')} on PATH; install them (e.g. apt-get install -y postgresql-client curl) and run it again; nothing was created`);
   }
-  return scratch.withClient(null, async (c) => {
+  const notes: string[] = [];
+  for (const t of OPTIONAL_TOOLS) if (!(await works(t.argv, signal))) notes.push(t.without);
+  const version = await scratch.withClient(null, async (c) => {
     const r = await c.query(`SELECT current_user AS who, rolsuper, current_setting('server_version') AS version FROM pg_roles WHERE rolname = current_user`);
     const row = r.rows[0] as { who: string; rolsuper: boolean; version: string } | undefined;
     if (!row?.rolsuper) {
@@ -74,6 +84,7 @@ async function preflight(scratch: Scratch, signal: AbortSignal | undefined): Pro
     }
     return `PostgreSQL ${row.version}, connected as ${row.who} (superuser)`;
   });
+  return { version, notes };
 }
 
 /** Runs the demo; never throws once the scratch exists (a failure is in the result), always cleans up unless kept. */
@@ -86,7 +97,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const scratch = new Scratch(adminUrl);
   const dotsDir = shippedDotsDir();
   const catalogue = await loadCatalogue(dotsDir);
-  const version = await preflight(scratch, o.signal);
+  const { version, notes } = await preflight(scratch, o.signal);
 
   const work = await mkdtemp(join(tmpdir(), `${scratch.prefix.replace(/_/g, '-')}-`));
   const paths: DemoPaths = {
@@ -110,6 +121,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   say(`  server    ${server.display}: ${version}`);
   say(`  scratch   databases and roles named ${scratch.prefix}*, ${o.keep ? 'kept at the end (--keep)' : 'dropped at the end (--keep keeps them)'}`);
   say(`  work dir  $WORK = ${work} (ledger, keys, identities, script, backups, archive)`);
+  for (const n of notes) say(`  note      ${n}`);
   try {
     listener = await startHeartbeatListener();
     say(`  heartbeat ${listener.url} stands in for Uptime Kuma (loopback only)`);

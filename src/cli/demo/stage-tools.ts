@@ -77,15 +77,16 @@ export async function schemaExists(c: PgClient): Promise<boolean> {
 
 /** One line per section of an apply report: how many steps passed. */
 export function summarizeSteps(r: ApplyReport): string[] {
-  const groups = new Map<string, { n: number; ok: number }>();
+  const groups = new Map<string, { n: number; ok: number; notRun: number }>();
   for (const s of r.steps) {
     const k = `${s.dotId} ${s.section.replace('_', '-').replace('hard-stops', 'hard stops')}`;
-    const g = groups.get(k) ?? { n: 0, ok: 0 };
+    const g = groups.get(k) ?? { n: 0, ok: 0, notRun: 0 };
     g.n += 1;
     if (s.outcome === 'passed' || s.outcome === 'already_applied' || s.outcome === 'skipped') g.ok += 1;
+    if (s.outcome === 'not_run') g.notRun += 1;
     groups.set(k, g);
   }
-  return columns([...groups.entries()].map(([k, g]) => [k, `${g.ok}/${g.n} passed`]), '    ');
+  return columns([...groups.entries()].map(([k, g]) => [k, `${g.ok}/${g.n} passed${g.notRun > 0 ? `, ${g.notRun} not run (tool not installed)` : ''}`]), '    ');
 }
 
 export function stepObserved(r: ApplyReport, name: string): string {

@@ -23,6 +23,12 @@ export type Happened =
   | { readonly kind: 'tx_in_doubt' }
   /** a step failed (or the connection was lost) before COMMIT; `undoFailed`: an undo was tried and failed; `leftovers`: something stays changed */
   | { readonly kind: 'failed_before_commit'; readonly lost: boolean; readonly undoFailed: boolean; readonly leftovers: boolean }
+  /**
+   * SQL outside the transaction ran (or failed half-way) and the run could not go on, so the DOTs'
+   * rollback ran for it; `proven`: it ran fully, every undo worked, nothing else is left, and the
+   * DOTs' hard stops and pre-checks pass again
+   */
+  | { readonly kind: 'outside_sql_reversed'; readonly proven: boolean }
   /** a post-verify failed after COMMIT, so the DOTs' rollback ran; `rollbackFailed`: it did not finish */
   | { readonly kind: 'post_verify_failed'; readonly rollbackFailed: boolean }
   /** `dotctl rollback` ran and some of it failed */
@@ -52,6 +58,7 @@ export function ending(mode: RunMode, h: Happened): Ending {
       case 'completed':
         return end(null, 'rehearsed', 'rehearsed', 'rehearsed');
       case 'failed_before_commit':
+      case 'outside_sql_reversed':
       case 'post_verify_failed':
       case 'tx_in_doubt':
       case 'resume_busy':
@@ -79,6 +86,9 @@ export function ending(mode: RunMode, h: Happened): Ending {
       if (h.leftovers) return h.undoFailed ? end('needs_attention', 'rollback_failed', 'undo_failed', 'needs_attention') : end('needs_attention', 'needs_attention', 'left_changed', 'needs_attention');
       // a lost connection is not a verdict on the change: it never ran to its end, so it may run again
       return h.lost ? end('interrupted', 'rolled_back', 'connection_lost', 'interrupted') : end('failed', 'rolled_back', 'rolled_back', 'reverted');
+    case 'outside_sql_reversed':
+      // "rolled back" only with proof; without it the target may hold what the SQL half-did
+      return h.proven ? end('failed', 'rolled_back', 'rolled_back_checked', 'reverted') : end('needs_attention', 'rollback_failed', 'not_proven', 'needs_attention');
     case 'post_verify_failed':
       return h.rollbackFailed ? end('needs_attention', 'rollback_failed', 'rollback_failed', 'needs_attention') : end('failed', 'rolled_back', 'rolled_back', 'reverted');
     case 'rollback_incomplete':

@@ -6,8 +6,9 @@
 import { bindTemplate } from '../../catalogue/steps.js';
 import type { LedgerStore } from '../../ledger/port.js';
 import { ending, type Happened } from './endings.js';
-import { runChecks, runOutside, runReverse, runTransaction, runUndo, runVerifyAfter, runVerifyReadOnly, type Undo } from './phases.js';
-import type { ApplyPlan } from './plan.js';
+import { runChecks, runOutside, runReverse, runTransaction, runUndo, runVerifyAfter, runVerifyReadOnly, type OutsideSeen, type Undo } from './phases.js';
+import type { ApplyPlan, PlannedStep } from './plan.js';
+import { proveAsBefore, reverseOutsideSql } from './repair.js';
 import { revertRecorded, type Attempt } from './recovery.js';
 import type { ApplyReport } from './report.js';
 import { isLive, type RunContext } from './run.js';
@@ -65,19 +66,24 @@ export async function execute(run: RunContext, ledger: LedgerStore, plan: ApplyP
 
   const undo: Undo[] = [];
   const leftovers: string[] = [];
-  const outsideOk = await runOutside(run, plan, undo, leftovers);
+  const seen: OutsideSeen = { sql: [], notRehearsed: [] };
+  const outsideOk = await runOutside(run, plan, undo, leftovers, seen);
   const lostOutside = outsideOk ? null : await run.sql.lostReason();
-  const tx = outsideOk ? await runTransaction(run, plan) : lostOutside ? ({ kind: 'lost', reason: lostOutside } as const) : ({ kind: 'failed' } as const);
+  // a rehearsal runs no check of a DOT whose change it could not make
+  const rehearsed = outsideOk && seen.notRehearsed.length > 0 ? await skipDependentChecks(run, plan, seen.notRehearsed) : null;
+  const planNow = rehearsed?.plan ?? plan;
+  const tx = outsideOk ? await runTransaction(run, planNow) : lostOutside ? ({ kind: 'lost', reason: lostOutside } as const) : ({ kind: 'failed' } as const);
   if (tx.kind === 'in_doubt') {
     // nothing is undone: the change may be in
     const left = [`run dotctl apply ${id} again once the target is reachable: it asks PostgreSQL whether transaction ${tx.xid} committed, then finishes the apply or re-runs it`];
     return finish(run, ledger, { kind: 'tx_in_doubt' }, `${tx.reason} during COMMIT; whether ${id} committed is not known yet`, { reason: tx.reason, xid: tx.xid }, left);
   }
-  if (tx.kind === 'passed') return afterCommit(run, ledger, plan);
+  if (tx.kind === 'passed') return afterCommit(run, ledger, planNow, rehearsed?.note);
 
   const what = tx.kind === 'lost' ? `${tx.reason} before COMMIT` : run.journal.lastFailure();
   const undoLeft = await runUndo(run, undo);
   const left = [...undoLeft, ...leftovers];
+  if (isLive(run) && seen.sql.length > 0) return reverseOutside(run, ledger, plan, seen, what, left);
   const h: Happened = { kind: 'failed_before_commit', lost: tx.kind === 'lost', undoFailed: undoLeft.length > 0, leftovers: left.length > 0 };
   if (!isLive(run)) return finish(run, ledger, h, `rehearsal failed: ${what}; nothing was changed`, { reason: what });
   if (left.length > 0) return finish(run, ledger, h, `${what}; the SQL transaction was rolled back but some changes could not be undone`, { reason: what }, left);
@@ -87,12 +93,46 @@ export async function execute(run: RunContext, ledger: LedgerStore, plan: ApplyP
   return finish(run, ledger, h, `${what}; rolled back, the target is as before`, { reason: what });
 }
 
+/**
+ * SQL outside the transaction ran or was tried, and the run failed: the DOTs' rollback runs for it,
+ * then their hard stops and pre-checks must pass again before the report may say "as before".
+ */
+async function reverseOutside(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, seen: OutsideSeen, what: string, left: string[]): Promise<ApplyReport> {
+  const dots = new Set(seen.sql.map((ps) => ps.dot.spec.id));
+  left.push(...(await reverseOutsideSql(run, plan, dots)));
+  left.push(...(await proveAsBefore(run, plan, dots)));
+  const proven = left.length === 0;
+  const message = proven
+    ? `${what}; rolled back: the DOTs' rollback ran for the non-transactional steps and their pre-checks pass again, so the target is as before`
+    : `${what}; the DOTs' rollback ran for the non-transactional steps but cannot prove the target is as before: it needs a human, then dotctl rollback ${run.id}`;
+  return finish(run, ledger, { kind: 'outside_sql_reversed', proven }, message, { reason: what, reversed_for: [...dots] }, left);
+}
+
+/**
+ * A rehearsal could not run `notRehearsed` (SQL outside a transaction, commands not marked
+ * rehearse): the post-verify of their DOTs checks a change that was not made, so it is reported
+ * as not run instead of failing. Returns the plan without those checks and what to say.
+ */
+async function skipDependentChecks(run: RunContext, plan: ApplyPlan, notRehearsed: readonly PlannedStep[]): Promise<{ plan: ApplyPlan; note: string }> {
+  const cause = new Map<string, PlannedStep>();
+  for (const ps of notRehearsed) if (!cause.has(ps.dot.spec.id)) cause.set(ps.dot.spec.id, ps);
+  const depends = (ps: PlannedStep): boolean => cause.has(ps.dot.spec.id);
+  const skipped = [...plan.verifyInTransaction, ...plan.verifyAfter].filter(depends);
+  for (const ps of skipped) {
+    const c = cause.get(ps.dot.spec.id)!;
+    await run.journal.record(ps.dot, ps.section, ps.index, ps.step.name, ps.step.kind, { outcome: 'passed', skipped: true, observed: `not run: it depends on "${c.step.name}" of ${c.dot.spec.id}, which was not rehearsed`, expected: '' }, Date.now());
+  }
+  const n = (k: number, one: string, many: string): string => `${k} ${k === 1 ? one : many}`;
+  const note = `${n(notRehearsed.length, 'step', 'steps')} not rehearsed, ${n(skipped.length, 'check that depends on it', 'checks that depend on them')} not run`;
+  return { plan: { ...plan, verifyInTransaction: plan.verifyInTransaction.filter((ps) => !depends(ps)), verifyAfter: plan.verifyAfter.filter((ps) => !depends(ps)) }, note };
+}
+
 /** After COMMIT: the post-verify outside the transaction, then `applied` (or the DOTs' reverse). */
-async function afterCommit(run: RunContext, ledger: LedgerStore, plan: ApplyPlan): Promise<ApplyReport> {
+async function afterCommit(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, rehearsalNote?: string): Promise<ApplyReport> {
   if (!(await runVerifyAfter(run, plan))) return afterCommitFailure(run, ledger, plan);
   const registry = run.dots.filter((d) => d.spec.registry).map((d) => ({ dot: d.spec.id, ...d.spec.registry!, name: bindTemplate(d.spec.registry!.name, run.params) }));
   const summary = { steps: run.journal.steps.length, dots: run.dots.map((d) => d.spec.id), ...(registry.length > 0 ? { registry } : {}) };
-  const message = isLive(run) ? `${run.id} applied: ${run.dots.map((d) => d.spec.id).join(' + ')}` : `rehearsal of ${run.id} passed; nothing was changed`;
+  const message = isLive(run) ? `${run.id} applied: ${run.dots.map((d) => d.spec.id).join(' + ')}` : `rehearsal of ${run.id} passed${rehearsalNote ? ` (${rehearsalNote})` : ''}; nothing was changed`;
   return finish(run, ledger, { kind: 'completed' }, message, summary);
 }
 
@@ -105,9 +145,14 @@ async function afterCommitFailure(run: RunContext, ledger: LedgerStore, plan: Ap
   return finish(run, ledger, { kind: 'post_verify_failed', rollbackFailed: false }, `${what}; the DOTs' rollback ran and the target is as before`, { reason: what });
 }
 
-/** Runs the rollback of an applied proposal (`dotctl rollback`). */
-export async function executeRollback(run: RunContext, ledger: LedgerStore, plan: ApplyPlan): Promise<ApplyReport> {
+/**
+ * Runs the rollback of a proposal (`dotctl rollback`). `prove`: the proposal never reached
+ * `applied` (failed, needs_attention), so what its run left is not known step by step; the DOTs'
+ * hard stops and pre-checks must pass again before it counts as rolled back.
+ */
+export async function executeRollback(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, prove = false): Promise<ApplyReport> {
   const left = await runReverse(run, plan);
+  if (prove) left.push(...(await proveAsBefore(run, plan, new Set(run.dots.map((d) => d.spec.id)))));
   if (left.length > 0) return finish(run, ledger, { kind: 'rollback_incomplete' }, `rollback of ${run.id} failed and needs a human`, {}, left);
   return finish(run, ledger, { kind: 'completed' }, `${run.id} rolled back: ${run.dots.map((d) => d.spec.id).join(' + ')}`, { steps: run.journal.steps.length });
 }

@@ -157,7 +157,10 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
   });
 }
 
-/** Rolls back an applied proposal: runs its DOTs' rollback sections (gated, locked, logged). */
+/** The states `dotctl rollback` starts from: an applied change, or an apply that left something behind. */
+const ROLLBACK_FROM: readonly ProposalState[] = ['applied', 'failed', 'needs_attention'];
+
+/** Rolls back a proposal (applied, failed or needs_attention): runs its DOTs' rollback sections (gated, locked, logged). */
 export async function rollbackProposal(o: EngineOptions, id: string): Promise<ApplyReport> {
   const cat = await catalogueOf(o);
   const identities = await identitiesOf(o);
@@ -172,7 +175,8 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
     const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';
     const unmet: Unmet[] = [];
     if (!me.roles.includes('operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not an operator and may not roll back` });
-    if (record.state !== 'applied' && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied proposal can be rolled back` });
+    // a failed or needs_attention apply may have left something (SQL outside the transaction, a rollback that stopped): its rollback cleans up
+    if (!ROLLBACK_FROM.includes(record.state) && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied, failed or needs_attention proposal can be rolled back` });
     // a rollback runs the content frozen in the applied proposal, bound to its hash, never today's files
     if (p.recomputeError || p.currentHash !== record.hash) {
       unmet.push({ kind: 'hash_changed', message: `the frozen content of ${id} does not reproduce its hash${p.recomputeError ? ` (${p.recomputeError})` : ''}; it cannot be rolled back by dotctl` });
@@ -194,13 +198,13 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
     const plan = planApply(p.dots);
     return withRun({ o, ledger, me, p, mode: 'rollback', action: 'rollback' }, async () => liveEffects(address), async (run) => {
       const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
-      const from: ProposalState[] = attempt?.action === 'rollback' ? ['applied', 'interrupted'] : ['applied'];
+      const from: ProposalState[] = attempt?.action === 'rollback' ? [...ROLLBACK_FROM, 'interrupted'] : [...ROLLBACK_FROM];
       const started = await ledger.transitionProposal(id, from, 'applying', run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, address: targetFingerprint(address), pid: process.pid, host: hostname() }));
       if (!started) {
         const now = await ledger.getProposal(id);
-        await refuseGate(ledger, o, me, p, 'rollback', [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied proposal can be rolled back` }]);
+        await refuseGate(ledger, o, me, p, 'rollback', [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied, failed or needs_attention proposal can be rolled back` }]);
       }
-      return executeRollback(run, ledger, plan);
+      return executeRollback(run, ledger, plan, record.state === 'failed' || record.state === 'needs_attention');
     });
   });
 }

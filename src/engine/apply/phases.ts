@@ -77,18 +77,28 @@ async function outsideStep(run: RunContext, ps: PlannedStep): Promise<EffectResu
   }
 }
 
+/** What the steps outside the transaction did, beyond their undo. */
+export interface OutsideSeen {
+  /** non-transactional SQL that ran or was tried (a failed one may have half-happened): the DOT's rollback answers for it */
+  readonly sql: PlannedStep[];
+  /** steps a rehearsal could not run (non-transactional SQL, commands not marked rehearse) */
+  readonly notRehearsed: PlannedStep[];
+}
+
 /**
- * The steps outside the transaction, in declared order. Collects the undo of what was done, and
- * in `leftovers` what ran and cannot be undone automatically.
+ * The steps outside the transaction, in declared order. Collects the undo of what was done, in
+ * `leftovers` what ran and cannot be undone automatically, and in `seen` the non-transactional
+ * SQL tried and the steps not rehearsed.
  */
-export async function runOutside(run: RunContext, plan: ApplyPlan, undo: Undo[], leftovers: string[]): Promise<boolean> {
+export async function runOutside(run: RunContext, plan: ApplyPlan, undo: Undo[], leftovers: string[], seen: OutsideSeen = { sql: [], notRehearsed: [] }): Promise<boolean> {
   try {
     return await runSteps(run, plan.outside, (ps) => outsideStep(run, ps), {
       onResult: (ps, r) => {
         if (r.undo) undo.push({ dot: ps.dot, index: ps.index, name: ps.step.name, run: r.undo });
-        if (r.skipped || r.outcome !== 'passed') return;
+        if (r.skipped) return void seen.notRehearsed.push(ps);
+        if (ps.step.kind === 'sql') return void seen.sql.push(ps);
+        if (r.outcome !== 'passed') return;
         if (ps.step.kind === 'command') leftovers.push(`${ps.dot.spec.id}: command "${ps.step.name}" ran and cannot be undone automatically`);
-        if (ps.step.kind === 'sql') leftovers.push(`${ps.dot.spec.id}: non-transactional SQL "${ps.step.name}" ran; undo it with the DOT's rollback`);
       },
     });
   } catch (err) {

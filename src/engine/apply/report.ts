@@ -9,7 +9,8 @@ export interface StepReport {
   readonly index: number;
   readonly name: string;
   readonly kind: string;
-  readonly outcome: 'passed' | 'failed' | 'error' | 'skipped' | 'already_applied';
+  /** `not_run`: a check whose program is not installed, which its DOT marks optional_tool */
+  readonly outcome: 'passed' | 'failed' | 'error' | 'skipped' | 'already_applied' | 'not_run';
   readonly observed: string;
   readonly expected: string;
   readonly ms: number;
