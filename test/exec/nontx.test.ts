@@ -97,7 +97,7 @@ describe('CREATE UNIQUE INDEX CONCURRENTLY on duplicate data', () => {
     // a reader holds the table: CREATE … CONCURRENTLY still fails on the duplicates, but DROP INDEX
     // CONCURRENTLY must wait for every transaction on the table and hits the DOT's lock_timeout
     const reader = await adminClient(w.inc.db.name);
-    let r;
+    let r: CliResult;
     try {
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM public.accounts');
