@@ -69,6 +69,10 @@ export const CommandStep = z.strictObject({
   timeout_ms: z.number().int().min(1).max(3_600_000).optional(),
   expect: CommandExpect.optional(),
   rehearse: z.boolean().optional().describe('true when the command is safe to run during --dry-run (it changes nothing).'),
+  read_only: z
+    .boolean()
+    .optional()
+    .describe('Checks only: true when the command only reads, so it may run at propose time, before any approval, as evidence; otherwise it runs only once the proposal is approved.'),
   optional_tool: z
     .boolean()
     .optional()

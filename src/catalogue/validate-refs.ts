@@ -141,6 +141,9 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
           break;
         }
         case 'command': {
+          if (step.read_only && section !== 'hard_stops' && section !== 'pre_check') {
+            problems.push(problemAt(src, [...at, 'read_only'], `read_only is for the checks that run before approval (hard_stops, pre_check); remove it from this ${section} step`));
+          }
           if (step.optional_tool && !CHECK_SECTIONS.includes(section)) {
             problems.push(problemAt(src, [...at, 'optional_tool'], `optional_tool is for checks only (hard_stops, pre_check, post_verify): a ${section} step must run; remove it`));
           }

@@ -48,8 +48,10 @@ export async function runCheck(
 }
 
 /**
- * Runs every hard stop and pre-check of the bundle read-only, in order. SQL checks share one
- * READ ONLY transaction that is rolled back. Without a session, SQL checks are skipped.
+ * Runs every hard stop and pre-check of the bundle read-only, in order, before any approval (the
+ * proposal's evidence). SQL checks share one READ ONLY transaction that is rolled back; commands
+ * run only when the admitted DOT marks them `read_only`, else they are recorded as not run.
+ * Without a session, SQL checks are skipped.
  */
 export async function collectEvidence(
   session: TargetSession | null,
@@ -65,6 +67,11 @@ export async function collectEvidence(
         for (let i = 0; i < dot.spec[section].length; i += 1) {
           const step = dot.spec[section][i];
           if (!step) continue;
+          if (step.kind === 'command' && step.read_only !== true) {
+            // nothing a reviewer has not approved runs before approval unless the admitted DOT says it only reads
+            out.push({ dotId: dot.spec.id, section, index: i, name: step.name, outcome: 'not_run', observed: 'not run before approval: the DOT does not mark this command read_only', expected: '' });
+            continue;
+          }
           if (!session && step.kind === 'sql') {
             out.push({ dotId: dot.spec.id, section, index: i, name: step.name, outcome: 'error', observed: 'skipped: no target (offline)', expected: '' });
             continue;

@@ -11,6 +11,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { admitAll, type KeyHolder } from '../helpers/admission.js';
 import { runCli, hasStackTrace } from '../helpers/cli.js';
@@ -150,5 +151,31 @@ describe('checks that run before approval are read-only by construction', () => 
     const j = JSON.parse(p.stdout) as { evidence: { name: string; outcome: string; observed: string }[] };
     assert.deepEqual(j.evidence.map((e) => [e.name, e.outcome, e.observed]), [['hostile check', 'passed', '1 row(s): victim']]);
     assert.deepEqual(await victimExists(db), { schema: true, rows: 5 });
+  });
+
+  test('a pre-check command runs before approval only when the admitted DOT marks it read_only; otherwise the evidence says not run', async () => {
+    const pwned = join(dir, 'pwned');
+    const id = 'DOT-T-CMD';
+    const yaml = dotWith(id, "SELECT 1").replace(
+      'pre_check:\n',
+      `pre_check:\n  - kind: command\n    name: writes a file\n    argv: [touch, ${JSON.stringify(pwned)}]\n  - kind: command\n    name: reads the directory\n    read_only: true\n    argv: [test, -d, ${JSON.stringify(dir)}]\n`,
+    );
+    await writeFile(join(dir, 'dots', `${id}.yaml`), yaml);
+    try {
+      admitAll(flags, reviewers, dir);
+      const p = runCli([...flags, '--key', operatorKey, 'propose', id, '--json', '--out', join(dir, 'cmd.md')], { cwd: dir });
+      assert.equal(p.code, 0, p.stderr);
+      const j = JSON.parse(p.stdout) as { evidence: { name: string; outcome: string; observed: string }[] };
+      const byName = Object.fromEntries(j.evidence.map((e) => [e.name, [e.outcome, e.observed]]));
+      assert.deepEqual(byName['writes a file'], ['not_run', 'not run before approval: the DOT does not mark this command read_only']);
+      assert.equal(byName['reads the directory']?.[0], 'passed');
+      assert.equal(existsSync(pwned), false, 'a command not marked read_only ran before approval');
+      // read_only belongs to the checks that run before approval only
+      await writeFile(join(dir, 'dots', `${id}.yaml`), yaml.replace('diff:\n  - kind: sql\n', 'diff:\n  - kind: sql\n    read_only: true\n'));
+      const v = runCli([...flags, 'validate'], { cwd: dir });
+      assert.equal(v.code, 2, v.stdout + v.stderr);
+    } finally {
+      await rm(join(dir, 'dots', `${id}.yaml`), { force: true });
+    }
   });
 });
