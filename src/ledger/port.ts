@@ -25,7 +25,7 @@ export type ChainVerdict =
       readonly kind: 'broken';
       readonly rows: number;
       readonly seq: number; // first broken row (or where the gap is)
-      readonly reason: 'hash_mismatch' | 'seq_gap' | 'broken_link' | 'bad_genesis';
+      readonly reason: 'hash_mismatch' | 'seq_gap' | 'broken_link' | 'bad_genesis' | 'time_backwards';
       readonly message: string;
     };
 
