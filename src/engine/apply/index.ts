@@ -129,7 +129,7 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
       events: await ledger.readEvents({ proposalId: id }),
     });
     // a rehearsal needs no approval (it is how a reviewer gets evidence), but it must be of this exact proposal
-    const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
+    const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'future_dated', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
     if (!dry && record.state === 'applying') {
       // the apply that set it is still running here: say so now rather than after the lock wait
       const attempt = await lastAttempt(ledger, id);
