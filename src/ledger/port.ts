@@ -58,5 +58,10 @@ export interface LedgerStore {
   addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow>;
   /** Lists admissions (of one DOT, or all) in the order they were made. */
   listAdmissions(dotId?: string): Promise<readonly AdmissionRecord[]>;
+  /**
+   * The ledger server's clock (PostgreSQL `now()`), as ISO: a clock the acting user does not
+   * control. Absent for a ledger without a server of its own (SQLite, in memory).
+   */
+  serverTime?(): Promise<string>;
   close(): Promise<void>;
 }

@@ -13,3 +13,6 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 export function isFutureDated(at: string, now: string): boolean {
   return Date.parse(at) > Date.parse(now) + CLOCK_SKEW_MS;
 }
+
+/** A PostgreSQL server's clock as ISO-8601 UTC text (independent of the session's time zone and type parsers). */
+export const SERVER_TIME_SQL = `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now`;

@@ -20,6 +20,7 @@ import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.
 import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
 import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
+import { withTrustedTime } from '../clock.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
@@ -103,16 +104,18 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
 }
 
 /** Applies a proposal (or rehearses it with `dryRun`). */
-export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
-  const cat = await catalogueOf(o);
-  const identities = await identitiesOf(o);
-  const key = await signerOf(o);
+export async function applyProposal(given: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+  const cat = await catalogueOf(given);
+  const identities = await identitiesOf(given);
+  const key = await signerOf(given);
   const me = actingIdentity(identities, key);
-  const address = resolveTarget(o.target, o.env ?? process.env);
+  const address = resolveTarget(given.target, given.env ?? process.env);
   const dry = opts.dryRun === true;
   const action = dry ? 'rehearsal' : 'apply';
 
-  return withLedgerOf(o, 'write', async (ledger) => {
+  return withLedgerOf(given, 'write', async (ledger) => {
+    // expiry is judged, and every row stamped, by the ledger server's or the target's clock
+    const o = await withTrustedTime(given, ledger, address);
     const record = await getProposalOrFail(ledger, id, ledgerName(o));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
@@ -158,13 +161,14 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
 }
 
 /** Rolls back an applied proposal: runs its DOTs' rollback sections (gated, locked, logged). */
-export async function rollbackProposal(o: EngineOptions, id: string): Promise<ApplyReport> {
-  const cat = await catalogueOf(o);
-  const identities = await identitiesOf(o);
-  const key = await signerOf(o);
+export async function rollbackProposal(given: EngineOptions, id: string): Promise<ApplyReport> {
+  const cat = await catalogueOf(given);
+  const identities = await identitiesOf(given);
+  const key = await signerOf(given);
   const me = actingIdentity(identities, key);
-  const address = resolveTarget(o.target, o.env ?? process.env);
-  return withLedgerOf(o, 'write', async (ledger) => {
+  const address = resolveTarget(given.target, given.env ?? process.env);
+  return withLedgerOf(given, 'write', async (ledger) => {
+    const o = await withTrustedTime(given, ledger, address);
     const record = await getProposalOrFail(ledger, id, ledgerName(o));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
