@@ -24,11 +24,11 @@ export interface TrustedClock {
  * The clock a command trusts: the one the caller injected (`o.clock`, or `o.now` from tests),
  * else the ledger server's, else the target's when `target` is given, else the local one.
  */
-export function trustedClock(o: EngineOptions, ledger: LedgerStore, target: TargetAddress | null): TrustedClock {
+export function trustedClock(o: EngineOptions, ledger: LedgerStore | null, target: TargetAddress | null): TrustedClock {
   if (o.clock) return o.clock;
   const injected = o.now;
   if (injected) return { source: 'injected', now: async () => injected().toISOString() };
-  const server = ledger.serverTime?.bind(ledger);
+  const server = ledger?.serverTime?.bind(ledger);
   if (server) return { source: 'ledger server', now: server };
   if (target) return { source: 'target', now: () => readTargetTime(target) };
   return { source: 'local', now: async () => new Date().toISOString() };
@@ -38,10 +38,19 @@ export function trustedClock(o: EngineOptions, ledger: LedgerStore, target: Targ
  * The options with `now` bound to the trusted clock: read once here, then advanced by the
  * process's monotonic elapsed time. Options that inject a clock are returned as they are.
  */
-export async function withTrustedTime(o: EngineOptions, ledger: LedgerStore, target: TargetAddress | null): Promise<EngineOptions> {
+export async function withTrustedTime(o: EngineOptions, ledger: LedgerStore | null, target: TargetAddress | null): Promise<EngineOptions> {
   if (o.now && !o.clock) return o;
   const clock = trustedClock(o, ledger, target);
   const base = Date.parse(await clock.now());
   const t0 = performance.now();
   return { ...o, clock, now: () => new Date(base + Math.floor(performance.now() - t0)) };
+}
+
+/**
+ * A command that judged its gate on the local clock (a SQLite ledger; a refusal needs no trust
+ * and happens before any connection to the target) moves to the target's clock once it is
+ * about to act on the target: `o` with `now` bound to the target's clock, else `o` as it is.
+ */
+export async function onTargetClock(o: EngineOptions, target: TargetAddress): Promise<EngineOptions> {
+  return o.clock?.source === 'local' ? withTrustedTime({ ...o, clock: undefined, now: undefined }, null, target) : o;
 }

@@ -23,7 +23,7 @@ import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord }
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
 import { strictestTimeouts } from '../exec/sql-session.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
-import { withTrustedTime } from './clock.js';
+import { onTargetClock, withTrustedTime } from './clock.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
 import { loadFrozen, requireAdmitted } from './admission.js';
@@ -144,13 +144,15 @@ export async function proposeBundle(
   if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
   const env = given.env ?? process.env;
   const address = resolveTarget(given.target, env);
-  // the proposal is dated (and its TTL runs) by the ledger server's or the target's clock;
-  // only admitted DOT content may run anything, even the read-only checks below
-  const o = await withLedgerOf(given, 'write', async (ledger) => {
-    const trusted = await withTrustedTime(given, ledger, address);
+  // only admitted DOT content may run anything, even the read-only checks below (and the
+  // admission is judged before any connection to the target)
+  const pre = await withLedgerOf(given, 'write', async (ledger) => {
+    const trusted = await withTrustedTime(given, ledger, null);
     await requireAdmitted(trusted, ledger, cat, dots, identities, me.name, 'propose');
     return trusted;
   });
+  // the proposal is dated (and its TTL runs) by the ledger server's clock, else the target's
+  const o = await onTargetClock(pre, address);
 
   const where = targetFingerprint(address); // for people; the hash binds the server's identity
   const at = nowIso(o);

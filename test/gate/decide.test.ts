@@ -273,3 +273,10 @@ test('a proposal dated in the future of the trusted clock is refused; a future-d
   const r = decide({ decisions: [approve(rev1), approve(rev2, { kind: 'reject', at: '2026-12-08T10:00:00.000Z' })] });
   assert.deepEqual(kinds(r), ['rejected']);
 });
+
+test('with the time not known yet (now null) everything but time is judged: refusals then hold at any time', () => {
+  const expired = approve(rev1, { at: '2026-11-20T00:00:00.000Z' });
+  assert.equal(decide({ now: null, decisions: [expired], proposal: proposal({ createdAt: '2026-11-19T00:00:00.000Z' }) }).kind, 'allow');
+  assert.deepEqual(kinds(decide({ now: null, decisions: [] })), ['approvals_missing']);
+  assert.deepEqual(kinds(decide({ now: null, decisions: [approve(rev1), approve(rev2, { kind: 'reject' })] })), ['rejected']);
+});
