@@ -16,6 +16,7 @@ import { signStatement } from '../gate/signature.js';
 import { decideAdmission, type AdmissionDecision } from '../gate/admission.js';
 import type { Identity } from '../gate/identities.js';
 import type { LedgerStore, NewLogEvent } from '../ledger/port.js';
+import { withTrustedTime } from './clock.js';
 import { catalogueOf, identitiesOf, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
 
 /** One DOT whose current content may not be proposed yet, and the way out. */
@@ -104,7 +105,7 @@ export async function admitDots(o: EngineOptions, refs: readonly string[] | 'all
   const key = await signerOf(o);
   const me = actingIdentity(identities, key);
   return withLedgerOf(o, 'write', async (ledger) => {
-    const at = nowIso(o);
+    const at = nowIso(await withTrustedTime(o, ledger, null));
     if (me.disabled || !me.roles.includes('reviewer')) {
       const reason = `${me.name} is not ${me.disabled ? 'enabled' : 'a reviewer'}; only reviewers admit DOT content`;
       await ledger.appendEvent(dotEvent(at, me.name, 'refused', dots.map((d) => d.spec.id).join('+'), 'refused', { action: 'admit', reason }));
@@ -155,7 +156,7 @@ export async function listAdmissionStatus(o: EngineOptions, ref?: string): Promi
   const identities = o.identities ? await identitiesOf(o) : null;
   return withLedgerOf(o, 'read', async (ledger) => {
     const admissions = await ledger.listAdmissions();
-    const now = nowIso(o);
+    const now = nowIso(await withTrustedTime(o, ledger, null));
     const statuses = dots.map((d) => ({
       dotId: d.spec.id,
       version: d.spec.version,

@@ -23,6 +23,7 @@ import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord }
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
 import { strictestTimeouts } from '../exec/sql-session.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
+import { onTargetClock, withTrustedTime } from './clock.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
 import { loadFrozen, requireAdmitted } from './admission.js';
@@ -129,25 +130,32 @@ export interface ProposeResult {
  * pre-checks read-only (unless offline), renders, signs, stores and logs `proposed`.
  */
 export async function proposeBundle(
-  o: EngineOptions,
+  given: EngineOptions,
   refs: readonly string[],
   pairs: readonly string[],
   opts: { offline?: boolean; out?: string } = {},
 ): Promise<ProposeResult> {
-  const cat = await catalogueOf(o);
+  const cat = await catalogueOf(given);
   const dots = resolveBundle(cat, refs);
   const specs = dots.map((d) => d.spec);
   // the workspace environment's values (e.g. expected_host) under the -p ones, which win
-  const params = bindParams(specs, withParamDefaults(specs, o.paramDefaults, parseParamPairs(pairs)));
-  const identities = await identitiesOf(o);
-  const key = await signerOf(o);
+  const params = bindParams(specs, withParamDefaults(specs, given.paramDefaults, parseParamPairs(pairs)));
+  const identities = await identitiesOf(given);
+  const key = await signerOf(given);
   const me = actingIdentity(identities, key);
   if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
-  // only admitted DOT content may run anything, even the read-only checks below
-  await withLedgerOf(o, 'write', (ledger) => requireAdmitted(o, ledger, cat, dots, identities, me.name, 'propose'));
+  const env = given.env ?? process.env;
+  const address = resolveTarget(given.target, env);
+  // only admitted DOT content may run anything, even the read-only checks below (and the
+  // admission is judged before any connection to the target)
+  const pre = await withLedgerOf(given, 'write', async (ledger) => {
+    const trusted = await withTrustedTime(given, ledger, null);
+    await requireAdmitted(trusted, ledger, cat, dots, identities, me.name, 'propose');
+    return trusted;
+  });
+  // the proposal is dated (and its TTL runs) by the ledger server's clock, else the target's
+  const o = await onTargetClock(pre, address);
 
-  const env = o.env ?? process.env;
-  const address = resolveTarget(o.target, env);
   const where = targetFingerprint(address); // for people; the hash binds the server's identity
   const at = nowIso(o);
   const { fingerprint, evidence } = await readTargetForProposal(address, dots, params, opts.offline === true);
@@ -241,13 +249,15 @@ async function refuse(ledger: LedgerStore, o: EngineOptions, actor: string, p: L
 }
 
 /** Approves or rejects a proposal: signs its hash, stores the decision, logs it. */
-export async function decideProposal(o: EngineOptions, id: string, kind: 'approve' | 'reject', comment: string | null): Promise<DecisionResult> {
+export async function decideProposal(given: EngineOptions, id: string, kind: 'approve' | 'reject', comment: string | null): Promise<DecisionResult> {
   if (kind === 'reject' && (!comment || comment.trim() === '')) throw new InputError('a rejection needs a reason: pass --reason TEXT');
-  const cat = await catalogueOf(o);
-  const identities = await identitiesOf(o);
-  const key = await signerOf(o);
+  const cat = await catalogueOf(given);
+  const identities = await identitiesOf(given);
+  const key = await signerOf(given);
   const me = actingIdentity(identities, key);
-  return withLedgerOf(o, 'write', async (ledger) => {
+  return withLedgerOf(given, 'write', async (ledger) => {
+    // no target is touched: the ledger server's clock, on a SQLite ledger the local one (README, Time)
+    const o = await withTrustedTime(given, ledger, null);
     // reviewers sign what was proposed: the hash over today's DOT files, the params and the stored target
     const loaded = resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)));
     const at = nowIso(o);
@@ -306,8 +316,9 @@ function applyLiveness(record: ProposalRecord, events: readonly LogRow[]): strin
 }
 
 /** Reads a proposal's status; the gate verdict needs the identities file (else it is omitted with a note). */
-export async function proposalStatus(o: EngineOptions, id: string): Promise<ProposalStatus> {
-  return withLedgerOf(o, 'read', async (ledger) => {
+export async function proposalStatus(given: EngineOptions, id: string): Promise<ProposalStatus> {
+  return withLedgerOf(given, 'read', async (ledger) => {
+    const o = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(o));
     const decisions = await ledger.listDecisions(id);
     const events = await ledger.readEvents({ proposalId: id });

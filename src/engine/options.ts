@@ -11,6 +11,7 @@ import { withLedger } from '../ledger/open.js';
 import type { LedgerStore } from '../ledger/port.js';
 import type { RunHooks } from './apply/journal.js';
 import type { ParamDefaults } from '../catalogue/params.js';
+import type { TrustedClock } from './clock.js';
 
 /** The engine's parts and settings. */
 export interface EngineOptions {
@@ -28,8 +29,10 @@ export interface EngineOptions {
   readonly proposalsDir?: string;
   /** environment for libpq and secrets (default process.env) */
   readonly env?: NodeJS.ProcessEnv;
-  /** clock (tests pass a fixed one) */
+  /** clock (tests pass a fixed one); commands bind it to the trusted clock (engine/clock.ts) */
   readonly now?: () => Date;
+  /** where commands read the time (default: the ledger server's, else the target's, else local) */
+  readonly clock?: TrustedClock | undefined;
   /** how long an apply waits for another apply on the same target (default DEFAULT_LOCK_WAIT_MS) */
   readonly lockWaitMs?: number | undefined;
   /** progress of long steps, for a terminal */

@@ -3,6 +3,7 @@
  * `withTransaction`, `withAdvisoryLock`) so nothing leaks on an error path. Sessions set
  * `lock_timeout` and `statement_timeout` so a change never hangs production.
  */
+import { SERVER_TIME_SQL } from '../model/time.js';
 import { createHash } from 'node:crypto';
 import { CheckError, InputError, TargetBusyError, TargetUnreachableError } from '../model/errors.js';
 
@@ -188,6 +189,14 @@ export async function withTarget<T>(
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** The target server's clock (`clock_timestamp()`), as ISO: a clock the acting user does not control. */
+export async function readTargetTime(address: TargetAddress): Promise<string> {
+  return withTarget(address, {}, async (s) => {
+    const r = await s.client.query(SERVER_TIME_SQL);
+    return String((r.rows[0] as { now: string }).now);
+  });
 }
 
 /** Runs `fn` in a transaction: COMMIT on success unless `rollback` is set, ROLLBACK on error. */

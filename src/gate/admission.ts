@@ -7,6 +7,7 @@ import type { AdmissionRecord } from '../model/records.js';
 import type { AdmissionLaw } from '../catalogue/laws.js';
 import type { Identity } from './identities.js';
 import { verifyStatement } from './signature.js';
+import { CLOCK_SKEW_MS, isFutureDated } from '../model/time.js';
 
 /** Reviewers needed for a DOT id never admitted before. */
 export const FIRST_ADMISSION_APPROVALS = 2;
@@ -53,7 +54,7 @@ function discount(a: AdmissionRecord, dotId: string, identities: readonly Identi
   }
   if (who.disabled) return `${a.actor} is disabled`;
   if (!who.roles.includes('reviewer')) return `${a.actor} is not a reviewer`;
-  if (a.at > now) return `${a.actor}'s admission is dated in the future (${a.at})`;
+  if (isFutureDated(a.at, now)) return `${a.actor}'s admission is dated in the future (${a.at}, more than ${CLOCK_SKEW_MS / 60_000} min after the trusted clock's ${now})`;
   return null;
 }
 

@@ -4,7 +4,7 @@
  */
 import type { DecisionRecord, LogRow, ProposalState } from '../model/records.js';
 import { sha256Hex } from '../model/canonical.js';
-import { addHours } from '../model/time.js';
+import { addHours, CLOCK_SKEW_MS, isFutureDated } from '../model/time.js';
 import type { GateRequirements } from '../catalogue/laws.js';
 import type { Identity, Role } from './identities.js';
 import { verifyStatement } from './signature.js';
@@ -41,6 +41,7 @@ export interface Unmet {
   readonly kind:
     | 'state'
     | 'proposal_expired'
+    | 'future_dated'
     | 'hash_changed'
     | 'proposer_invalid'
     | 'rejected'
@@ -73,7 +74,11 @@ export interface GateInput {
   readonly decisions: readonly DecisionRecord[];
   readonly identities: readonly Identity[];
   readonly requirements: GateRequirements;
-  readonly now: string;
+  /**
+   * the trusted clock's time; null when it is not known yet: everything but time is judged (a
+   * refusal then holds at any time, so it may be given before the trusted clock is reached)
+   */
+  readonly now: string | null;
   /** who wants to apply (null for a status read) */
   readonly applier: Identity | null;
   readonly companions: readonly CompanionStatus[];
@@ -126,8 +131,13 @@ export function decideGate(input: GateInput): GateDecision {
   }
   // expiry is computed from the signed creation time, never from a stored, unsigned column
   const proposalExpires = addHours(p.createdAt, PROPOSAL_TTL_HOURS);
-  if (now >= proposalExpires) {
+  if (now !== null && now >= proposalExpires) {
     unmet.push({ kind: 'proposal_expired', message: `proposal ${p.id} expired at ${proposalExpires}; propose it again` });
+  }
+  // `now` is the trusted clock's (the ledger server's or the target's): a signed time beyond the
+  // skew after it was made by a clock set forward, and would stretch every TTL judged from it
+  if (now !== null && isFutureDated(p.createdAt, now)) {
+    unmet.push({ kind: 'future_dated', message: `proposal ${p.id} is dated ${p.createdAt}, more than ${CLOCK_SKEW_MS / 60_000} min in the future of the trusted clock (${now}); it was made with a clock set forward: propose it again` });
   }
   const hashChanged = p.currentHash !== p.hash;
   if (hashChanged) {
@@ -167,13 +177,15 @@ export function decideGate(input: GateInput): GateDecision {
       counted(`${d.actor} is not a reviewer`);
       continue;
     }
+    // a rejection blocks whatever its date (refusing it would let a skewed clock unblock)
     if (d.kind === 'reject') {
       if (!rejecters.includes(d.actor)) rejecters.push(d.actor);
       continue;
     }
-    if (d.actor === p.createdBy) counted(`${d.actor} proposed it and may not approve it`);
+    if (now !== null && isFutureDated(d.at, now)) counted(`${d.actor}'s approval is dated ${d.at}, more than ${CLOCK_SKEW_MS / 60_000} min in the future of the trusted clock (${now}); it was signed with a clock set forward and does not count`);
+    else if (d.actor === p.createdBy) counted(`${d.actor} proposed it and may not approve it`);
     else if (d.hashSigned !== p.currentHash) counted(`${d.actor} approved hash ${d.hashSigned.slice(0, 12)}…, not the current one`);
-    else if (now >= addHours(d.at, req.approvalTtlHours)) counted(`${d.actor}'s approval expired at ${addHours(d.at, req.approvalTtlHours)}`);
+    else if (now !== null && now >= addHours(d.at, req.approvalTtlHours)) counted(`${d.actor}'s approval expired at ${addHours(d.at, req.approvalTtlHours)}`);
     else if (approvers.includes(d.actor)) counted(`${d.actor} already approved; one reviewer counts once`);
     else approvers.push(d.actor);
   }

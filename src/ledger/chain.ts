@@ -11,6 +11,7 @@
  */
 import { canonicalJson, sha256Hex } from '../model/canonical.js';
 import { LedgerError } from '../model/errors.js';
+import { CLOCK_SKEW_MS } from '../model/time.js';
 import { LOG_EVENT_KINDS, type ChainVerdict, type LogEventKind, type LogRow, type NewLogEvent } from './port.js';
 
 /** The prev_hash of row 1: a fixed, domain-separated value rather than 64 zeros. */
@@ -133,6 +134,10 @@ export function sealEvent(head: ChainHead | null, event: NewLogEvent): SealedRow
 export interface ChainProgress {
   readonly rows: number;
   readonly last: ChainHead | null;
+  /** the time of the last row, in ms (time may not run backwards beyond CLOCK_SKEW_MS) */
+  readonly lastAtMs?: number;
+  /** the row that carries that time (the latest time seen so far) */
+  readonly lastAtSeq?: number;
 }
 
 /** The start of a verification. */
@@ -178,7 +183,19 @@ export function checkRow(progress: ChainProgress, row: LogRow): ChainStep {
   if (hashRow(row.prevHash, row) !== row.hash) {
     return broken(row.seq, 'hash_mismatch', `row ${row.seq} was edited after it was written (its content no longer matches its hash)`);
   }
-  return { kind: 'ok', progress: { rows: progress.rows + 1, last: { seq: row.seq, hash: row.hash } } };
+  const atMs = Date.parse(row.at);
+  if (last !== null && progress.lastAtMs !== undefined && !(atMs >= progress.lastAtMs - CLOCK_SKEW_MS)) {
+    const back = Number.isNaN(atMs) ? 'not a time' : `${Math.round((progress.lastAtMs - atMs) / 60_000)} min`;
+    return broken(
+      row.seq,
+      'time_backwards',
+      `row ${row.seq} is dated ${row.at}, ${back} before row ${progress.lastAtSeq ?? last.seq} (${new Date(progress.lastAtMs).toISOString()}): time ran backwards in the log, so a clock was set back or rows were forged there`,
+    );
+  }
+  const later = progress.lastAtMs === undefined || atMs > progress.lastAtMs;
+  const lastAtMs = later ? atMs : progress.lastAtMs;
+  const lastAtSeq = later ? row.seq : progress.lastAtSeq;
+  return { kind: 'ok', progress: { rows: progress.rows + 1, last: { seq: row.seq, hash: row.hash }, lastAtMs, lastAtSeq } };
 }
 
 /** The verdict for a verification that read every row without a break. */

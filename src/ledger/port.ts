@@ -25,7 +25,7 @@ export type ChainVerdict =
       readonly kind: 'broken';
       readonly rows: number;
       readonly seq: number; // first broken row (or where the gap is)
-      readonly reason: 'hash_mismatch' | 'seq_gap' | 'broken_link' | 'bad_genesis';
+      readonly reason: 'hash_mismatch' | 'seq_gap' | 'broken_link' | 'bad_genesis' | 'time_backwards';
       readonly message: string;
     };
 
@@ -58,5 +58,10 @@ export interface LedgerStore {
   addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow>;
   /** Lists admissions (of one DOT, or all) in the order they were made. */
   listAdmissions(dotId?: string): Promise<readonly AdmissionRecord[]>;
+  /**
+   * The ledger server's clock (PostgreSQL `now()`), as ISO: a clock the acting user does not
+   * control. Absent for a ledger without a server of its own (SQLite, in memory).
+   */
+  serverTime?(): Promise<string>;
   close(): Promise<void>;
 }

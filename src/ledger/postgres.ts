@@ -5,6 +5,7 @@
  * Times and JSON are stored as text (exactly what was hashed) so reading back re-hashes to the
  * same bytes; `detail::jsonb` is there for ad-hoc SQL.
  */
+import { SERVER_TIME_SQL } from '../model/time.js';
 import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
@@ -277,6 +278,12 @@ export class PostgresLedger implements LedgerStore {
     const sealed = sealEvent(prev, event);
     await c.query(SQL.insertLog, [...logRowValues(sealed.row, sealed.detailJson)]);
     return sealed.row;
+  }
+
+  /** The ledger server's clock: `clock_timestamp()` (not the process's clock). */
+  async serverTime(): Promise<string> {
+    const r = await this.read(() => this.pool.query<{ now: string }>(SERVER_TIME_SQL));
+    return String((r.rows[0] as { now: string }).now);
   }
 
   private async write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {

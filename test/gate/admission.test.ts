@@ -84,6 +84,7 @@ test('operators, disabled reviewers, unknown names, forged or replayed signature
     [admit(rev2, V1, { signedDot: 'DOT-Y' }), /does not verify/], // replayed from another DOT
     [{ ...admit(rev2, V1), at: '2026-11-28T11:30:00.000Z' }, /does not verify/], // its time moved
     [admit(rev2, V1, { at: '2026-11-29T00:00:00.000Z' }), /dated in the future/],
+    [admit(rev2, V1, { at: '2026-12-08T12:00:00.000Z' }), /dated in the future \(2026-12-08T12:00:00\.000Z, more than 5 min after the trusted clock's/],
   ];
   for (const [bad, reason] of cases) {
     const r = decide([admit(rev1, V1), bad]);
@@ -95,4 +96,8 @@ test('operators, disabled reviewers, unknown names, forged or replayed signature
 test('a reviewer disabled later no longer counts for the content they admitted', () => {
   const ids = identities.map((i) => (i.name === 'raj' ? { ...i, disabled: true } : i));
   assert.equal(decide([admit(rev1, V1), admit(rev2, V1)], { identities: ids }).kind, 'not_admitted');
+});
+
+test('an admission signed a few minutes ahead of the trusted clock (within the five-minute skew) counts', () => {
+  assert.equal(decide([admit(rev1, V1, { at: '2026-11-28T12:04:00.000Z' }), admit(rev2, V1)]).kind, 'admitted');
 });

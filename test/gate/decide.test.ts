@@ -251,3 +251,32 @@ test('control group: a group requirement raises the total it implies, and laws w
   assert.deepEqual(two.sources.min_approvals, ['G', 'TWO']);
   assert.equal('groupApprovals' in reversible, false);
 });
+
+test('a signature dated beyond the five-minute skew in the future of the trusted clock does not count; within the skew it does', () => {
+  // NOW is 12:00: an approval signed at 12:04:59 (a clock a little ahead) counts, one ten days ahead does not
+  assert.equal(decide({ decisions: [approve(rev1, { at: '2026-11-28T12:04:59.000Z' })] }).kind, 'allow');
+  assert.equal(decide({ decisions: [approve(rev1, { at: '2026-11-28T12:05:00.000Z' })] }).kind, 'allow');
+  const ahead = decide({ decisions: [approve(rev1, { at: '2026-12-08T12:00:00.000Z' })] });
+  assert.equal(ahead.kind, 'refuse');
+  assert.deepEqual(kinds(ahead), ['approvals_missing']);
+  assert.match(ahead.discounted[0]?.reason ?? '', /rita's approval is dated 2026-12-08T12:00:00\.000Z, more than 5 min in the future of the trusted clock \(2026-11-28T12:00:00\.000Z\)/);
+  // the same approval is judged on the signed time alone once the clock reaches it: valid then, 24 h later expired
+  assert.equal(decide({ decisions: [approve(rev1, { at: '2026-12-08T12:00:00.000Z' })], proposal: proposal({ createdAt: '2026-12-08T11:00:00.000Z' }), now: '2026-12-08T12:00:00.000Z' }).kind, 'allow');
+});
+
+test('a proposal dated in the future of the trusted clock is refused; a future-dated rejection still blocks', () => {
+  const p = proposal({ createdAt: '2026-12-08T10:00:00.000Z' });
+  const d = decide({ proposal: p, decisions: [approve(rev1)] });
+  assert.ok(kinds(d).includes('future_dated'));
+  assert.match(d.unmet.find((u) => u.kind === 'future_dated')?.message ?? '', /proposal P1 is dated 2026-12-08T10:00:00\.000Z, more than 5 min in the future of the trusted clock .*propose it again/);
+  assert.equal(decide({ proposal: proposal({ createdAt: '2026-11-28T12:04:00.000Z' }), decisions: [approve(rev1)] }).kind, 'allow');
+  const r = decide({ decisions: [approve(rev1), approve(rev2, { kind: 'reject', at: '2026-12-08T10:00:00.000Z' })] });
+  assert.deepEqual(kinds(r), ['rejected']);
+});
+
+test('with the time not known yet (now null) everything but time is judged: refusals then hold at any time', () => {
+  const expired = approve(rev1, { at: '2026-11-20T00:00:00.000Z' });
+  assert.equal(decide({ now: null, decisions: [expired], proposal: proposal({ createdAt: '2026-11-19T00:00:00.000Z' }) }).kind, 'allow');
+  assert.deepEqual(kinds(decide({ now: null, decisions: [] })), ['approvals_missing']);
+  assert.deepEqual(kinds(decide({ now: null, decisions: [approve(rev1), approve(rev2, { kind: 'reject' })] })), ['rejected']);
+});

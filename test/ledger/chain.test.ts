@@ -186,3 +186,35 @@ test('verification stops reading at the first broken row', () => {
   }
   assert.equal(broken(verifyChain(source())).seq, 2);
 });
+
+/** A valid chain whose rows carry the given times, in order. */
+function timed(times: readonly string[]): LogRow[] {
+  const rows: LogRow[] = [];
+  times.forEach((t, i) => {
+    const last = rows[rows.length - 1];
+    rows.push(sealEvent(last === undefined ? null : { seq: last.seq, hash: last.hash }, ev({ i: i + 1, at: t })).row);
+  });
+  return rows;
+}
+
+test('time running backwards in the log beyond the skew breaks the chain at the row that goes back', () => {
+  const rows = timed(['2026-03-01T10:00:00.000Z', '2026-03-01T11:00:00.000Z', '2026-03-01T08:00:00.000Z', '2026-03-01T12:00:00.000Z']);
+  const v = broken(verifyChain(rows));
+  assert.deepEqual([v.seq, v.reason, v.rows], [3, 'time_backwards', 2]);
+  assert.match(v.message, /row 3 is dated 2026-03-01T08:00:00\.000Z, 180 min before row 2 \(2026-03-01T11:00:00\.000Z\): time ran backwards/);
+  assertOneSentence(v.message, 3);
+});
+
+test('a row dated far ahead makes every honest row after it go backwards', () => {
+  const rows = timed(['2026-03-01T10:00:00.000Z', '2026-03-11T10:00:00.000Z', '2026-03-01T10:05:00.000Z']);
+  assert.deepEqual([broken(verifyChain(rows)).seq, broken(verifyChain(rows)).reason], [3, 'time_backwards']);
+});
+
+test('clocks that disagree within the skew (five minutes) and equal times still verify', () => {
+  const rows = timed(['2026-03-01T10:00:00.000Z', '2026-03-01T10:04:00.000Z', '2026-03-01T10:00:00.000Z', '2026-03-01T10:00:00.000Z', '2026-03-01T10:09:00.000Z']);
+  assert.equal(verifyChain(rows).kind, 'intact');
+  // the skew is measured from the latest time seen, not only the previous row
+  const drift = timed(['2026-03-01T10:00:00.000Z', '2026-03-01T10:10:00.000Z', '2026-03-01T10:06:00.000Z', '2026-03-01T10:04:59.000Z']);
+  assert.deepEqual([broken(verifyChain(drift)).seq, broken(verifyChain(drift)).reason], [4, 'time_backwards']);
+  assert.match(broken(verifyChain(drift)).message, /row 4 is dated .*, 5 min before row 2 \(2026-03-01T10:10:00\.000Z\)/);
+});

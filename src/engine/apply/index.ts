@@ -13,13 +13,14 @@ import { hostname } from 'node:os';
 import { GateError, LedgerError } from '../../model/errors.js';
 import { resolveSecrets } from '../../catalogue/bind.js';
 import { actingIdentity } from '../../gate/keys.js';
-import { decideGate, type Unmet } from '../../gate/decide.js';
+import { decideGate, type GateDecision, type GateInput, type Unmet } from '../../gate/decide.js';
 import type { Identity } from '../../gate/identities.js';
 import type { LedgerStore, ProposalState } from '../../ledger/port.js';
 import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
 import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
 import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
+import { onTargetClock, withTrustedTime } from '../clock.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
@@ -103,40 +104,54 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
 }
 
 /** Applies a proposal (or rehearses it with `dryRun`). */
-export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
-  const cat = await catalogueOf(o);
-  const identities = await identitiesOf(o);
-  const key = await signerOf(o);
+export async function applyProposal(given: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+  const cat = await catalogueOf(given);
+  const identities = await identitiesOf(given);
+  const key = await signerOf(given);
   const me = actingIdentity(identities, key);
-  const address = resolveTarget(o.target, o.env ?? process.env);
+  const address = resolveTarget(given.target, given.env ?? process.env);
   const dry = opts.dryRun === true;
   const action = dry ? 'rehearsal' : 'apply';
 
-  return withLedgerOf(o, 'write', async (ledger) => {
-    const record = await getProposalOrFail(ledger, id, ledgerName(o));
+  return withLedgerOf(given, 'write', async (ledger) => {
+    // expiry is judged, and every row stamped, by the ledger server's clock; on a SQLite ledger
+    // first by the local one (a refusal needs no trust and comes before any connection to the
+    // target), then again by the target's before anything runs
+    const pre = await withTrustedTime(given, ledger, null);
+    const record = await getProposalOrFail(ledger, id, ledgerName(given));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
     const gp = gateProposal(p);
-    const gate = decideGate({
+    const input: Omit<GateInput, 'now'> = {
       proposal: !dry && gp.state === 'applying' ? { ...gp, state: 'interrupted' } : gp,
       decisions: await ledger.listDecisions(id),
       identities,
       requirements: p.requirements,
-      now: nowIso(o),
       applier: dry ? null : me,
       companions: dry ? [] : await companionStatus(ledger, p),
       events: await ledger.readEvents({ proposalId: id }),
-    });
-    // a rehearsal needs no approval (it is how a reviewer gets evidence), but it must be of this exact proposal
-    const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
+    };
+    // on the local clock only what holds at any time is judged (GateInput.now null)
+    const judge = (at: EngineOptions): { gate: GateDecision; unmet: Unmet[] } => {
+      const gate = decideGate({ ...input, now: at.clock?.source === 'local' ? null : nowIso(at) });
+      // a rehearsal needs no approval (it is how a reviewer gets evidence), but it must be of this exact proposal
+      const unmet: Unmet[] = dry ? gate.unmet.filter((u) => ['state', 'hash_changed', 'proposal_expired', 'future_dated', 'proposer_invalid', 'ledger_tampered'].includes(u.kind)) : [...gate.unmet];
+      return { gate, unmet };
+    };
+    let { gate, unmet } = judge(pre);
     if (!dry && record.state === 'applying') {
       // the apply that set it is still running here: say so now rather than after the lock wait
       const attempt = await lastAttempt(ledger, id);
       const live = attemptLiveness(attempt?.start);
       if (live.kind === 'alive' && attempt) unmet.push({ kind: 'state', message: busyMessage(id, attempt, live.pid) });
     }
-    if (unmet.length > 0) await refuseGate(ledger, o, me, p, action, unmet);
+    if (unmet.length > 0) await refuseGate(ledger, pre, me, p, action, unmet);
+    const o = await onTargetClock(pre, address);
+    if (o !== pre) {
+      ({ gate, unmet } = judge(o));
+      if (unmet.length > 0) await refuseGate(ledger, o, me, p, action, unmet);
+    }
     const plan = planApply(p.dots);
     const makeEffects = async (): Promise<Effects> => (dry ? rehearsalEffects(address) : liveEffects(address));
     return withRun({ o, ledger, me, p, mode: dry ? 'rehearsal' : 'apply', action }, makeEffects, async (run) => {
@@ -161,14 +176,15 @@ export async function applyProposal(o: EngineOptions, id: string, opts: { dryRun
 const ROLLBACK_FROM: readonly ProposalState[] = ['applied', 'failed', 'needs_attention'];
 
 /** Rolls back a proposal (applied, failed or needs_attention): runs its DOTs' rollback sections (gated, locked, logged). */
-export async function rollbackProposal(o: EngineOptions, id: string): Promise<ApplyReport> {
-  const cat = await catalogueOf(o);
-  const identities = await identitiesOf(o);
-  const key = await signerOf(o);
+export async function rollbackProposal(given: EngineOptions, id: string): Promise<ApplyReport> {
+  const cat = await catalogueOf(given);
+  const identities = await identitiesOf(given);
+  const key = await signerOf(given);
   const me = actingIdentity(identities, key);
-  const address = resolveTarget(o.target, o.env ?? process.env);
-  return withLedgerOf(o, 'write', async (ledger) => {
-    const record = await getProposalOrFail(ledger, id, ledgerName(o));
+  const address = resolveTarget(given.target, given.env ?? process.env);
+  return withLedgerOf(given, 'write', async (ledger) => {
+    const pre = await withTrustedTime(given, ledger, null);
+    const record = await getProposalOrFail(ledger, id, ledgerName(given));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
     // an interrupted rollback is finished by running the rollback again
@@ -190,11 +206,12 @@ export async function rollbackProposal(o: EngineOptions, id: string): Promise<Ap
       // the approvals are judged as of the moment the change was applied, so a rollback is not
       // locked out once their TTL has passed.
       const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
-      const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(o);
+      const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(pre);
       const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions, identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'group_approvals_missing'));
     }
-    if (unmet.length > 0) await refuseGate(ledger, o, me, p, 'rollback', unmet);
+    if (unmet.length > 0) await refuseGate(ledger, pre, me, p, 'rollback', unmet);
+    const o = await onTargetClock(pre, address);
     const plan = planApply(p.dots);
     return withRun({ o, ledger, me, p, mode: 'rollback', action: 'rollback' }, async () => liveEffects(address), async (run) => {
       const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
