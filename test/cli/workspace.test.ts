@@ -148,12 +148,12 @@ describe('a workspace from dotctl init to rollback, run from a subdirectory', ()
     assert.doesNotMatch(render.stdout, /Option undefined/);
     const r = cli(['--env', 'staging', '--key', key('olga'), 'propose', 'DOT-APP-ADD-INDEX', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as { id: string; address: string; markdownPath: string; requirements: { minApprovals: number } };
+    const j = JSON.parse(r.stdout) as { id: string; address: string; markdown_path: string; requirements: { min_approvals: number } };
     id = j.id;
     assert.equal(j.address, `postgres://127.0.0.1:5432/${db.name}`);
-    assert.equal(j.markdownPath, join(ws, 'proposals', `${id}.md`));
-    assert.equal(j.requirements.minApprovals, 2);
-    assert.match(await readFile(j.markdownPath, 'utf8'), /Control group data-owners: at least 1 of the approvals from its members \(DATA-OWNER\)/);
+    assert.equal(j.markdown_path, join(ws, 'proposals', `${id}.md`));
+    assert.equal(j.requirements.min_approvals, 2);
+    assert.match(await readFile(j.markdown_path, 'utf8'), /Control group data-owners: at least 1 of the approvals from its members \(DATA-OWNER\)/);
     assert.ok(existsSync(join(ws, '.dotctl', 'ledger.db')), 'the ledger is the workspace one');
   });
 

@@ -114,13 +114,13 @@ test('a rollback that forgets a default privilege fails (exit 4) naming what is 
 test('each result is in the action log as "tested", bound to the DOT\'s content hash', async () => {
   const r = runCli(['--ledger', inc.ledger, 'log', '--event', 'tested', '--json'], { cwd: inc.dir });
   assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l)) as { dotId: string; outcome: string; actor: string; detail: { content_hash: string } }[];
-  const a = rows.filter((x) => x.dotId === 'DOT-PG-GRANT-SCHEMA');
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l)) as { dot_id: string; outcome: string; actor: string; detail: { content_hash: string } }[];
+  const a = rows.filter((x) => x.dot_id === 'DOT-PG-GRANT-SCHEMA');
   assert.deepEqual(a.map((x) => x.outcome), ['passed', 'failed']);
   assert.notEqual(a[0]?.detail.content_hash, a[1]?.detail.content_hash, 'the forgetful variant is other content');
   const adm = runCli(['--dots', resolve('dots'), '--ledger', inc.ledger, 'admissions', 'A', '--json'], { cwd: inc.dir });
   assert.equal(adm.code, 0, adm.stderr);
-  const status = JSON.parse(adm.stdout) as { statuses: { contentHash: string }[] };
-  assert.equal(a[0]?.detail.content_hash, status.statuses[0]?.contentHash);
+  const status = JSON.parse(adm.stdout) as { statuses: { content_hash: string }[] };
+  assert.equal(a[0]?.detail.content_hash, status.statuses[0]?.content_hash);
   assert.equal(a[0]?.actor, 'olga');
 });

@@ -79,8 +79,8 @@ describe('time the applier does not control (SQLite ledger, real target)', () =>
     const res = faked(w, '+240h', w.inc.operator, ['propose', 'A', 'D', ...(await paramsFor(w.inc, ['A', 'D'])), '--json']);
     assert.equal(res.code, 0, res.stderr);
     const id = (JSON.parse(res.stdout) as { id: string }).id;
-    const status = JSON.parse(w.cli(null, ['status', id, '--json']).stdout) as { proposal: { createdAt: string } };
-    assert.ok(minutesFromNow(status.proposal.createdAt) < 5, `the proposal is dated by the proposer's clock: ${status.proposal.createdAt}`);
+    const status = JSON.parse(w.cli(null, ['status', id, '--json']).stdout) as { proposal: { created_at: string } };
+    assert.ok(minutesFromNow(status.proposal.created_at) < 5, `the proposal is dated by the proposer's clock: ${status.proposal.created_at}`);
     // ten days ahead, the reviewer's own command finds the proposal expired; 60 h ahead it signs
     const tenDays = faked(w, '+240h', w.inc.reviewer1, ['approve', id]);
     assert.equal(tenDays.code, 3, tenDays.stderr);
