@@ -11,11 +11,14 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { canonicalJson, sha256Hex } from '../../src/model/canonical.js';
 import { sealEvent, verifyChain, type ChainHead } from '../../src/ledger/chain.js';
 import { isCanonicalObjectText } from '../../src/ledger/canonical-text.js';
 import { LOG_COLUMNS, logRowValues } from '../../src/ledger/rows.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite.js';
+import { openPostgresLedger } from '../../src/ledger/postgres.js';
+import { createScratchDb } from '../helpers/pg.js';
 import { runWorker, workerUrl } from '../../src/ledger/verify-parallel.js';
 import { ev } from './helpers.js';
 
@@ -160,4 +163,62 @@ describe('fast verify gives verifyChain\'s verdict on SQLite', () => {
       assert.deepEqual([part.clean, part.rows, part.first?.seq, part.last?.seq], [true, 1000, 1001, 2000]);
     }
   });
+});
+
+describe('fast verify gives verifyChain\'s verdict on PostgreSQL', () => {
+  const cases: Record<string, string> = {
+    intact: '',
+    'detail value edited': `UPDATE dotctl.dot_action_log SET detail = '{"i":1}' WHERE seq = 1500`,
+    'detail re-spaced, same value (verifyChain accepts it)': `UPDATE dotctl.dot_action_log SET detail = replace(detail, ',', ', ') WHERE seq = 10`,
+    'row deleted at a batch boundary': 'DELETE FROM dotctl.dot_action_log WHERE seq = 1001',
+    'genesis replaced': `UPDATE dotctl.dot_action_log SET prev_hash = 'x' WHERE seq = 1`,
+    'last row edited': `UPDATE dotctl.dot_action_log SET actor = 'mallory' WHERE seq = ${N}`,
+  };
+  let db: Awaited<ReturnType<typeof createScratchDb>> | null = null;
+  let admin: pg.Client | null = null;
+  after(async () => {
+    await admin?.end();
+    await db?.drop();
+  });
+  for (const [name, tamper] of Object.entries(cases)) {
+    test(name, async () => {
+      if (db === null) {
+        db = await createScratchDb('verify_fast');
+        await (await openPostgresLedger(db.url)).close();
+        admin = new pg.Client({ connectionString: db.url });
+        await admin.connect();
+        const rows: unknown[][] = [];
+        let head: ChainHead | null = null;
+        for (let i = 1; i <= N; i += 1) {
+          const s = sealEvent(head, ev({ i, detail: { i, sql: `GRANT "r${i % 7}"`, nested: { k: [i, 'é'] } } }));
+          rows.push([...logRowValues(s.row, s.detailJson)]);
+          head = { seq: s.row.seq, hash: s.row.hash };
+        }
+        for (let k = 0; k < rows.length; k += 500) {
+          const chunk = rows.slice(k, k + 500);
+          const params: unknown[] = [];
+          const tuples = chunk.map((v) => `(${v.map((x) => `$${params.push(x)}`).join(', ')})`);
+          await admin.query(`INSERT INTO dotctl.dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
+        }
+        await admin.query('CREATE TABLE dotctl.seed_copy AS SELECT * FROM dotctl.dot_action_log');
+        await admin.query('ALTER TABLE dotctl.dot_action_log DISABLE TRIGGER USER');
+      }
+      const c = admin as pg.Client;
+      await c.query('DELETE FROM dotctl.dot_action_log');
+      await c.query('INSERT INTO dotctl.dot_action_log SELECT * FROM dotctl.seed_copy');
+      if (tamper !== '') await c.query(tamper);
+      const url = (db as { url: string }).url;
+      const ref = await openPostgresLedger(url, { create: false });
+      const reference = await verifyChain(ref.iterateEvents()).finally(() => ref.close());
+      if (name !== 'intact' && !name.includes('same value')) assert.equal(reference.kind, 'broken', name);
+      for (const batchSize of [1000, 5000]) {
+        const l = await openPostgresLedger(url, { create: false, batchSize });
+        try {
+          assert.deepEqual(await l.verifyEvents(), reference, `${name}, batches of ${batchSize}`);
+        } finally {
+          await l.close();
+        }
+      }
+    });
+  }
 });
