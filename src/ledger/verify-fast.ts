@@ -27,18 +27,37 @@ export function rawToStored(r: RawLogRow): StoredLogRow {
 
 const text = (v: unknown): string | null => (v === null ? 'null' : typeof v === 'string' ? JSON.stringify(v) : null);
 
+/**
+ * The JSON text of each envelope column (at … outcome), remembering the last value seen per
+ * column: most of them repeat from row to row (actor, event, DOT, proposal), and comparing a
+ * short string costs less than encoding it again.
+ */
+class EnvelopeText {
+  private readonly raw: unknown[] = new Array(9).fill(undefined);
+  private readonly json: (string | null)[] = new Array(9).fill(null);
+
+  of(r: RawLogRow, i: number): string | null {
+    const v = r[i];
+    if (v === this.raw[i] && v !== undefined) return this.json[i] as string | null;
+    const j = text(v);
+    this.raw[i] = v;
+    this.json[i] = j;
+    return j;
+  }
+}
+
 /** True when the row's hash over its stored text matches and that text is what hashRow would hash. */
-function fastHashHolds(r: RawLogRow, seq: number, prev: string): boolean {
+function fastHashHolds(r: RawLogRow, seq: number, prev: string, env: EnvelopeText): boolean {
   const detail = r[9];
   if (typeof detail !== 'string' || !isCanonicalObjectText(detail)) return false;
-  const at = text(r[1]);
-  const actor = text(r[2]);
-  const event = text(r[3]);
-  const pid = text(r[4]);
-  const did = text(r[5]);
-  const ac = text(r[6]);
-  const ph = text(r[7]);
-  const outcome = text(r[8]);
+  const at = env.of(r, 1);
+  const actor = env.of(r, 2);
+  const event = env.of(r, 3);
+  const pid = env.of(r, 4);
+  const did = env.of(r, 5);
+  const ac = env.of(r, 6);
+  const ph = env.of(r, 7);
+  const outcome = env.of(r, 8);
   if (at === null || actor === null || event === null || pid === null || did === null || ac === null || ph === null || outcome === null) {
     return false;
   }
@@ -55,10 +74,11 @@ function fastHashHolds(r: RawLogRow, seq: number, prev: string): boolean {
 export function checkRawRows(progress: ChainProgress, rows: readonly RawLogRow[]): ChainStep {
   let count = progress.rows;
   let last = progress.last;
+  const env = new EnvelopeText();
   for (const r of rows) {
     const seq = Number(r[0]);
     const expectedPrev = last === null ? GENESIS : last.hash;
-    if (seq === (last === null ? 1 : last.seq + 1) && r[10] === expectedPrev && fastHashHolds(r, seq, expectedPrev)) {
+    if (seq === (last === null ? 1 : last.seq + 1) && r[10] === expectedPrev && fastHashHolds(r, seq, expectedPrev, env)) {
       count += 1;
       last = { seq, hash: r[11] as string };
       continue;
