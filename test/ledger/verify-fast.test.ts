@@ -19,6 +19,7 @@ import { LOG_COLUMNS, logRowValues } from '../../src/ledger/rows.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite.js';
 import { openPostgresLedger } from '../../src/ledger/postgres.js';
 import { createScratchDb } from '../helpers/pg.js';
+import { runCli } from '../helpers/cli.js';
 import { runWorker, workerUrl } from '../../src/ledger/verify-parallel.js';
 import { ev } from './helpers.js';
 
@@ -66,15 +67,15 @@ const N = 3_000;
 const LIB_WORKER = new URL('../../dist/ledger/verify-worker.js', import.meta.url);
 const CLI_WORKER = new URL('../../dist/cli/verify-worker.js', import.meta.url);
 
-/** A SQLite ledger of N chained rows written in bulk; its triggers dropped so tests can tamper. */
-async function seeded(): Promise<string> {
-  const path = join(dir, 'seed.db');
+/** A SQLite ledger of n chained rows written in bulk; its triggers dropped so tests can tamper. */
+async function seeded(n = N, name = 'seed.db'): Promise<string> {
+  const path = join(dir, name);
   await (await openSqliteLedger(path)).close();
   const db = new Database(path);
   const insert = db.prepare(`INSERT INTO dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`);
   db.transaction(() => {
     let head: ChainHead | null = null;
-    for (let i = 1; i <= N; i += 1) {
+    for (let i = 1; i <= n; i += 1) {
       const s = sealEvent(head, ev({ i, detail: { i, sql: `GRANT "r${i % 7}"`, ms: i % 13, nested: { k: [i, 'é'] } } }));
       insert.run(...logRowValues(s.row, s.detailJson));
       head = { seq: s.row.seq, hash: s.row.hash };
@@ -162,6 +163,25 @@ describe('fast verify gives verifyChain\'s verdict on SQLite', () => {
       const part = await runWorker(url, { path: seed, from: 1000, to: 2000, batch: 300 });
       assert.deepEqual([part.clean, part.rows, part.first?.seq, part.last?.seq], [true, 1000, 1001, 2000]);
     }
+  });
+});
+
+test('the built CLI verifies a ledger large enough for worker threads, and names a row edited in a later range', async () => {
+  const path = await seeded(100_000, 'large.db');
+  const ok = runCli(['--ledger', path, 'log', 'verify']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^dot_action_log intact: 100000 rows, head [0-9a-f]{64}/);
+  const db = new Database(path);
+  db.exec(`UPDATE dot_action_log SET actor = 'mallory' WHERE seq = 75000`);
+  db.close();
+  const bad = runCli(['--ledger', path, 'log', 'verify', '--json']);
+  assert.equal(bad.code, 7, bad.stderr);
+  assert.deepEqual(JSON.parse(bad.stdout), {
+    kind: 'broken',
+    rows: 74_999,
+    seq: 75_000,
+    reason: 'hash_mismatch',
+    message: 'row 75000 was edited after it was written (its content no longer matches its hash)',
   });
 });
 
