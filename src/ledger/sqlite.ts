@@ -10,8 +10,10 @@ import Database from 'better-sqlite3';
 import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
+import { verifySqliteChain, type ParallelVerifyOptions } from './verify-parallel.js';
 import type {
   AdmissionRecord,
+  ChainVerdict,
   DecisionRecord,
   LedgerStore,
   LogFilter,
@@ -56,6 +58,8 @@ export interface SqliteLedgerOptions {
   readonly busyTimeoutMs?: number;
   /** Rows per batch when streaming the log. Default 10,000. */
   readonly batchSize?: number;
+  /** How `verifyEvents` splits a large log over worker threads. */
+  readonly verify?: ParallelVerifyOptions;
 }
 
 /**
@@ -85,7 +89,7 @@ export async function openSqliteLedger(path: string, options: SqliteLedgerOption
       db.pragma('synchronous = FULL');
       if (version !== SQLITE_SCHEMA_VERSION) migrate(db, path);
     }
-    return new SqliteLedger(db, path, options.batchSize ?? 10_000);
+    return new SqliteLedger(db, path, options.batchSize ?? 10_000, options.verify);
   } catch (err) {
     db.close();
     throw ledgerFailure(path, create ? 'write' : 'open', err);
@@ -196,6 +200,7 @@ export class SqliteLedger implements LedgerStore {
     /** The ledger file, as named in messages. */
     readonly path: string,
     private readonly batchSize = 10_000,
+    private readonly verifyOptions: ParallelVerifyOptions = {},
   ) {
     this.stmts = prepareStatements(db);
   }
@@ -223,6 +228,15 @@ export class SqliteLedger implements LedgerStore {
       const last = batch[batch.length - 1];
       if (last === undefined || batch.length < this.batchSize) return;
       after = Number(last.seq);
+    }
+  }
+
+  /** Re-proves the chain from raw rows, over worker threads when the log is large (verify-parallel.ts). */
+  async verifyEvents(): Promise<ChainVerdict> {
+    try {
+      return await verifySqliteChain(this.db, this.verifyOptions);
+    } catch (err) {
+      throw ledgerFailure(this.path, 'read', err);
     }
   }
 
