@@ -8,6 +8,7 @@
  * message, counts) are exactly those of `verifyChain`. Pure.
  */
 import { sha256Hex } from '../model/canonical.js';
+import { CLOCK_SKEW_MS } from '../model/time.js';
 import { CHAIN_START, GENESIS, checkRow, finishChain, type ChainHead, type ChainProgress, type ChainStep } from './chain.js';
 import { isCanonicalObjectText } from './canonical-text.js';
 import type { ChainVerdict } from './port.js';
@@ -74,21 +75,32 @@ function fastHashHolds(r: RawLogRow, seq: number, prev: string, env: EnvelopeTex
 export function checkRawRows(progress: ChainProgress, rows: readonly RawLogRow[]): ChainStep {
   let count = progress.rows;
   let last = progress.last;
+  let lastAtMs = progress.lastAtMs;
+  let lastAtSeq = progress.lastAtSeq;
   const env = new EnvelopeText();
   for (const r of rows) {
     const seq = Number(r[0]);
     const expectedPrev = last === null ? GENESIS : last.hash;
-    if (seq === (last === null ? 1 : last.seq + 1) && r[10] === expectedPrev && fastHashHolds(r, seq, expectedPrev, env)) {
+    const atMs = typeof r[1] === 'string' ? Date.parse(r[1]) : Number.NaN;
+    // time may not run backwards (checkRow's rule); anything doubtful goes to checkRow itself
+    const timeHolds = !Number.isNaN(atMs) && (last === null || lastAtMs === undefined || atMs >= lastAtMs - CLOCK_SKEW_MS);
+    if (timeHolds && seq === (last === null ? 1 : last.seq + 1) && r[10] === expectedPrev && fastHashHolds(r, seq, expectedPrev, env)) {
       count += 1;
       last = { seq, hash: r[11] as string };
+      if (lastAtMs === undefined || atMs > lastAtMs) {
+        lastAtMs = atMs;
+        lastAtSeq = seq;
+      }
       continue;
     }
-    const step = checkRow({ rows: count, last }, toLogRow(rawToStored(r)));
+    const step = checkRow({ rows: count, last, lastAtMs, lastAtSeq }, toLogRow(rawToStored(r)));
     if (step.kind === 'broken') return step;
     count = step.progress.rows;
     last = step.progress.last;
+    lastAtMs = step.progress.lastAtMs;
+    lastAtSeq = step.progress.lastAtSeq;
   }
-  return { kind: 'ok', progress: { rows: count, last } };
+  return { kind: 'ok', progress: { rows: count, last, lastAtMs, lastAtSeq } };
 }
 
 /** Re-proves a whole chain from batches of raw rows in seq order (the single-thread path). */
@@ -113,6 +125,11 @@ export interface RangeReport {
   readonly rows: number;
   readonly first: { readonly seq: number; readonly prev: string } | null;
   readonly last: ChainHead | null;
+  /** the earliest time in the range (checked against the ranges before it when joining), in ms */
+  readonly minAtMs?: number;
+  /** the latest time in the range and the row that carries it */
+  readonly maxAtMs?: number;
+  readonly maxAtSeq?: number;
 }
 
 /** Accumulates a range's report batch by batch (what a worker runs). */
@@ -141,11 +158,18 @@ export class RangeCheck {
       return false;
     }
     this.progress = step.progress;
+    for (const r of rows) {
+      const atMs = typeof r[1] === 'string' ? Date.parse(r[1]) : Number.NaN;
+      if (this.minAtMs === undefined || !(atMs >= this.minAtMs)) this.minAtMs = atMs;
+    }
     return true;
   }
 
+  private minAtMs: number | undefined = undefined;
+
   report(): RangeReport {
-    return { clean: this.clean, rows: this.progress?.rows ?? 0, first: this.first, last: this.progress?.last ?? null };
+    const p = this.progress;
+    return { clean: this.clean, rows: p?.rows ?? 0, first: this.first, last: p?.last ?? null, minAtMs: this.minAtMs, maxAtMs: p?.lastAtMs, maxAtSeq: p?.lastAtSeq };
   }
 }
 
@@ -164,7 +188,11 @@ export function joinRanges(reports: readonly RangeReport[]): { progress: ChainPr
     if (r.first.seq !== (last === null ? 1 : last.seq + 1) || r.first.prev !== (last === null ? GENESIS : last.hash)) {
       return { progress, resumeAt: i };
     }
-    progress = { rows: progress.rows + r.rows, last: r.last };
+    // time may not run backwards across the join either: a doubt re-proves this range row by row
+    const before = progress.lastAtMs;
+    if (before !== undefined && !(r.minAtMs !== undefined && r.minAtMs >= before - CLOCK_SKEW_MS)) return { progress, resumeAt: i };
+    const later = before === undefined || (r.maxAtMs !== undefined && r.maxAtMs > before);
+    progress = { rows: progress.rows + r.rows, last: r.last, lastAtMs: later ? r.maxAtMs : before, lastAtSeq: later ? r.maxAtSeq : progress.lastAtSeq };
   }
   return { progress, resumeAt: -1 };
 }

@@ -116,6 +116,14 @@ const TAMPERINGS: Record<string, string | ((db: Database.Database) => void)> = {
     db.exec(`UPDATE dot_action_log SET detail = replace(detail, ':', ' : ') WHERE seq = ${N}`);
     forgeHash(db, N);
   },
+  'forged: time set back at the first row of a range, hashed as stored': (db) => {
+    db.exec(`UPDATE dot_action_log SET at = '2020-01-01T00:00:00.000Z' WHERE seq = 1001`);
+    forgeHash(db, 1001);
+  },
+  'forged: time set back in the middle of a range, hashed as stored': (db) => {
+    db.exec(`UPDATE dot_action_log SET at = '2020-01-01T00:00:00.000Z' WHERE seq = 1500`);
+    forgeHash(db, 1500);
+  },
   'forged: escaped key hashed as stored': (db) => {
     db.exec(`UPDATE dot_action_log SET detail = replace(detail, '"ms"', '"m\\u0073"') WHERE seq = 400`);
     forgeHash(db, 400);
@@ -141,6 +149,7 @@ describe('fast verify gives verifyChain\'s verdict on SQLite', () => {
           await l.close();
         }
       })();
+      if (name.includes('time set back')) assert.equal(reference.kind === 'broken' && reference.reason, 'time_backwards', name);
       if (name !== 'intact' && !name.includes('same value') && !name.includes('shorter') && !name.includes('seq 0')) assert.equal(reference.kind, 'broken', name);
       for (const verify of [{ workers: 1 }, { workers: 3, parallelFrom: 0, workerUrl: LIB_WORKER }, { workers: 4, parallelFrom: 0, workerUrl: CLI_WORKER }]) {
         const l = await openSqliteLedger(path, { create: false, verify });
