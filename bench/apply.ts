@@ -27,10 +27,7 @@ const RUNS = runsFromEnv(5);
 /** A Sqitch project for the GRANT change, in `dir`. */
 function writeSqitchProject(dir: string, s: { diff: string[]; verify: string; revert: string[] }): void {
   for (const d of ['deploy', 'revert', 'verify']) mkdirSync(join(dir, d));
-  writeFileSync(
-    join(dir, 'sqitch.conf'),
-    '[core]\n\tengine = pg\n\tplan_file = sqitch.plan\n\ttop_dir = .\n[user]\n\tname = dotctl bench\n\temail = bench@example.invalid\n',
-  );
+  writeFileSync(join(dir, 'sqitch.conf'), '[core]\n\tengine = pg\n\tplan_file = sqitch.plan\n\ttop_dir = .\n[user]\n\tname = dotctl bench\n\temail = bench@example.invalid\n');
   writeFileSync(
     join(dir, 'sqitch.plan'),
     '%syntax-version=1.0.0\n%project=dotctl_bench\n\n' +
@@ -133,7 +130,9 @@ async function main(): Promise<void> {
         if (d.code !== 0) throw new Error(`hand-run smoke ${s.smoke.join(' ')} exited ${d.code}\n${d.stderr}`);
         handMs.push(performance.now() - t);
       });
-      process.stdout.write(`  run ${i + 1}/${RUNS}: dotctl ${ms(ours.at(-1) ?? 0)}, sqitch ${ms(sqitchWarm.at(-1) ?? 0)} (cold ${ms(sqitchCold.at(-1) ?? 0)}), psql ${ms(psqlMs.at(-1) ?? 0)}, hand-run ${ms(handMs.at(-1) ?? 0)}\n`);
+      process.stdout.write(
+        `  run ${i + 1}/${RUNS}: dotctl ${ms(ours.at(-1) ?? 0)}, sqitch ${ms(sqitchWarm.at(-1) ?? 0)} (cold ${ms(sqitchCold.at(-1) ?? 0)}), psql ${ms(psqlMs.at(-1) ?? 0)}, hand-run ${ms(handMs.at(-1) ?? 0)}\n`,
+      );
     }
 
     const o = median(ours);

@@ -35,9 +35,7 @@ async function fill(database: string, schema: string, mb: number): Promise<numbe
     await c.query(`CREATE SCHEMA "${schema}"`);
     for (let t = 1; t <= TABLES; t += 1) {
       await c.query(`CREATE TABLE "${schema}".t${t} (id bigint PRIMARY KEY, a text, b text, c text, d text)`);
-      await c.query(
-        `INSERT INTO "${schema}".t${t} SELECT g, md5(g::text), md5((g + 1)::text), md5((g * 7)::text), md5((g * 13 + ${t})::text) FROM generate_series(1, ${rowsPerTable}) g`,
-      );
+      await c.query(`INSERT INTO "${schema}".t${t} SELECT g, md5(g::text), md5((g + 1)::text), md5((g * 7)::text), md5((g * 13 + ${t})::text) FROM generate_series(1, ${rowsPerTable}) g`);
     }
     await c.query('CHECKPOINT');
     const r = await c.query<{ bytes: string }>(

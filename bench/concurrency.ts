@@ -52,7 +52,10 @@ async function applyAll(inc: Incident, ids: readonly string[]): Promise<{ exits:
 function histogram(exits: readonly Exit[]): string {
   const h = new Map<number, number>();
   for (const e of exits) h.set(e.code, (h.get(e.code) ?? 0) + 1);
-  return [...h.entries()].sort((a, b) => a[0] - b[0]).map(([c, n]) => `exit ${c} ×${n}`).join(', ');
+  return [...h.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([c, n]) => `exit ${c} ×${n}`)
+    .join(', ');
 }
 
 /** The [apply_started, applied] spans (as seq) of proposals in the action log. */
@@ -60,7 +63,10 @@ function applySpans(inc: Incident, ids: readonly string[]): { id: string; from: 
   return ids.map((id) => {
     // one proposal at a time: small outputs (the CLI cuts stdout past 64 KiB on a pipe today)
     const log = dotctlOk(inc, null, ['log', '--proposal', id, '--json']);
-    const mine = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; event: string });
+    const mine = log.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; event: string });
     const start = mine.find((r) => r.event === 'apply_started');
     const end = mine.find((r) => r.event === 'applied');
     if (!start || !end) throw new Error(`${id} has no apply_started/applied pair in the log`);
@@ -83,7 +89,10 @@ async function sameProposal(): Promise<void> {
   try {
     await preApplyCompanion(inc);
     const id = await proposeApproved(inc, ['A']);
-    const { exits, wallMs } = await applyAll(inc, Array.from({ length: 32 }, () => id));
+    const { exits, wallMs } = await applyAll(
+      inc,
+      Array.from({ length: 32 }, () => id),
+    );
     const ok = exits.filter((e) => e.code === 0).length;
     // the refusal's wording is the engine's (state applied, or being applied by another process)
     const refused = exits.filter((e) => e.code === 3 && /refused/.test(e.stderr)).length;
@@ -96,7 +105,13 @@ async function sameProposal(): Promise<void> {
     line('log verify', verify.stdout.trim().slice(0, 40));
     console.log('  refusals:');
     console.log(refusals(exits));
-    judge({ bench: 'concurrency', figure: '32 applies of one proposal', goal: 'exactly one applies, 31 refused (exit 3)', value: `${ok} applied, ${refused} refused, ${applied} applied event(s), ${ms(wallMs)}`, met: ok === 1 && refused === 31 && applied === 1 });
+    judge({
+      bench: 'concurrency',
+      figure: '32 applies of one proposal',
+      goal: 'exactly one applies, 31 refused (exit 3)',
+      value: `${ok} applied, ${refused} refused, ${applied} applied event(s), ${ms(wallMs)}`,
+      met: ok === 1 && refused === 31 && applied === 1,
+    });
   } finally {
     await inc.cleanup();
   }
@@ -128,7 +143,13 @@ async function eightSchemas(): Promise<void> {
     line('log verify', verify.stdout.trim().slice(0, 40));
     const bad = exits.find((e) => e.code !== 0);
     if (bad) console.log(`  a failed apply: exit ${bad.code}: ${bad.stderr.trim().split('\n')[0]}`);
-    judge({ bench: 'concurrency', figure: '8 parallel applies on one target', goal: 'all succeed, serialised, no deadlock', value: `${exits.filter((e) => e.code === 0).length}/8 applied, ${overlaps} overlaps, ${ms(wallMs)} wall`, met: exits.every((e) => e.code === 0) && overlaps === 0 });
+    judge({
+      bench: 'concurrency',
+      figure: '8 parallel applies on one target',
+      goal: 'all succeed, serialised, no deadlock',
+      value: `${exits.filter((e) => e.code === 0).length}/8 applied, ${overlaps} overlaps, ${ms(wallMs)} wall`,
+      met: exits.every((e) => e.code === 0) && overlaps === 0,
+    });
   } finally {
     await inc.cleanup();
   }

@@ -59,23 +59,24 @@ export async function grantStatements(inc: Incident, schema = 'sandbox_tac'): Pr
     if (b.kind !== 'sql') throw new Error(`step ${s.name} of A is not SQL`);
     return b.sql.trim();
   };
-  const assertsOf = (steps: readonly Step[]): string[] => steps.flatMap((s) => {
-    if (s.kind !== 'sql' || !s.expect) return [];
-    const q = sql(s);
-    const e = s.expect;
-    switch (e.kind) {
-      case 'value':
-        return [`ASSERT ((\n${q}\n))::text = '${String(e.equals).replace(/'/g, "''")}', ${lit(s.name)};`];
-      case 'empty':
-        return [`ASSERT NOT EXISTS (\n${q}\n), ${lit(s.name)};`];
-      case 'non_empty':
-        return [`ASSERT EXISTS (\n${q}\n), ${lit(s.name)};`];
-      case 'rows':
-        return [`ASSERT (SELECT count(*) FROM (\n${q}\n) AS q) = ${e.count}, ${lit(s.name)};`];
-      default:
-        throw new Error(`no ASSERT form for a ${e.kind} check`);
-    }
-  });
+  const assertsOf = (steps: readonly Step[]): string[] =>
+    steps.flatMap((s) => {
+      if (s.kind !== 'sql' || !s.expect) return [];
+      const q = sql(s);
+      const e = s.expect;
+      switch (e.kind) {
+        case 'value':
+          return [`ASSERT ((\n${q}\n))::text = '${String(e.equals).replace(/'/g, "''")}', ${lit(s.name)};`];
+        case 'empty':
+          return [`ASSERT NOT EXISTS (\n${q}\n), ${lit(s.name)};`];
+        case 'non_empty':
+          return [`ASSERT EXISTS (\n${q}\n), ${lit(s.name)};`];
+        case 'rows':
+          return [`ASSERT (SELECT count(*) FROM (\n${q}\n) AS q) = ${e.count}, ${lit(s.name)};`];
+        default:
+          throw new Error(`no ASSERT form for a ${e.kind} check`);
+      }
+    });
   const asserts = assertsOf(a.spec.post_verify);
   // the smoke dump A's post_verify runs, with A's bound arguments
   const smokeStep = a.spec.post_verify.find((s) => s.kind === 'command');

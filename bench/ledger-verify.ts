@@ -35,7 +35,6 @@ const RUNS = runsFromEnv(3);
 // From source there is no .js worker beside the ledger modules: point the in-process verify at the built one.
 const WORKER = new URL('../dist/ledger/verify-worker.js', import.meta.url);
 
-
 /** Seals n rows in chain order and hands each to `insert`. */
 function generate(n: number, insert: (values: readonly (string | number | null)[]) => void): void {
   let head: ChainHead | null = null;
@@ -88,9 +87,7 @@ async function benchSqlite(dir: string): Promise<void> {
   raw.transaction(() => generate(N, (v) => insert.run(...v)))();
   console.log(`SQLite: generated ${N.toLocaleString('en-US')} chained events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-  const batch = raw.prepare<[number, number], StoredLogRow>(
-    `SELECT ${LOG_COLUMNS.join(', ')} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-  );
+  const batch = raw.prepare<[number, number], StoredLogRow>(`SELECT ${LOG_COLUMNS.join(', ')} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`);
   const baseline = (): number => {
     const t0 = performance.now();
     let after = 0;
@@ -179,10 +176,7 @@ async function benchPostgres(): Promise<void> {
       let after = 0;
       let seen = 0;
       for (;;) {
-        const { rows } = await client.query<StoredLogRow>(
-          `SELECT ${LOG_COLUMNS.join(', ')} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
-          [after, 5_000],
-        );
+        const { rows } = await client.query<StoredLogRow>(`SELECT ${LOG_COLUMNS.join(', ')} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`, [after, 5_000]);
         for (const r of rows) hashStored(r);
         seen += rows.length;
         const last = rows[rows.length - 1];

@@ -27,7 +27,10 @@ try {
   console.log(`dotctl apply (under --cpu-prof): ${ms(r.ms)}`);
   // the action log's times are the apply's own timeline (ms resolution): show each event's delta
   const log = run(process.execPath, [BIN, ...inc.flags, 'log', '--proposal', id, '--json'], { cwd: inc.dir });
-  const events = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { at: string; event: string; detail: { step?: string; section?: string } });
+  const events = log.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { at: string; event: string; detail: { step?: string; section?: string } });
   const applyEvents = events.slice(events.findIndex((e) => e.event === 'apply_started'));
   let prev = Date.parse(applyEvents[0]?.at ?? '');
   console.log('  timeline of the apply from its action-log rows (ms since the previous row):');

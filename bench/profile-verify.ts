@@ -25,7 +25,6 @@ import { BIN, ensureBuilt, ms, rate, run, verifyBenchEvent } from './lib.js';
 const N = Number(process.env.DOTCTL_BENCH_N ?? 1_000_000);
 const BATCH = 10_000;
 
-
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), 'dotctl-prof-verify-'));
 try {
@@ -61,9 +60,31 @@ try {
     ['read batches (better-sqlite3 .all)', scan(() => undefined)],
     ['+ toLogRow (JSON.parse of detail)', scan((r) => toLogRow(r))],
     ['+ canonicalRowFields', scan((r) => canonicalRowFields(toLogRow(r)))],
-    ['+ sha256 (= hashRow)', scan((r) => { const l = toLogRow(r); return hashRow(l.prevHash, l); })],
-    ['+ checkRow (links, seq, hash)', (() => { let p: ChainProgress = CHAIN_START; return scan((r) => { const s = checkRow(p, toLogRow(r)); if (s.kind === 'ok') p = s.progress; }); })()],
-    ['baseline: join columns + one sha256', scan((r) => { let t = ''; for (const c of LOG_COLUMNS) t += `${r[c] ?? ''}\n`; return createHash('sha256').update(t).digest('hex'); })],
+    [
+      '+ sha256 (= hashRow)',
+      scan((r) => {
+        const l = toLogRow(r);
+        return hashRow(l.prevHash, l);
+      }),
+    ],
+    [
+      '+ checkRow (links, seq, hash)',
+      (() => {
+        let p: ChainProgress = CHAIN_START;
+        return scan((r) => {
+          const s = checkRow(p, toLogRow(r));
+          if (s.kind === 'ok') p = s.progress;
+        });
+      })(),
+    ],
+    [
+      'baseline: join columns + one sha256',
+      scan((r) => {
+        let t = '';
+        for (const c of LOG_COLUMNS) t += `${r[c] ?? ''}\n`;
+        return createHash('sha256').update(t).digest('hex');
+      }),
+    ],
   ];
   for (const [label, t] of stages) console.log(`  ${label.padEnd(40)} ${ms(t).padStart(10)}   ${rate(N, t, 'rows').padStart(16)}`);
   const ledger = await openSqliteLedger(path, { create: false });

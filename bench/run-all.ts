@@ -51,7 +51,11 @@ try {
   }
   let judged: Judged[] = [];
   try {
-    judged = readFileSync(results, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Judged);
+    judged = readFileSync(results, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Judged);
   } catch {
     // no bench recorded a figure
   }

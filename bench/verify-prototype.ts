@@ -28,14 +28,16 @@ export const verifyRange = verifyRangeJs as (path: string, from: number, to: num
 /** Checks seq 1..n in `workers` worker threads; true when every range and every boundary holds. */
 export async function verifyParallel(path: string, n: number, workers: number, genesis: string): Promise<{ ok: boolean; rows: number }> {
   const parts = await Promise.all(
-    Array.from({ length: workers }, (_, w) =>
-      new Promise<RangeResult>((resolve, reject) => {
-        const wk = new Worker(new URL('./verify-range.mjs', import.meta.url), {
-          workerData: { path, from: Math.floor((n * w) / workers), to: Math.floor((n * (w + 1)) / workers) },
-        });
-        wk.once('message', resolve);
-        wk.once('error', reject);
-      }),
+    Array.from(
+      { length: workers },
+      (_, w) =>
+        new Promise<RangeResult>((resolve, reject) => {
+          const wk = new Worker(new URL('./verify-range.mjs', import.meta.url), {
+            workerData: { path, from: Math.floor((n * w) / workers), to: Math.floor((n * (w + 1)) / workers) },
+          });
+          wk.once('message', resolve);
+          wk.once('error', reject);
+        }),
     ),
   );
   let ok = parts.every((p) => p.bad === 0) && parts[0]?.firstPrev === genesis;

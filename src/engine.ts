@@ -45,9 +45,7 @@ export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedP
 /** Validates the catalogue in `dir`, returning every problem. */
 export async function validateDots(dir: string): Promise<ValidationResult & { readonly dotCount: number; readonly lawCount: number }> {
   const result = await checkCatalogue(dir);
-  return result.kind === 'valid'
-    ? { ...result, dotCount: result.catalogue.dots.size, lawCount: result.catalogue.laws.size }
-    : { ...result, dotCount: 0, lawCount: 0 };
+  return result.kind === 'valid' ? { ...result, dotCount: result.catalogue.dots.size, lawCount: result.catalogue.laws.size } : { ...result, dotCount: 0, lawCount: 0 };
 }
 
 /** One line of the catalogue. */
@@ -96,7 +94,13 @@ export async function showDot(dir: string, ref: string, cacheDir?: string): Prom
 }
 
 /** Pure render of a bundle with `name=value` parameter pairs: no database, no ledger. */
-export async function renderDots(dir: string, refs: readonly string[], pairs: readonly string[], defaults?: ParamDefaults, cacheDir?: string): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
+export async function renderDots(
+  dir: string,
+  refs: readonly string[],
+  pairs: readonly string[],
+  defaults?: ParamDefaults,
+  cacheDir?: string,
+): Promise<RenderedProposal & { readonly dots: readonly string[] }> {
   const cat = await loadCatalogue(dir, cacheDir);
   const dots = resolveBundle(cat, refs);
   const specs = dots.map((d) => d.spec);

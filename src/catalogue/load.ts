@@ -17,7 +17,10 @@ export async function readCatalogueSource(dir: string): Promise<CatalogueSource>
   try {
     names = (await readdir(dir)).sort();
   } catch (err) {
-    throw new InputError(`cannot read the DOT directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); point --dots or DOTCTL_DOTS at the catalogue (dotctl ships one in ${shippedDotsDir()})`, { cause: err });
+    throw new InputError(
+      `cannot read the DOT directory ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'}); point --dots or DOTCTL_DOTS at the catalogue (dotctl ships one in ${shippedDotsDir()})`,
+      { cause: err },
+    );
   }
   const shown = (name: string): string => join(dir, name);
   const dots: SourceFile[] = [];

@@ -95,10 +95,7 @@ export function bindParams(dots: readonly Dot[], raw: Readonly<Record<string, st
     for (const [name, param] of Object.entries(dot.params)) {
       const seen = declared.get(name);
       if (seen && seen.param.type !== param.type) {
-        throw new ParamError(
-          name,
-          `parameter ${name} is declared as ${seen.param.type} by ${seen.dot} but as ${param.type} by ${dot.id}; these DOTs cannot be bundled until they agree`,
-        );
+        throw new ParamError(name, `parameter ${name} is declared as ${seen.param.type} by ${seen.dot} but as ${param.type} by ${dot.id}; these DOTs cannot be bundled until they agree`);
       }
       if (!seen) declared.set(name, { param, dot: dot.id });
     }
@@ -114,10 +111,7 @@ export function bindParams(dots: readonly Dot[], raw: Readonly<Record<string, st
   for (const [name, { param, dot }] of [...declared.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (param.type === 'secret') {
       if (raw[name] !== undefined) {
-        throw new ParamError(
-          name,
-          `parameter ${name} is a secret: never pass it with -p; set the environment variable ${secretEnvName(name, param)} when you apply`,
-        );
+        throw new ParamError(name, `parameter ${name} is a secret: never pass it with -p; set the environment variable ${secretEnvName(name, param)} when you apply`);
       }
       bound[name] = { kind: 'secret', env: secretEnvName(name, param) };
       continue;

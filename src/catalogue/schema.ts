@@ -36,7 +36,7 @@ export type SqlExpect = z.infer<typeof SqlExpect>;
 export const SqlStep = z.strictObject({
   kind: z.literal('sql'),
   name,
-  sql: z.string().min(1).describe("SQL; parameters the psql way: :'name' literal, :\"name\" identifier."),
+  sql: z.string().min(1).describe('SQL; parameters the psql way: :\'name\' literal, :"name" identifier.'),
   expect: SqlExpect.optional(),
   transactional: z.boolean().optional().describe('false for SQL that cannot run in a transaction block.'),
 });
@@ -49,7 +49,11 @@ export const PatchStep = z.strictObject({
   diff: z.string().min(1).optional().describe('Inline unified diff.'),
   diff_file: z.string().min(1).optional().describe('Unified diff in a file beside the DOT spec.'),
   reverse: z.boolean().optional().describe('Apply the diff in reverse (rollback).'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional().describe('Pinned sha256 of the file before patching.'),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
+    .describe('Pinned sha256 of the file before patching.'),
 });
 
 /** What a command must produce. */
@@ -103,7 +107,10 @@ export const FileStep = z.strictObject({
   type: z.enum(['file', 'directory']).optional(),
   not_world_writable: z.boolean().optional(),
   owner: z.string().optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 
 /** Host name check: the seed's hostname verify. */
@@ -127,7 +134,11 @@ export const Param = z.strictObject({
   type: z.enum(PARAM_TYPES),
   description: z.string().min(1),
   default: scalar.optional(),
-  env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional().describe('secret: environment variable the value comes from at apply time.'),
+  env: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/)
+    .optional()
+    .describe('secret: environment variable the value comes from at apply time.'),
 });
 export type Param = z.infer<typeof Param>;
 

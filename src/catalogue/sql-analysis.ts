@@ -34,11 +34,10 @@ export interface StatementInfo {
 }
 
 /** The outcome of analysing a SQL text. */
-export type SqlAnalysis =
-  | { readonly kind: 'ok'; readonly statements: readonly StatementInfo[] }
-  | { readonly kind: 'syntax_error'; readonly message: string; readonly position: number };
+export type SqlAnalysis = { readonly kind: 'ok'; readonly statements: readonly StatementInfo[] } | { readonly kind: 'syntax_error'; readonly message: string; readonly position: number };
 
-type Node = Record<string, unknown>;
+/** A node of the parse tree. */
+export type Node = Record<string, unknown>;
 
 /**
  * Replaces psql-style `:'name'` / `:"name"` references by a literal / identifier of the same
@@ -96,21 +95,63 @@ function skipBlank(text: string, from: number): number {
 
 /** Functions whose effect reaches outside the statement's own rows (sessions, files, other connections, the server). */
 export const SIDE_EFFECT_FUNCTIONS: ReadonlySet<string> = new Set([
-  'pg_terminate_backend', 'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_promote',
-  'pg_switch_wal', 'pg_create_restore_point', 'pg_backup_start', 'pg_backup_stop', 'set_config',
-  'dblink', 'dblink_exec', 'dblink_connect', 'dblink_connect_u', 'dblink_send_query', 'dblink_open',
-  'pg_file_write', 'pg_file_unlink', 'pg_file_rename', 'pg_file_sync', 'lo_import', 'lo_export', 'lo_unlink',
-  'lo_create', 'lo_creat', 'lo_from_bytea', 'lo_put', 'pg_notify', 'pg_drop_replication_slot',
-  'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot', 'pg_replication_origin_drop',
-  'pg_stat_reset', 'pg_stat_reset_shared', 'pg_stat_reset_single_table_counters', 'pg_advisory_lock',
-  'pg_advisory_xact_lock', 'pg_try_advisory_lock', 'pg_try_advisory_xact_lock', 'pg_advisory_unlock_all',
-  'nextval', 'setval', // pg_sleep is allowed: a slow check changes nothing and statement_timeout bounds it
+  'pg_terminate_backend',
+  'pg_cancel_backend',
+  'pg_reload_conf',
+  'pg_rotate_logfile',
+  'pg_promote',
+  'pg_switch_wal',
+  'pg_create_restore_point',
+  'pg_backup_start',
+  'pg_backup_stop',
+  'set_config',
+  'dblink',
+  'dblink_exec',
+  'dblink_connect',
+  'dblink_connect_u',
+  'dblink_send_query',
+  'dblink_open',
+  'pg_file_write',
+  'pg_file_unlink',
+  'pg_file_rename',
+  'pg_file_sync',
+  'lo_import',
+  'lo_export',
+  'lo_unlink',
+  'lo_create',
+  'lo_creat',
+  'lo_from_bytea',
+  'lo_put',
+  'pg_notify',
+  'pg_drop_replication_slot',
+  'pg_create_physical_replication_slot',
+  'pg_create_logical_replication_slot',
+  'pg_replication_origin_drop',
+  'pg_stat_reset',
+  'pg_stat_reset_shared',
+  'pg_stat_reset_single_table_counters',
+  'pg_advisory_lock',
+  'pg_advisory_xact_lock',
+  'pg_try_advisory_lock',
+  'pg_try_advisory_xact_lock',
+  'pg_advisory_unlock_all',
+  'nextval',
+  'setval', // pg_sleep is allowed: a slow check changes nothing and statement_timeout bounds it
 ]);
 
 /** Of those, the ones whose effect a rollback cannot undo (or that run SQL nobody can classify). */
 const DESTRUCTIVE_FUNCTIONS: ReadonlySet<string> = new Set([
-  'pg_terminate_backend', 'dblink', 'dblink_exec', 'dblink_send_query', 'pg_file_write', 'pg_file_unlink',
-  'pg_file_rename', 'lo_unlink', 'lo_put', 'pg_drop_replication_slot', 'pg_replication_origin_drop',
+  'pg_terminate_backend',
+  'dblink',
+  'dblink_exec',
+  'dblink_send_query',
+  'pg_file_write',
+  'pg_file_unlink',
+  'pg_file_rename',
+  'lo_unlink',
+  'lo_put',
+  'pg_drop_replication_slot',
+  'pg_replication_origin_drop',
 ]);
 
 /** Every node of a tree: `visit(type, node)` for each `{ Type: {...} }` object. */
@@ -175,15 +216,32 @@ const objectName = (objtype: unknown): string =>
     .replace(/_/g, ' ');
 
 const TRANSACTION_LABELS: Readonly<Record<string, string>> = {
-  TRANS_STMT_BEGIN: 'BEGIN', TRANS_STMT_START: 'START TRANSACTION', TRANS_STMT_COMMIT: 'COMMIT', TRANS_STMT_ROLLBACK: 'ROLLBACK',
-  TRANS_STMT_SAVEPOINT: 'SAVEPOINT', TRANS_STMT_RELEASE: 'RELEASE SAVEPOINT', TRANS_STMT_ROLLBACK_TO: 'ROLLBACK TO SAVEPOINT',
-  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION', TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED', TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
+  TRANS_STMT_BEGIN: 'BEGIN',
+  TRANS_STMT_START: 'START TRANSACTION',
+  TRANS_STMT_COMMIT: 'COMMIT',
+  TRANS_STMT_ROLLBACK: 'ROLLBACK',
+  TRANS_STMT_SAVEPOINT: 'SAVEPOINT',
+  TRANS_STMT_RELEASE: 'RELEASE SAVEPOINT',
+  TRANS_STMT_ROLLBACK_TO: 'ROLLBACK TO SAVEPOINT',
+  TRANS_STMT_PREPARE: 'PREPARE TRANSACTION',
+  TRANS_STMT_COMMIT_PREPARED: 'COMMIT PREPARED',
+  TRANS_STMT_ROLLBACK_PREPARED: 'ROLLBACK PREPARED',
 };
 
 /** DROP of these loses data or identity that a rollback cannot recreate from the DOT's text. */
 const DATA_HOLDING_OBJECTS: ReadonlySet<string> = new Set([
-  'OBJECT_TABLE', 'OBJECT_SCHEMA', 'OBJECT_SEQUENCE', 'OBJECT_MATVIEW', 'OBJECT_TYPE', 'OBJECT_DOMAIN',
-  'OBJECT_EXTENSION', 'OBJECT_PUBLICATION', 'OBJECT_SUBSCRIPTION', 'OBJECT_LARGEOBJECT', 'OBJECT_DATABASE', 'OBJECT_ROLE',
+  'OBJECT_TABLE',
+  'OBJECT_SCHEMA',
+  'OBJECT_SEQUENCE',
+  'OBJECT_MATVIEW',
+  'OBJECT_TYPE',
+  'OBJECT_DOMAIN',
+  'OBJECT_EXTENSION',
+  'OBJECT_PUBLICATION',
+  'OBJECT_SUBSCRIPTION',
+  'OBJECT_LARGEOBJECT',
+  'OBJECT_DATABASE',
+  'OBJECT_ROLE',
 ]);
 
 const hasOption = (list: unknown, name: string): boolean =>
@@ -269,11 +327,7 @@ function classify(type: string, node: Node, start: number, text: string): Statem
       return { ...base, label: 'EXECUTE', destructive: 'EXECUTE runs a prepared statement that cannot be classified' };
     case 'CopyStmt': {
       const label = `COPY ${node.is_from ? 'FROM' : 'TO'}${node.is_program ? ' PROGRAM' : node.filename ? ' a server file' : ''}`;
-      const destructive = node.is_program
-        ? 'COPY … PROGRAM runs a shell command on the database server'
-        : !node.is_from && node.filename
-          ? 'COPY … TO a server file overwrites that file'
-          : null;
+      const destructive = node.is_program ? 'COPY … PROGRAM runs a shell command on the database server' : !node.is_from && node.filename ? 'COPY … TO a server file overwrites that file' : null;
       return { ...base, label, destructive };
     }
     case 'IndexStmt':
@@ -310,41 +364,6 @@ function classify(type: string, node: Node, start: number, text: string): Statem
 /** A short list of statement labels: `SELECT, COMMIT, DROP SCHEMA … CASCADE`. */
 export function describeStatements(statements: readonly StatementInfo[]): string {
   return statements.map((s) => s.label).join(', ');
-}
-
-/** A statement that fails or changes something else when run twice. */
-export interface NotIdempotent {
-  /** character offset of the statement */
-  readonly start: number;
-  readonly label: string;
-  /** how to make it safe to run again */
-  readonly fix: string;
-}
-
-const IF_NOT_EXISTS: Readonly<Record<string, string>> = { IndexStmt: 'CREATE INDEX', CreateStmt: 'CREATE TABLE', CreateSchemaStmt: 'CREATE SCHEMA', CreateSeqStmt: 'CREATE SEQUENCE', CreateExtensionStmt: 'CREATE EXTENSION' };
-
-/**
- * Statements of `sql` that are not safe to run again after a partial first run: a DROP without
- * IF EXISTS, a CREATE that has an IF NOT EXISTS form but does not use it. A rollback that may run
- * after a non-transactional step half-happened (or did not happen at all) must be of this kind.
- * Unparsable SQL yields nothing (validate reports it elsewhere).
- */
-export function notIdempotent(sql: string): NotIdempotent[] {
-  const a = analyzeSql(sql);
-  if (a.kind !== 'ok') return [];
-  const text = neutralizeParams(sql);
-  const parsed = parseSync(text) as { stmts?: { stmt?: Node }[] };
-  return (parsed.stmts ?? []).flatMap((raw, i): NotIdempotent[] => {
-    const [type, node] = Object.entries(raw.stmt ?? {})[0] ?? ['Unknown', {}];
-    const n = node as Node;
-    const s = a.statements[i];
-    if (!s) return [];
-    if (type === 'DropStmt' && n.missing_ok !== true) return [{ start: s.start, label: s.label, fix: 'write DROP … IF EXISTS' }];
-    const create = IF_NOT_EXISTS[type];
-    if (create && n.if_not_exists !== true) return [{ start: s.start, label: s.label, fix: `write ${create} IF NOT EXISTS` }];
-    if (type === 'CreatedbStmt') return [{ start: s.start, label: s.label, fix: 'CREATE DATABASE has no IF NOT EXISTS form; check for the database in a pre-check instead' }];
-    return [];
-  });
 }
 
 installSqlAnalyser(analyzeSql);

@@ -56,8 +56,25 @@ export function bindArgvElement(template: string, params: BoundParams, text: Val
 /** A step with every parameter reference resolved, tagged by kind. */
 export type BoundStep =
   | { readonly kind: 'sql'; readonly name: string; readonly sql: string; readonly transactional: boolean; readonly expect: Extract<Step, { kind: 'sql' }>['expect'] }
-  | { readonly kind: 'patch'; readonly name: string; readonly file: string; readonly diff: string; readonly reverse: boolean; readonly sha256: string | undefined; readonly diffFile: string | undefined }
-  | { readonly kind: 'command'; readonly name: string; readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>>; readonly timeoutMs: number; readonly expect: Extract<Step, { kind: 'command' }>['expect']; readonly rehearse: boolean; readonly optionalTool?: true }
+  | {
+      readonly kind: 'patch';
+      readonly name: string;
+      readonly file: string;
+      readonly diff: string;
+      readonly reverse: boolean;
+      readonly sha256: string | undefined;
+      readonly diffFile: string | undefined;
+    }
+  | {
+      readonly kind: 'command';
+      readonly name: string;
+      readonly argv: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      readonly timeoutMs: number;
+      readonly expect: Extract<Step, { kind: 'command' }>['expect'];
+      readonly rehearse: boolean;
+      readonly optionalTool?: true;
+    }
   | { readonly kind: 'archive'; readonly name: string; readonly schema: string; readonly to: string }
   | { readonly kind: 'restore'; readonly name: string; readonly from: string }
   | { readonly kind: 'file'; readonly name: string; readonly path: string; readonly checks: Omit<Extract<Step, { kind: 'file' }>, 'kind' | 'name' | 'path'> }

@@ -33,9 +33,7 @@ function templatedFields(step: Step): [Path, string][] {
       return [
         ...step.argv.map((a, i): [Path, string] => [['argv', i], a]),
         ...Object.entries(step.env ?? {}).map(([k, v]): [Path, string] => [['env', k], v]),
-        ...(['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const)
-          .filter((k) => step.expect?.[k] !== undefined)
-          .map((k): [Path, string] => [['expect', k], step.expect?.[k] ?? '']),
+        ...(['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const).filter((k) => step.expect?.[k] !== undefined).map((k): [Path, string] => [['expect', k], step.expect?.[k] ?? '']),
       ];
     case 'archive':
       return [
@@ -123,7 +121,10 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
               continue;
             }
             used.add(ref.name);
-            if (undeclared(ref.name)) problems.push(problemAt(src, [...at, 'sql'], `:${ref.kind === 'literal' ? `'${ref.name}'` : `"${ref.name}"`} is used but no parameter ${ref.name} is declared under params${hint(ref.name)}`));
+            if (undeclared(ref.name))
+              problems.push(
+                problemAt(src, [...at, 'sql'], `:${ref.kind === 'literal' ? `'${ref.name}'` : `"${ref.name}"`} is used but no parameter ${ref.name} is declared under params${hint(ref.name)}`),
+              );
             else if (p && ref.kind === 'identifier' && p.type !== 'identifier') {
               problems.push(problemAt(src, [...at, 'sql'], `:"${ref.name}" is used as an identifier but parameter ${ref.name} is declared ${p.type}; declare it identifier`));
             }

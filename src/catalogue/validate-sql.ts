@@ -7,7 +7,8 @@
  */
 import { isScalar, type Scalar } from 'yaml';
 import type { Problem } from '../model/errors.js';
-import { describeStatements, notIdempotent } from './sql-analysis.js';
+import { describeStatements } from './sql-analysis.js';
+import { notIdempotent } from './sql-idempotence.js';
 import { analysisOf } from './sql-memo.js';
 import { riskFindings } from './risk.js';
 import type { LocatedDoc } from './validate-yaml.js';
@@ -136,7 +137,12 @@ function rollbackIdempotence(dot: Dot, at: (section: Section, index: number, off
   dot.rollback.forEach((step, index) => {
     if (step.kind !== 'sql' || step.expect) return;
     for (const n of notIdempotent(step.sql)) {
-      at('rollback', index, n.start, `rollback[${index}] "${step.name}": ${n.label} must be idempotent, because the rollback of a non-transactional diff also runs when that diff failed half-way or never ran; ${n.fix}`);
+      at(
+        'rollback',
+        index,
+        n.start,
+        `rollback[${index}] "${step.name}": ${n.label} must be idempotent, because the rollback of a non-transactional diff also runs when that diff failed half-way or never ran; ${n.fix}`,
+      );
     }
   });
 }

@@ -60,7 +60,12 @@ export function problemAt(src: LocatedDoc, path: Path, message: string, key?: st
 
 /** `diff[0].expect`, or `document` for the root. */
 export function describePath(path: Path): string {
-  return path.length === 0 ? 'document' : path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  return path.length === 0
+    ? 'document'
+    : path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 /** C0 control characters (but tab and newline) and DEL: never meaningful in a spec, and able to spoof a terminal. */

@@ -42,9 +42,7 @@ export interface Catalogue {
 }
 
 /** Outcome of validation: a catalogue only when there is no problem. */
-export type ValidationResult =
-  | { readonly kind: 'valid'; readonly catalogue: Catalogue }
-  | { readonly kind: 'invalid'; readonly problems: readonly Problem[] };
+export type ValidationResult = { readonly kind: 'valid'; readonly catalogue: Catalogue } | { readonly kind: 'invalid'; readonly problems: readonly Problem[] };
 
 /** Validates the law registry; returns the laws by id. */
 function validateLaws(file: SourceFile | null, problems: Problem[]): Map<string, Law> {
@@ -88,7 +86,15 @@ function validateDotFile(file: SourceFile, source: CatalogueSource, laws: Readon
   const todos = findTodos(value);
   if (todos.length > 0) {
     for (const t of todos) problems.push(problemAt(src, t.path, `fill this in: ${describePath(t.path)} still says TODO${t.hint ? ` (${t.hint})` : ''}`));
-    if (!shape.success) problems.push(...shapeProblems(src, DotSchema, value, shape.error.issues.filter((i) => !todos.some((t) => isWithin(t.path, i.path as Path)))));
+    if (!shape.success)
+      problems.push(
+        ...shapeProblems(
+          src,
+          DotSchema,
+          value,
+          shape.error.issues.filter((i) => !todos.some((t) => isWithin(t.path, i.path as Path))),
+        ),
+      );
     return null;
   }
   if (!shape.success) problems.push(...shapeProblems(src, DotSchema, value, shape.error.issues));

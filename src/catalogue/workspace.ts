@@ -100,7 +100,9 @@ export function parseWorkspace(file: string, text: string): { kind: 'valid'; con
       if (why) problems.push(at(nodeAt(['environments', name, 'target']), `environments.${name}.target ${why}`));
     }
     if (env?.libpq && typeof env.libpq === 'object' && 'PGPASSWORD' in env.libpq) {
-      problems.push(at(nodeAt(['environments', name, 'libpq', 'PGPASSWORD']), `environments.${name}.libpq.PGPASSWORD: secrets never go in dotctl.yaml; set PGPASSWORD in the environment or use ~/.pgpass`));
+      problems.push(
+        at(nodeAt(['environments', name, 'libpq', 'PGPASSWORD']), `environments.${name}.libpq.PGPASSWORD: secrets never go in dotctl.yaml; set PGPASSWORD in the environment or use ~/.pgpass`),
+      );
     }
   }
   if (problems.length > 0) return { kind: 'invalid', problems };
@@ -172,7 +174,10 @@ export function resolveWorkspace(config: WorkspaceConfig, root: string, file: st
     const e = config.environments[name];
     const known = Object.keys(config.environments);
     if (!e) {
-      return { kind: 'error', message: `no environment ${name} in ${file}; ${known.length > 0 ? `its environments are ${known.join(', ')}` : 'it declares no environments yet: add one under environments:'}` };
+      return {
+        kind: 'error',
+        message: `no environment ${name} in ${file}; ${known.length > 0 ? `its environments are ${known.join(', ')}` : 'it declares no environments yet: add one under environments:'}`,
+      };
     }
     let target = e.target;
     if (e.target_env !== undefined) {

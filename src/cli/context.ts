@@ -53,9 +53,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
   const ledger = o.ledger ?? env.DOTCTL_LEDGER ?? ws?.ledger ?? '.dotctl/ledger.db';
   // An in-memory ledger (a library feature) would vanish when this command exits, and with it the record of what it did.
   if (ledger.startsWith('memory:')) {
-    throw new InputError(
-      `--ledger ${ledger} names an in-memory ledger, which is lost when dotctl exits; point --ledger (or DOTCTL_LEDGER) at a SQLite file or a postgres:// URL`,
-    );
+    throw new InputError(`--ledger ${ledger} names an in-memory ledger, which is lost when dotctl exits; point --ledger (or DOTCTL_LEDGER) at a SQLite file or a postgres:// URL`);
   }
   return {
     dots: o.dots ?? env.DOTCTL_DOTS ?? ws?.catalogue ?? './dots',

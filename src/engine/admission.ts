@@ -180,7 +180,9 @@ export function loadFrozen(record: ProposalRecord): { dots: ValidDot[]; catalogu
   }
   const result = validateCatalogue(frozenSource(content, `proposal ${record.id}`));
   if (result.kind === 'invalid') {
-    throw new GateError(`the content frozen in proposal ${record.id} does not validate (${result.problems.slice(0, 3).map(formatProblem).join('; ')}): the ledger was tampered with; run dotctl log verify`);
+    throw new GateError(
+      `the content frozen in proposal ${record.id} does not validate (${result.problems.slice(0, 3).map(formatProblem).join('; ')}): the ledger was tampered with; run dotctl log verify`,
+    );
   }
   const dots = record.dotIds.map((id) => {
     const d = result.catalogue.dots.get(id);

@@ -28,9 +28,7 @@ export function parseLogFilter(opts: LogOptions): LogFilter {
     const text = /^\d{4}-\d{2}-\d{2}$/.test(opts.since) ? `${opts.since}T00:00:00Z` : opts.since;
     since = normalizeIsoTime(text) ?? undefined;
     if (since === undefined) {
-      throw new InputError(
-        `--since ${JSON.stringify(opts.since)} is not an ISO-8601 time; pass e.g. --since 2024-05-01 or --since 2024-05-01T08:00:00Z`,
-      );
+      throw new InputError(`--since ${JSON.stringify(opts.since)} is not an ISO-8601 time; pass e.g. --since 2024-05-01 or --since 2024-05-01T08:00:00Z`);
     }
   }
   let limit: number | undefined;

@@ -28,7 +28,6 @@ import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledger
 import { attemptLiveness } from './apply/recovery.js';
 import { loadFrozen, requireAdmitted } from './admission.js';
 
-
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
 export interface LoadedProposal {
   readonly record: ProposalRecord;
@@ -41,7 +40,16 @@ export interface LoadedProposal {
 }
 
 /** The event skeleton for a proposal. */
-export function eventFor(o: EngineOptions, actor: string, record: ProposalRecord, dots: readonly ValidDot[], event: NewLogEvent['event'], outcome: string | null, detail: Record<string, unknown>, dot?: ValidDot): NewLogEvent {
+export function eventFor(
+  o: EngineOptions,
+  actor: string,
+  record: ProposalRecord,
+  dots: readonly ValidDot[],
+  event: NewLogEvent['event'],
+  outcome: string | null,
+  detail: Record<string, unknown>,
+  dot?: ValidDot,
+): NewLogEvent {
   return {
     at: nowIso(o),
     actor,
@@ -71,14 +79,27 @@ function storedPairs(params: ProposalRecord['params']): string[] {
 export function resolveStored(cat: Catalogue, record: ProposalRecord, currentTarget: string | null = record.targetFingerprint): LoadedProposal {
   try {
     const { dots, catalogue } = loadFrozen(record);
-    const params = bindParams(dots.map((d) => d.spec), parseParamPairs(storedPairs(record.params)));
+    const params = bindParams(
+      dots.map((d) => d.spec),
+      parseParamPairs(storedPairs(record.params)),
+    );
     const r = renderProposal({ dots, laws: catalogue.laws, params, target: currentTarget });
     return { record, dots, params, requirements: r.requirements, currentHash: r.hash, recomputeError: null };
   } catch (err) {
     const msg = (err as Error).message;
     const named = record.dotIds.flatMap((id) => (cat.dots.has(id) ? [cat.dots.get(id) as ValidDot] : []));
     // the DOTs are named for messages and the gate only; with a recompute error nothing may run them
-    return { record, dots: [], params: {}, requirements: gateRequirements(named.map((d) => d.spec), cat.laws), currentHash: `unrenderable: ${msg}`, recomputeError: msg };
+    return {
+      record,
+      dots: [],
+      params: {},
+      requirements: gateRequirements(
+        named.map((d) => d.spec),
+        cat.laws,
+      ),
+      currentHash: `unrenderable: ${msg}`,
+      recomputeError: msg,
+    };
   }
 }
 
@@ -129,12 +150,7 @@ export interface ProposeResult {
  * Proposes a bundle: binds params, checks the proposer is an operator, runs the hard stops and
  * pre-checks read-only (unless offline), renders, signs, stores and logs `proposed`.
  */
-export async function proposeBundle(
-  given: EngineOptions,
-  refs: readonly string[],
-  pairs: readonly string[],
-  opts: { offline?: boolean; out?: string } = {},
-): Promise<ProposeResult> {
+export async function proposeBundle(given: EngineOptions, refs: readonly string[], pairs: readonly string[], opts: { offline?: boolean; out?: string } = {}): Promise<ProposeResult> {
   const cat = await catalogueOf(given);
   const dots = resolveBundle(cat, refs);
   const specs = dots.map((d) => d.spec);
@@ -163,10 +179,9 @@ export async function proposeBundle(
   const bad = evidence.find((e) => e.outcome === 'failed' || e.outcome === 'error');
   if (bad) {
     const what = bad.section === 'hard_stops' ? 'hard stop' : 'pre-check';
-    throw new CheckError(
-      `${what} "${bad.name}" of ${bad.dotId} failed on ${where}: saw ${bad.observed}, expected ${bad.expected}; nothing was proposed`,
-      { context: { dot: bad.dotId, step: bad.name } },
-    );
+    throw new CheckError(`${what} "${bad.name}" of ${bad.dotId} failed on ${where}: saw ${bad.observed}, expected ${bad.expected}; nothing was proposed`, {
+      context: { dot: bad.dotId, step: bad.name },
+    });
   }
   const evidenceDoc: Evidence | null = opts.offline ? null : { collectedAt: at, target: `${where} (${fingerprint})`, checks: evidence };
   const rendered = renderProposal({ dots, laws: cat.laws, params, target: fingerprint, evidence: evidenceDoc });
@@ -195,7 +210,9 @@ export async function proposeBundle(
         const d = cat.dots.get(id);
         return d?.spec.option ? `${id} (${d.spec.option})` : id;
       };
-      warnings.push(`${label(c.requiredBy)} needs its companion ${label(c.dotId)}, which is neither in this proposal nor applied on this target: the apply will be refused until it is; propose them together, or apply the companion first`);
+      warnings.push(
+        `${label(c.requiredBy)} needs its companion ${label(c.dotId)}, which is neither in this proposal nor applied on this target: the apply will be refused until it is; propose them together, or apply the companion first`,
+      );
     }
     await ledger.putProposal(
       record,
@@ -219,12 +236,7 @@ export async function proposeBundle(
  * the hash binds the server, not the URL spelling) and, unless offline, the hard stops and
  * pre-checks run read-only as evidence. `--offline` means "no checks run", not "no connection".
  */
-async function readTargetForProposal(
-  address: TargetAddress,
-  dots: readonly ValidDot[],
-  params: BoundParams,
-  offline: boolean,
-): Promise<{ fingerprint: string; evidence: CheckRecord[] }> {
+async function readTargetForProposal(address: TargetAddress, dots: readonly ValidDot[], params: BoundParams, offline: boolean): Promise<{ fingerprint: string; evidence: CheckRecord[] }> {
   // secrets are not needed to gather evidence; checks never see them
   const secrets = new Map<string, string>();
   return withTarget(address, strictestTimeouts(dots), async (s) => ({

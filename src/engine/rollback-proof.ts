@@ -85,7 +85,8 @@ async function proofChecks(run: RunContext, plan: ApplyPlan): Promise<string | n
       },
       {
         onResult: (ps, r) => {
-          if (failed(r) && !bad) bad = `${ps.section === 'hard_stops' ? 'hard stop' : 'pre-check'} "${ps.step.name}" of ${ps.dot.spec.id} failed on the scratch copy: saw ${r.observed}, expected ${r.expected}`;
+          if (failed(r) && !bad)
+            bad = `${ps.section === 'hard_stops' ? 'hard stop' : 'pre-check'} "${ps.step.name}" of ${ps.dot.spec.id} failed on the scratch copy: saw ${r.observed}, expected ${r.expected}`;
         },
       },
     ),
@@ -114,19 +115,25 @@ async function applyOnce(chk: RunContext, chg: RunContext, plan: ApplyPlan): Pro
 }
 
 /** Roles the DOT created on the server and did not remove (they outlive the scratch database). */
-const rolesLeft = (before: Snapshot, now: Snapshot): string[] =>
-  [...now.entries()].filter(([k, v]) => k.startsWith('role ') && v !== 'absent' && before.get(k) === 'absent').map(([k]) => k.slice(5));
+const rolesLeft = (before: Snapshot, now: Snapshot): string[] => [...now.entries()].filter(([k, v]) => k.startsWith('role ') && v !== 'absent' && before.get(k) === 'absent').map(([k]) => k.slice(5));
 
 /** Runs the proof on a scratch copy; never changes the target. */
 async function runProof(o: EngineOptions, dots: readonly ValidDot[], rawParams: readonly string[], opts: ProofOptions): Promise<Omit<RollbackProof, 'recorded'>> {
   const env = o.env ?? process.env;
-  const given = bindParams(dots.map((d) => d.spec), parseParamPairs(rawParams));
+  const given = bindParams(
+    dots.map((d) => d.spec),
+    parseParamPairs(rawParams),
+  );
   const secrets = resolveSecrets(given, env);
   const address = resolveTarget(o.target, env);
   const stages: ProofStage[] = [];
   const base = { dots: dots.map((d) => ({ id: d.spec.id, contentHash: d.content.hash })), target: targetFingerprint(address) };
   const copy = await createScratchCopy(address, { dataSchemas: namesIn(given, ['identifier']), fixture: opts.fixture });
-  stages.push({ stage: 'copy', ok: true, message: `${copy.address.database}: the schema of ${base.target}${copy.dataSchemas.length > 0 ? ` and the rows of ${copy.dataSchemas.join(', ')}` : ''}${opts.fixture ? `, then ${opts.fixture}` : ''}` });
+  stages.push({
+    stage: 'copy',
+    ok: true,
+    message: `${copy.address.database}: the schema of ${base.target}${copy.dataSchemas.length > 0 ? ` and the rows of ${copy.dataSchemas.join(', ')}` : ''}${opts.fixture ? `, then ${opts.fixture}` : ''}`,
+  });
   const params = pointAtScratch(given, address.database, copy.address.database);
   const roles = [...namesIn(params, ['identifier', 'text']), address.user];
   let effects: ScratchEffects | null = null;
@@ -136,7 +143,11 @@ async function runProof(o: EngineOptions, dots: readonly ValidDot[], rawParams: 
     const timeouts = strictestTimeouts(dots);
     const scratchLedger: LedgerStore = await openLedger('memory:'); // the journal of a proof reports; it logs nothing step by step
     return await withTarget(copy.address, timeouts, async (session) => {
-      const journal = new Journal(scratchLedger, false, (event, outcome, detail): NewLogEvent => ({ at: nowIso(o), actor: 'dotctl test', event, proposalId: null, dotId: null, actionCode: null, proposalHash: null, outcome, detail }));
+      const journal = new Journal(
+        scratchLedger,
+        false,
+        (event, outcome, detail): NewLogEvent => ({ at: nowIso(o), actor: 'dotctl test', event, proposalId: null, dotId: null, actionCode: null, proposalHash: null, outcome, detail }),
+      );
       const sql = new SqlSession(session, timeouts);
       const ctx = (e: ScratchEffects['checks']): RunContext => ({ id: 'test', dots, params, secrets, mode: 'rehearsal', sql, effects: e, journal });
       const chk = ctx(fx.checks);
@@ -173,7 +184,14 @@ async function runProof(o: EngineOptions, dots: readonly ValidDot[], rawParams: 
       stages.push({ stage: 'rollback', ok: left.length === 0, message: left.length === 0 ? 'every rollback step passed' : left.join('; ') });
       const after = await readSnapshot(session.client, roles);
       const differences = [...diffSnapshots(before, after).map(describeDifference), ...(await fx.fileDifferences())];
-      stages.push({ stage: 'compare', ok: differences.length === 0, message: differences.length === 0 ? `the rollback restored the before-state exactly (${before.size} catalogue entries and ${patched.length === 0 ? 'no files' : `${new Set(patched).size} file(s)`} compared)` : `${differences.length} difference(s) from the before-state` });
+      stages.push({
+        stage: 'compare',
+        ok: differences.length === 0,
+        message:
+          differences.length === 0
+            ? `the rollback restored the before-state exactly (${before.size} catalogue entries and ${patched.length === 0 ? 'no files' : `${new Set(patched).size} file(s)`} compared)`
+            : `${differences.length} difference(s) from the before-state`,
+      });
       fx.newPass();
       const again = await applyOnce(chk, chg, plan);
       stages.push({ stage: 'apply again', ok: again.why === null, message: again.why ?? 'the DOT applies again after its rollback' });
@@ -181,7 +199,13 @@ async function runProof(o: EngineOptions, dots: readonly ValidDot[], rawParams: 
         const cleanup = await runReverse(chg, plan);
         const stuck = rolesLeft(before, await readSnapshot(session.client, roles));
         const ok = cleanup.length === 0 && stuck.length === 0;
-        stages.push({ stage: 'cleanup', ok, message: ok ? 'rolled back again; the scratch database is dropped' : [...cleanup, ...(stuck.length > 0 ? [`role(s) ${stuck.join(', ')} are still on the server; drop them by hand`] : [])].join('; ') });
+        stages.push({
+          stage: 'cleanup',
+          ok,
+          message: ok
+            ? 'rolled back again; the scratch database is dropped'
+            : [...cleanup, ...(stuck.length > 0 ? [`role(s) ${stuck.join(', ')} are still on the server; drop them by hand`] : [])].join('; '),
+        });
       }
       return done(differences);
     });

@@ -58,7 +58,9 @@ export async function archiveSchema(target: TargetAddress, schema: string, to: s
   let timer: NodeJS.Timeout | undefined;
   if (onProgress) {
     timer = setInterval(() => {
-      void stat(tmp).then((s) => onProgress(s.size)).catch(() => undefined);
+      void stat(tmp)
+        .then((s) => onProgress(s.size))
+        .catch(() => undefined);
     }, 1000);
   }
   // -n takes a pattern; quoting the name makes it match exactly that schema

@@ -115,7 +115,7 @@ export function judgeBackup(f: BackupFileFacts, timeFrom: TimeSource = 'mtime'):
       break;
     case 'valid':
       if (g.payloadBytes === 0) reasons.push('the decompressed payload is 0 bytes: a gzip header around nothing, the dump failed');
-      else if (!DUMP_COMPLETE.test(g.tail)) reasons.push("the payload does not end with pg_dump's \"dump complete\" line: the dump was cut short");
+      else if (!DUMP_COMPLETE.test(g.tail)) reasons.push('the payload does not end with pg_dump\'s "dump complete" line: the dump was cut short');
       break;
     default: {
       const never: never = g;
@@ -232,7 +232,14 @@ export function formatBytes(n: number): string {
 export function formatBackupAudit(a: BackupAudit): string[] {
   const rows: string[][] = [['TIME (UTC)', 'SIZE', 'GZIP -T', 'PAYLOAD', 'VERDICT', 'FILE']];
   for (const f of a.files) {
-    rows.push([f.at.slice(0, 19).replace('T', ' '), formatBytes(f.bytes), f.gzipValid === null ? '?' : f.gzipValid ? 'valid' : 'INVALID', formatBytes(f.payloadBytes), f.verdict === 'good' ? 'good' : 'BROKEN', f.name]);
+    rows.push([
+      f.at.slice(0, 19).replace('T', ' '),
+      formatBytes(f.bytes),
+      f.gzipValid === null ? '?' : f.gzipValid ? 'valid' : 'INVALID',
+      formatBytes(f.payloadBytes),
+      f.verdict === 'good' ? 'good' : 'BROKEN',
+      f.name,
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  '));

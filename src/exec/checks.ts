@@ -29,7 +29,10 @@ function clip(s: string, n = 300): string {
 /** Judges query rows against an expect clause. Pure. */
 export function judgeRows(expect: SqlExpect | undefined, rows: readonly Record<string, unknown>[], fields: readonly { name: string }[]): CheckResult {
   const first = fields[0]?.name;
-  const sample = rows.slice(0, 5).map((r) => (fields.length === 1 && first ? show(r[first]) : fields.map((f) => `${f.name}=${show(r[f.name])}`).join(' '))).join('; ');
+  const sample = rows
+    .slice(0, 5)
+    .map((r) => (fields.length === 1 && first ? show(r[first]) : fields.map((f) => `${f.name}=${show(r[f.name])}`).join(' ')))
+    .join('; ');
   const observed = `${rows.length} row(s)${rows.length > 0 ? `: ${clip(sample)}${rows.length > 5 ? '; …' : ''}` : ''}`;
   if (!expect) return { outcome: 'passed', observed, expected: 'any result' };
   switch (expect.kind) {
@@ -63,7 +66,12 @@ export function judgeRows(expect: SqlExpect | undefined, rows: readonly Record<s
 export function judgeCommand(step: Extract<BoundStep, { kind: 'command' }>, run: CommandRun): CheckResult {
   const ex = step.expect ?? {};
   const wantCode = ex.exit_code ?? 0;
-  const expected = [`exit ${wantCode}`, ex.stdout_pattern ? `stdout /${ex.stdout_pattern}/` : '', ex.stdout_not_pattern ? `stdout not /${ex.stdout_not_pattern}/` : '', ex.stderr_pattern ? `stderr /${ex.stderr_pattern}/` : '']
+  const expected = [
+    `exit ${wantCode}`,
+    ex.stdout_pattern ? `stdout /${ex.stdout_pattern}/` : '',
+    ex.stdout_not_pattern ? `stdout not /${ex.stdout_not_pattern}/` : '',
+    ex.stderr_pattern ? `stderr /${ex.stderr_pattern}/` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   if (run.spawnError && step.optionalTool && /ENOENT/.test(run.spawnError)) {
@@ -104,7 +112,13 @@ async function userName(uid: number): Promise<string> {
 /** Runs a file check. */
 export async function checkFile(step: Extract<BoundStep, { kind: 'file' }>): Promise<CheckResult> {
   const c = step.checks;
-  const wants = [c.exists === false ? 'absent' : 'exists', c.type ?? '', c.not_world_writable ? 'not world-writable' : '', c.owner ? `owner ${c.owner}` : '', c.sha256 ? `sha256 ${c.sha256.slice(0, 12)}…` : '']
+  const wants = [
+    c.exists === false ? 'absent' : 'exists',
+    c.type ?? '',
+    c.not_world_writable ? 'not world-writable' : '',
+    c.owner ? `owner ${c.owner}` : '',
+    c.sha256 ? `sha256 ${c.sha256.slice(0, 12)}…` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   const st = await stat(step.path).catch(() => null);

@@ -120,7 +120,10 @@ export async function rehearsalEffects(target: TargetAddress): Promise<Effects> 
       if (!copy) {
         n += 1;
         copy = join(dir, `${n}-${basename(step.file)}`);
-        const ok = await copyFile(step.file, copy).then(() => true, () => false);
+        const ok = await copyFile(step.file, copy).then(
+          () => true,
+          () => false,
+        );
         if (!ok) return { outcome: 'failed', observed: `${step.file} does not exist or cannot be read`, expected: `a patchable ${step.file}` };
         copies.set(step.file, copy);
       }
@@ -141,7 +144,11 @@ export async function rehearsalEffects(target: TargetAddress): Promise<Effects> 
       if (r.kind !== 'ok') return { outcome: 'failed', observed: r.message, expected: `a verified archive of ${step.schema}` };
       // later checks of the archive's path (a post-verify "archive is kept") look at this copy
       copies.set(step.to, to);
-      return { outcome: 'passed', observed: `rehearsed: ${r.info.bytes} bytes, ${r.info.entries} entries, ${r.info.tableData} tables' data (a temporary archive, deleted after the rehearsal)`, expected: `a verified archive of ${step.schema}` };
+      return {
+        outcome: 'passed',
+        observed: `rehearsed: ${r.info.bytes} bytes, ${r.info.entries} entries, ${r.info.tableData} tables' data (a temporary archive, deleted after the rehearsal)`,
+        expected: `a verified archive of ${step.schema}`,
+      };
     },
     async restore(step) {
       return { outcome: 'passed', skipped: true, observed: `not rehearsed: a restore from ${step.from} would change the target`, expected: '' };

@@ -92,16 +92,16 @@ export async function removeStaleTemps(path: string): Promise<number> {
   let n = 0;
   for (const name of names) {
     if (!name.startsWith(prefix) || !/^[0-9a-f]{8}$/.test(name.slice(prefix.length))) continue;
-    await unlink(join(dirname(path), name)).then(() => (n += 1), () => undefined);
+    await unlink(join(dirname(path), name)).then(
+      () => (n += 1),
+      () => undefined,
+    );
   }
   return n;
 }
 
 /** What reverting a recorded patch did. */
-export type RevertOutcome =
-  | { readonly kind: 'reverted' }
-  | { readonly kind: 'already_reverted' }
-  | { readonly kind: 'failed'; readonly message: string };
+export type RevertOutcome = { readonly kind: 'reverted' } | { readonly kind: 'already_reverted' } | { readonly kind: 'failed'; readonly message: string };
 
 /**
  * Puts a file a patch step changed back to its recorded content: the file must hold exactly

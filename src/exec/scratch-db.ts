@@ -46,7 +46,16 @@ const quoteIdent = (s: string): string => `"${s.replace(/"/g, '""')}"`;
 async function tool(argv: string[], t: TargetAddress, what: string): Promise<void> {
   const r = await runCommand(argv, toolEnv(t), ARCHIVE_TIMEOUT_MS);
   if (r.spawnError || r.exitCode !== 0) {
-    const why = r.spawnError ? `cannot run ${argv[0]}: ${r.spawnError}` : `${argv[0]} exit ${r.exitCode}: ${r.stderr.trim().split('\n').find((l) => /ERROR|error|FATAL/.test(l)) ?? r.stderr.trim().split('\n')[0] ?? ''}`;
+    const why = r.spawnError
+      ? `cannot run ${argv[0]}: ${r.spawnError}`
+      : `${argv[0]} exit ${r.exitCode}: ${
+          r.stderr
+            .trim()
+            .split('\n')
+            .find((l) => /ERROR|error|FATAL/.test(l)) ??
+          r.stderr.trim().split('\n')[0] ??
+          ''
+        }`;
     throw new CheckError(`cannot make the scratch copy (${what}): ${why}`);
   }
 }

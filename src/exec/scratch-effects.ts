@@ -43,18 +43,24 @@ export async function scratchEffects(scratch: TargetAddress): Promise<ScratchEff
   let n = 0;
   let pass = 1;
   const swap = (s: string): string => files.get(s)?.copy ?? archives.get(s) ?? s;
-  const unswap = (text: string): string => [...files.entries()].reduce((t, [real, f]) => t.split(f.copy).join(real), [...archives.entries()].reduce((t, [real, tmp]) => t.split(tmp).join(real), text));
+  const unswap = (text: string): string =>
+    [...files.entries()].reduce(
+      (t, [real, f]) => t.split(f.copy).join(real),
+      [...archives.entries()].reduce((t, [real, tmp]) => t.split(tmp).join(real), text),
+    );
 
-  const command = (changes: boolean): Effects['command'] => async (step, libpq) => {
-    if (changes && !step.rehearse) {
-      notRun.push(`command "${step.name}" (${step.argv.join(' ')})`);
-      return { outcome: 'passed', skipped: true, observed: 'not run by dotctl test: the DOT does not mark this command safe to rehearse, so the proof does not cover it', expected: '' };
-    }
-    const argv = step.argv.map(swap);
-    const env = Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, swap(v)]));
-    const r = judgeCommand(step, await runCommand(argv, { ...baseEnv(), ...libpq, ...env }, step.timeoutMs));
-    return { ...r, observed: unswap(r.observed) };
-  };
+  const command =
+    (changes: boolean): Effects['command'] =>
+    async (step, libpq) => {
+      if (changes && !step.rehearse) {
+        notRun.push(`command "${step.name}" (${step.argv.join(' ')})`);
+        return { outcome: 'passed', skipped: true, observed: 'not run by dotctl test: the DOT does not mark this command safe to rehearse, so the proof does not cover it', expected: '' };
+      }
+      const argv = step.argv.map(swap);
+      const env = Object.fromEntries(Object.entries(step.env).map(([k, v]) => [k, swap(v)]));
+      const r = judgeCommand(step, await runCommand(argv, { ...baseEnv(), ...libpq, ...env }, step.timeoutMs));
+      return { ...r, observed: unswap(r.observed) };
+    };
 
   const base = (changes: boolean): Effects => ({
     kind: 'rehearsal',
@@ -107,7 +113,10 @@ export async function scratchEffects(scratch: TargetAddress): Promise<ScratchEff
         if (files.has(p)) continue;
         n += 1;
         const copy = join(dir, `${n}-${basename(p)}`);
-        const ok = await copyFile(p, copy).then(() => true, () => false);
+        const ok = await copyFile(p, copy).then(
+          () => true,
+          () => false,
+        );
         if (!ok) return `${p} does not exist or cannot be read`;
         files.set(p, { copy, text: await readFile(copy, 'utf8') });
       }
@@ -124,7 +133,9 @@ export async function scratchEffects(scratch: TargetAddress): Promise<ScratchEff
         if (now === null) out.push(`- file ${real}: missing after the rollback`);
         else if (now !== f.text) {
           const sha = await fileSha256(f.copy);
-          out.push(`~ file ${real}: not as before after the rollback (sha256 now ${sha.slice(0, 12)}…):\n${createTwoFilesPatch(`${real} (before)`, `${real} (after the rollback)`, f.text, now, '', '', { context: 1 }).split('\n').slice(2).join('\n').trimEnd()}`);
+          out.push(
+            `~ file ${real}: not as before after the rollback (sha256 now ${sha.slice(0, 12)}…):\n${createTwoFilesPatch(`${real} (before)`, `${real} (after the rollback)`, f.text, now, '', '', { context: 1 }).split('\n').slice(2).join('\n').trimEnd()}`,
+          );
         }
       }
       return out;

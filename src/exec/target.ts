@@ -111,7 +111,7 @@ export async function readServerIdentity(client: TargetClient): Promise<ServerId
       { cause: err, context: { pgCode: e.code } },
     );
   }
-  if (!row) throw new CheckError('cannot read the target server\'s identity: current_database() is not in pg_database; check --target');
+  if (!row) throw new CheckError("cannot read the target server's identity: current_database() is not in pg_database; check --target");
   return { systemIdentifier: String(row.sysid), databaseOid: Number(row.dboid), databaseName: String(row.dbname) };
 }
 
@@ -145,11 +145,7 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /** Opens a session, sets timeouts, runs `fn`, always closes. */
-export async function withTarget<T>(
-  address: TargetAddress,
-  timeouts: { lockTimeoutMs?: number; statementTimeoutMs?: number },
-  fn: (session: TargetSession) => Promise<T>,
-): Promise<T> {
+export async function withTarget<T>(address: TargetAddress, timeouts: { lockTimeoutMs?: number; statementTimeoutMs?: number }, fn: (session: TargetSession) => Promise<T>): Promise<T> {
   const { default: pg } = await import('pg');
   const client = new pg.Client(
     address.url !== undefined
@@ -200,11 +196,7 @@ export async function readTargetTime(address: TargetAddress): Promise<string> {
 }
 
 /** Runs `fn` in a transaction: COMMIT on success unless `rollback` is set, ROLLBACK on error. */
-export async function withTransaction<T>(
-  client: TargetClient,
-  opts: { readOnly?: boolean; rollback?: boolean },
-  fn: () => Promise<T>,
-): Promise<T> {
+export async function withTransaction<T>(client: TargetClient, opts: { readOnly?: boolean; rollback?: boolean }, fn: () => Promise<T>): Promise<T> {
   await client.query(opts.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
   let result: T;
   try {
@@ -235,13 +227,15 @@ export async function withAdvisoryLock<T>(client: TargetClient, fingerprint: str
     const r = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
     if (r.rows[0]?.ok === true) break;
     if (Date.now() >= deadline) {
-      const holder = await client.query(
-        `SELECT a.pid, a.application_name, a.backend_start::text AS since, a.client_addr::text AS addr
+      const holder = await client
+        .query(
+          `SELECT a.pid, a.application_name, a.backend_start::text AS since, a.client_addr::text AS addr
            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
           WHERE l.locktype = 'advisory' AND l.granted
             AND ((l.classid::bigint << 32) | l.objid::bigint) = ($1::bigint & x'FFFFFFFFFFFFFFFF'::bigint) LIMIT 1`,
-        [key],
-      ).catch(() => ({ rows: [] as Record<string, unknown>[] }));
+          [key],
+        )
+        .catch(() => ({ rows: [] as Record<string, unknown>[] }));
       const h = holder.rows[0];
       throw new TargetBusyError(
         `another apply holds the lock on ${label}${h ? ` (backend pid ${String(h.pid)}, ${String(h.application_name)}, since ${String(h.since)})` : ''}; wait for it to finish and try again`,

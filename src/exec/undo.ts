@@ -30,5 +30,9 @@ export async function undoPatch(p: PatchedFile): Promise<CheckResult> {
 export async function undoArchive(path: string, sha256: string): Promise<CheckResult> {
   const d = await discardArchive(path, sha256).catch((err: Error) => ({ kind: 'failed' as const, message: err.message }));
   if (d.kind === 'failed') return { outcome: 'failed', observed: d.message, expected: `the unused archive ${path} removed` };
-  return { outcome: 'passed', observed: d.kind === 'discarded' ? `removed the unused archive ${path} (the change it guarded did not commit)` : `${path} is already gone`, expected: `the unused archive ${path} removed` };
+  return {
+    outcome: 'passed',
+    observed: d.kind === 'discarded' ? `removed the unused archive ${path} (the change it guarded did not commit)` : `${path} is already gone`,
+    expected: `the unused archive ${path} removed`,
+  };
 }

@@ -28,7 +28,6 @@ export interface GateProposal {
 /** How long a proposal may wait for its apply, from the (signed) time it was made. */
 export const PROPOSAL_TTL_HOURS = 72;
 
-
 /** Companion status for the gate: in the same bundle, applied on the target, or missing. */
 export interface CompanionStatus {
   readonly dotId: string;
@@ -137,7 +136,10 @@ export function decideGate(input: GateInput): GateDecision {
   // `now` is the trusted clock's (the ledger server's or the target's): a signed time beyond the
   // skew after it was made by a clock set forward, and would stretch every TTL judged from it
   if (now !== null && isFutureDated(p.createdAt, now)) {
-    unmet.push({ kind: 'future_dated', message: `proposal ${p.id} is dated ${p.createdAt}, more than ${CLOCK_SKEW_MS / 60_000} min in the future of the trusted clock (${now}); it was made with a clock set forward: propose it again` });
+    unmet.push({
+      kind: 'future_dated',
+      message: `proposal ${p.id} is dated ${p.createdAt}, more than ${CLOCK_SKEW_MS / 60_000} min in the future of the trusted clock (${now}); it was made with a clock set forward: propose it again`,
+    });
   }
   const hashChanged = p.currentHash !== p.hash;
   if (hashChanged) {
@@ -182,7 +184,8 @@ export function decideGate(input: GateInput): GateDecision {
       if (!rejecters.includes(d.actor)) rejecters.push(d.actor);
       continue;
     }
-    if (now !== null && isFutureDated(d.at, now)) counted(`${d.actor}'s approval is dated ${d.at}, more than ${CLOCK_SKEW_MS / 60_000} min in the future of the trusted clock (${now}); it was signed with a clock set forward and does not count`);
+    if (now !== null && isFutureDated(d.at, now))
+      counted(`${d.actor}'s approval is dated ${d.at}, more than ${CLOCK_SKEW_MS / 60_000} min in the future of the trusted clock (${now}); it was signed with a clock set forward and does not count`);
     else if (d.actor === p.createdBy) counted(`${d.actor} proposed it and may not approve it`);
     else if (d.hashSigned !== p.currentHash) counted(`${d.actor} approved hash ${d.hashSigned.slice(0, 12)}…, not the current one`);
     else if (now !== null && now >= addHours(d.at, req.approvalTtlHours)) counted(`${d.actor}'s approval expired at ${addHours(d.at, req.approvalTtlHours)}`);
@@ -232,10 +235,7 @@ export function groupShortfalls(req: GateRequirements, approvers: readonly strin
     const counted = approvers.filter((a) => members.includes(a));
     if (counted.length >= g.min) continue;
     const from = g.sources.length > 0 ? ` (${g.sources.join(', ')})` : '';
-    const who =
-      members.length === 0
-        ? `no enabled reviewer belongs to group ${g.group}; add ${g.group} to the groups: of a reviewer in the identities file`
-        : `members: ${members.join(', ')}`;
+    const who = members.length === 0 ? `no enabled reviewer belongs to group ${g.group}; add ${g.group} to the groups: of a reviewer in the identities file` : `members: ${members.join(', ')}`;
     out.push({
       kind: 'group_approvals_missing',
       message: `control group ${g.group}${from}: ${g.min} approval(s) from its members required, ${counted.length} valid (${g.min - counted.length} missing)${counted.length > 0 ? `; approved by ${counted.join(', ')}` : ''}; ${who}`,

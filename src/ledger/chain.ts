@@ -144,9 +144,7 @@ export interface ChainProgress {
 export const CHAIN_START: ChainProgress = { rows: 0, last: null };
 
 /** One step of verification: the progress after `row`, or the verdict naming why it breaks the chain. */
-export type ChainStep =
-  | { readonly kind: 'ok'; readonly progress: ChainProgress }
-  | { readonly kind: 'broken'; readonly verdict: Extract<ChainVerdict, { kind: 'broken' }> };
+export type ChainStep = { readonly kind: 'ok'; readonly progress: ChainProgress } | { readonly kind: 'broken'; readonly verdict: Extract<ChainVerdict, { kind: 'broken' }> };
 
 /**
  * Checks one row against the progress so far. Order matters: a seq gap (deleted row) is
@@ -174,11 +172,7 @@ export function checkRow(progress: ChainProgress, row: LogRow): ChainStep {
       return broken(row.seq, 'bad_genesis', `row 1 does not start from the genesis hash, so the front of the log was replaced`);
     }
   } else if (row.prevHash !== last.hash) {
-    return broken(
-      row.seq,
-      'broken_link',
-      `row ${row.seq} does not link to row ${last.seq} (its prev_hash is not row ${last.seq}'s hash), so a row was inserted, reordered or rewritten there`,
-    );
+    return broken(row.seq, 'broken_link', `row ${row.seq} does not link to row ${last.seq} (its prev_hash is not row ${last.seq}'s hash), so a row was inserted, reordered or rewritten there`);
   }
   if (hashRow(row.prevHash, row) !== row.hash) {
     return broken(row.seq, 'hash_mismatch', `row ${row.seq} was edited after it was written (its content no longer matches its hash)`);

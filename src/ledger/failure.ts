@@ -59,9 +59,9 @@ export function ledgerFailure(spec: string, access: LedgerAccess, err: unknown):
     : pg
       ? access === 'open'
         ? 'check that PostgreSQL is running, that the URL and role are right, or point --ledger elsewhere'
-        : 'check the database and the role\'s privileges, or point --ledger elsewhere'
+        : "check the database and the role's privileges, or point --ledger elsewhere"
       : access === 'read'
-        ? 'check --ledger and the file\'s permissions'
+        ? "check --ledger and the file's permissions"
         : 'fix its permissions or point --ledger elsewhere';
   const verb = access === 'write' ? 'write' : access === 'read' ? 'read' : 'open';
   return new LedgerError(`cannot ${verb} the ledger ${name} (${reason}); ${wayOut}`, {
@@ -74,32 +74,29 @@ export function ledgerFailure(spec: string, access: LedgerAccess, err: unknown):
 /** The ledger a read command named does not exist yet (exit 2); nothing was created. */
 export function ledgerMissing(spec: string, why: string): InputError {
   const name = displayLedger(spec);
-  return new InputError(
-    `no ledger at ${name} yet (${why}); nothing has been proposed there, so check --ledger (or DOTCTL_LEDGER)`,
-    { code: 'LEDGER_MISSING', context: { ledger: name } },
-  );
+  return new InputError(`no ledger at ${name} yet (${why}); nothing has been proposed there, so check --ledger (or DOTCTL_LEDGER)`, { code: 'LEDGER_MISSING', context: { ledger: name } });
 }
 
 /** A proposal id the ledger does not hold (exit 2). */
 export function unknownProposal(spec: string, id: string): InputError {
-  return new InputError(
-    `unknown proposal ${JSON.stringify(id)} in the ledger ${displayLedger(spec)}; list proposals with \`dotctl proposals\``,
-    { code: 'UNKNOWN_PROPOSAL', context: { proposal: id } },
-  );
+  return new InputError(`unknown proposal ${JSON.stringify(id)} in the ledger ${displayLedger(spec)}; list proposals with \`dotctl proposals\``, {
+    code: 'UNKNOWN_PROPOSAL',
+    context: { proposal: id },
+  });
 }
 
 /** A proposal id that is already stored (exit 2). */
 export function duplicateProposal(spec: string, id: string): InputError {
-  return new InputError(
-    `proposal ${JSON.stringify(id)} is already in the ledger ${displayLedger(spec)}; look at it with \`dotctl status ${id}\``,
-    { code: 'DUPLICATE_PROPOSAL', context: { proposal: id } },
-  );
+  return new InputError(`proposal ${JSON.stringify(id)} is already in the ledger ${displayLedger(spec)}; look at it with \`dotctl status ${id}\``, {
+    code: 'DUPLICATE_PROPOSAL',
+    context: { proposal: id },
+  });
 }
 
 /** The ledger was written by a newer dotctl (exit 7). */
 export function ledgerTooNew(spec: string, found: number, known: number): LedgerError {
-  return new LedgerError(
-    `the ledger ${displayLedger(spec)} has schema version ${found} but this dotctl knows only up to ${known}; upgrade dotctl`,
-    { code: 'LEDGER_TOO_NEW', context: { found, known } },
-  );
+  return new LedgerError(`the ledger ${displayLedger(spec)} has schema version ${found} but this dotctl knows only up to ${known}; upgrade dotctl`, {
+    code: 'LEDGER_TOO_NEW',
+    context: { found, known },
+  });
 }

@@ -38,7 +38,6 @@ import {
   type StoredProposal,
 } from './rows.js';
 
-
 /** How to open an in-memory ledger. */
 export interface MemoryLedgerOptions {
   /** Create the named ledger when missing; otherwise a missing one is an InputError. Default true. */
@@ -164,11 +163,7 @@ export class MemoryLedger implements LedgerStore {
 
   /** Lists proposals (optionally in one state), oldest first. */
   async listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]> {
-    return this.read(() =>
-      [...this.db.proposals.values()]
-        .filter((p) => state === undefined || p.state === state)
-        .sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id)),
-    );
+    return this.read(() => [...this.db.proposals.values()].filter((p) => state === undefined || p.state === state).sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id)));
   }
 
   /** Stores a decision and its event; an unknown proposal is an InputError. */
@@ -203,12 +198,7 @@ export class MemoryLedger implements LedgerStore {
   }
 
   /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */
-  async transitionProposal(
-    id: string,
-    from: readonly ProposalState[],
-    to: ProposalState,
-    event: NewLogEvent,
-  ): Promise<LogRow | null> {
+  async transitionProposal(id: string, from: readonly ProposalState[], to: ProposalState, event: NewLogEvent): Promise<LogRow | null> {
     checkProposalState(to);
     return this.write(() => {
       const current = this.db.proposals.get(id);

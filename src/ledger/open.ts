@@ -37,11 +37,7 @@ export async function openLedger(spec: string, options: OpenLedgerOptions = {}):
 }
 
 /** Opens the ledger, runs `fn` with it and closes it whatever happens. */
-export async function withLedger<T>(
-  spec: string,
-  options: OpenLedgerOptions,
-  fn: (ledger: LedgerStore) => Promise<T>,
-): Promise<T> {
+export async function withLedger<T>(spec: string, options: OpenLedgerOptions, fn: (ledger: LedgerStore) => Promise<T>): Promise<T> {
   const ledger = await openLedger(spec, options);
   try {
     return await fn(ledger);

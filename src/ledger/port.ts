@@ -53,12 +53,7 @@ export interface LedgerStore {
    * Compare-and-set of a proposal's state with its event, atomically: returns null (and writes
    * nothing) when the current state is not one of `from`.
    */
-  transitionProposal(
-    id: string,
-    from: readonly ProposalState[],
-    to: ProposalState,
-    event: NewLogEvent,
-  ): Promise<LogRow | null>;
+  transitionProposal(id: string, from: readonly ProposalState[], to: ProposalState, event: NewLogEvent): Promise<LogRow | null>;
   /** Stores a reviewer's admission of a DOT's content and its `admitted` event atomically. */
   addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow>;
   /** Lists admissions (of one DOT, or all) in the order they were made. */

@@ -10,17 +10,7 @@ import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifyRawBatches, type RawLogRow } from './verify-fast.js';
-import type {
-  AdmissionRecord,
-  ChainVerdict,
-  DecisionRecord,
-  LedgerStore,
-  LogFilter,
-  LogRow,
-  NewLogEvent,
-  ProposalRecord,
-  ProposalState,
-} from './port.js';
+import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState } from './port.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -53,7 +43,6 @@ const LOCK_WRITE = 2;
 
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations.js';
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations.js';
-
 
 /** How to open a PostgreSQL ledger. */
 export interface PostgresLedgerOptions {
@@ -123,10 +112,7 @@ async function migrate(client: pg.PoolClient, url: string): Promise<void> {
     for (const m of PG_MIGRATIONS) {
       if (m.version <= v) continue;
       await client.query(m.sql);
-      await client.query(`INSERT INTO ${PG_SCHEMA}.schema_version (version, description) VALUES ($1, $2)`, [
-        m.version,
-        m.description,
-      ]);
+      await client.query(`INSERT INTO ${PG_SCHEMA}.schema_version (version, description) VALUES ($1, $2)`, [m.version, m.description]);
     }
     await client.query('COMMIT');
   } catch (err) {
@@ -233,11 +219,7 @@ export class PostgresLedger implements LedgerStore {
 
   /** Lists proposals (optionally in one state), oldest first. */
   async listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]> {
-    const r = await this.read(() =>
-      state === undefined
-        ? this.pool.query<StoredProposal>(SQL.proposals)
-        : this.pool.query<StoredProposal>(SQL.proposalsIn, [state]),
-    );
+    const r = await this.read(() => (state === undefined ? this.pool.query<StoredProposal>(SQL.proposals) : this.pool.query<StoredProposal>(SQL.proposalsIn, [state])));
     return r.rows.map(toProposal);
   }
 
@@ -268,19 +250,12 @@ export class PostgresLedger implements LedgerStore {
 
   /** Lists admissions (of one DOT, or all) in the order they were made. */
   async listAdmissions(dotId?: string): Promise<readonly AdmissionRecord[]> {
-    const r = await this.read(() =>
-      dotId === undefined ? this.pool.query<StoredAdmission>(SQL.admissions) : this.pool.query<StoredAdmission>(SQL.admissionsOf, [dotId]),
-    );
+    const r = await this.read(() => (dotId === undefined ? this.pool.query<StoredAdmission>(SQL.admissions) : this.pool.query<StoredAdmission>(SQL.admissionsOf, [dotId])));
     return r.rows.map(toAdmission);
   }
 
   /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */
-  async transitionProposal(
-    id: string,
-    from: readonly ProposalState[],
-    to: ProposalState,
-    event: NewLogEvent,
-  ): Promise<LogRow | null> {
+  async transitionProposal(id: string, from: readonly ProposalState[], to: ProposalState, event: NewLogEvent): Promise<LogRow | null> {
     checkProposalState(to);
     return this.write(async (c) => {
       // Writers already queue on the advisory lock; FOR UPDATE keeps the CAS right on its own too.

@@ -9,60 +9,16 @@ import { LOG_EVENT_KINDS, PROPOSAL_STATES } from './port.js';
 import type { AdmissionRecord, DecisionRecord, FrozenContent, LogEventKind, LogFilter, LogRow, ProposalRecord, ProposalState } from './port.js';
 
 /** Columns of dot_action_log in insert/select order. */
-export const LOG_COLUMNS = [
-  'seq',
-  'at',
-  'actor',
-  'event',
-  'proposal_id',
-  'dot_id',
-  'action_code',
-  'proposal_hash',
-  'outcome',
-  'detail',
-  'prev_hash',
-  'hash',
-] as const;
+export const LOG_COLUMNS = ['seq', 'at', 'actor', 'event', 'proposal_id', 'dot_id', 'action_code', 'proposal_hash', 'outcome', 'detail', 'prev_hash', 'hash'] as const;
 
 /** Columns of dot_proposals in insert/select order. */
-export const PROPOSAL_COLUMNS = [
-  'id',
-  'dot_ids',
-  'params',
-  'target_fingerprint',
-  'canonical',
-  'hash',
-  'state',
-  'created_by',
-  'created_at',
-  'expires_at',
-  'signature',
-  'content',
-] as const;
+export const PROPOSAL_COLUMNS = ['id', 'dot_ids', 'params', 'target_fingerprint', 'canonical', 'hash', 'state', 'created_by', 'created_at', 'expires_at', 'signature', 'content'] as const;
 
 /** Columns of dot_decisions (besides its surrogate key) in insert/select order. */
-export const DECISION_COLUMNS = [
-  'proposal_id',
-  'kind',
-  'hash_signed',
-  'actor',
-  'signature',
-  'comment',
-  'at',
-  'expires_at',
-] as const;
+export const DECISION_COLUMNS = ['proposal_id', 'kind', 'hash_signed', 'actor', 'signature', 'comment', 'at', 'expires_at'] as const;
 
 /** Columns of dot_admissions (besides its surrogate key) in insert/select order. */
-export const ADMISSION_COLUMNS = [
-  'dot_id',
-  'version',
-  'content_hash',
-  'file_hashes',
-  'actor',
-  'signature',
-  'at',
-  'comment',
-] as const;
+export const ADMISSION_COLUMNS = ['dot_id', 'version', 'content_hash', 'file_hashes', 'actor', 'signature', 'at', 'comment'] as const;
 
 /** A dot_action_log row as a driver returns it (seq may come back as text from bigint). */
 export interface StoredLogRow {
@@ -155,20 +111,7 @@ function parseObject(text: string): Record<string, unknown> {
 
 /** The values of a sealed LogRow in LOG_COLUMNS order. */
 export function logRowValues(row: LogRow, detailJson: string): readonly (string | number | null)[] {
-  return [
-    row.seq,
-    row.at,
-    row.actor,
-    row.event,
-    row.proposalId,
-    row.dotId,
-    row.actionCode,
-    row.proposalHash,
-    row.outcome,
-    detailJson,
-    row.prevHash,
-    row.hash,
-  ];
+  return [row.seq, row.at, row.actor, row.event, row.proposalId, row.dotId, row.actionCode, row.proposalHash, row.outcome, detailJson, row.prevHash, row.hash];
 }
 
 /** Maps a stored proposal to a ProposalRecord. */

@@ -11,17 +11,7 @@ import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifySqliteChain, type ParallelVerifyOptions } from './verify-parallel.js';
-import type {
-  AdmissionRecord,
-  ChainVerdict,
-  DecisionRecord,
-  LedgerStore,
-  LogFilter,
-  LogRow,
-  NewLogEvent,
-  ProposalRecord,
-  ProposalState,
-} from './port.js';
+import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState } from './port.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -46,7 +36,6 @@ import {
 
 export { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from './sqlite-migrations.js';
-
 
 /** How to open a SQLite ledger. */
 export interface SqliteLedgerOptions {
@@ -137,10 +126,7 @@ function checkVersion(path: string, v: number | null): void {
   if (v === null) throw ledgerMissing(path, 'the file holds no dotctl ledger');
   if (v > SQLITE_SCHEMA_VERSION) throw ledgerTooNew(path, v, SQLITE_SCHEMA_VERSION);
   if (v < SQLITE_SCHEMA_VERSION) {
-    throw new LedgerError(
-      `the ledger ${path} is at schema version ${v} and needs version ${SQLITE_SCHEMA_VERSION}; open it once for writing to migrate it`,
-      { code: 'LEDGER_NEEDS_MIGRATION' },
-    );
+    throw new LedgerError(`the ledger ${path} is at schema version ${v} and needs version ${SQLITE_SCHEMA_VERSION}; open it once for writing to migrate it`, { code: 'LEDGER_NEEDS_MIGRATION' });
   }
 }
 
@@ -170,20 +156,14 @@ function prepareStatements(db: Database.Database) {
   return {
     head: db.prepare<[], ChainHead>('SELECT seq, hash FROM dot_action_log ORDER BY seq DESC LIMIT 1'),
     insertLog: db.prepare(`INSERT INTO dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`),
-    batch: db.prepare<[number, number], StoredLogRow>(
-      `SELECT ${cols(LOG_COLUMNS)} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`,
-    ),
+    batch: db.prepare<[number, number], StoredLogRow>(`SELECT ${cols(LOG_COLUMNS)} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`),
     insertProposal: db.prepare(`INSERT INTO dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`),
     proposal: db.prepare<[string], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE id = ?`),
     proposals: db.prepare<[], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals ORDER BY created_at, id`),
-    proposalsIn: db.prepare<[string], StoredProposal>(
-      `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE state = ? ORDER BY created_at, id`,
-    ),
+    proposalsIn: db.prepare<[string], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE state = ? ORDER BY created_at, id`),
     setState: db.prepare<[string, string]>('UPDATE dot_proposals SET state = ? WHERE id = ?'),
     insertDecision: db.prepare(`INSERT INTO dot_decisions (${cols(DECISION_COLUMNS)}) VALUES (${marks(DECISION_COLUMNS)})`),
-    decisions: db.prepare<[string], StoredDecision>(
-      `SELECT ${cols(DECISION_COLUMNS)} FROM dot_decisions WHERE proposal_id = ? ORDER BY id`,
-    ),
+    decisions: db.prepare<[string], StoredDecision>(`SELECT ${cols(DECISION_COLUMNS)} FROM dot_decisions WHERE proposal_id = ? ORDER BY id`),
     insertAdmission: db.prepare(`INSERT INTO dot_admissions (${cols(ADMISSION_COLUMNS)}) VALUES (${marks(ADMISSION_COLUMNS)})`),
     admissions: db.prepare<[], StoredAdmission>(`SELECT ${cols(ADMISSION_COLUMNS)} FROM dot_admissions ORDER BY id`),
     admissionsOf: db.prepare<[string], StoredAdmission>(`SELECT ${cols(ADMISSION_COLUMNS)} FROM dot_admissions WHERE dot_id = ? ORDER BY id`),
@@ -291,12 +271,7 @@ export class SqliteLedger implements LedgerStore {
   }
 
   /** Compare-and-set of a proposal's state with its event; null when the state is not in `from`. */
-  async transitionProposal(
-    id: string,
-    from: readonly ProposalState[],
-    to: ProposalState,
-    event: NewLogEvent,
-  ): Promise<LogRow | null> {
+  async transitionProposal(id: string, from: readonly ProposalState[], to: ProposalState, event: NewLogEvent): Promise<LogRow | null> {
     checkProposalState(to);
     return this.write(() => {
       const current = this.stmts.proposal.get(id);

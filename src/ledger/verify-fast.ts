@@ -63,8 +63,7 @@ function fastHashHolds(r: RawLogRow, seq: number, prev: string, env: EnvelopeTex
     return false;
   }
   const input =
-    `${prev}\n{"action_code":${ac},"actor":${actor},"at":${at},"detail":${detail},"dot_id":${did},"event":${event},` +
-    `"outcome":${outcome},"proposal_hash":${ph},"proposal_id":${pid},"seq":${seq}}`;
+    `${prev}\n{"action_code":${ac},"actor":${actor},"at":${at},"detail":${detail},"dot_id":${did},"event":${event},` + `"outcome":${outcome},"proposal_hash":${ph},"proposal_id":${pid},"seq":${seq}}`;
   return sha256Hex(input) === r[11];
 }
 

@@ -43,9 +43,7 @@ export async function verifySqliteChain(db: Database.Database, options: Parallel
   // Ranges (bounds[i], bounds[i+1]] over seq; the first starts where verifyChain starts (seq > 0),
   // the last has no upper bound, so together they hold exactly the rows verifyChain reads.
   const bounds = Array.from({ length: workers }, (_, i) => Math.floor((max * i) / workers));
-  const reports = await Promise.all(
-    bounds.map((from, i) => runWorker(url, { path, from, to: i + 1 < workers ? (bounds[i + 1] as number) : null, batch: WORKER_BATCH })),
-  );
+  const reports = await Promise.all(bounds.map((from, i) => runWorker(url, { path, from, to: i + 1 < workers ? (bounds[i + 1] as number) : null, batch: WORKER_BATCH })));
   const { progress, resumeAt } = joinRanges(reports);
   // Workers that saw fewer rows than are here (another file?) prove nothing: all in this thread.
   if (resumeAt < 0 && progress.rows < n) return verifyRawBatches(batchesAfter(db, 0));

@@ -27,12 +27,7 @@ export class DotctlError extends Error {
   readonly exitCode: ExitCode;
   readonly context: ErrorContext;
 
-  constructor(
-    code: string,
-    exitCode: ExitCode,
-    message: string,
-    options: { context?: ErrorContext; cause?: unknown } = {},
-  ) {
+  constructor(code: string, exitCode: ExitCode, message: string, options: { context?: ErrorContext; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -67,12 +62,7 @@ export class SpecError extends DotctlError {
   constructor(problems: readonly Problem[]) {
     const first = problems[0];
     const head = first ? formatProblem(first) : 'invalid specification';
-    super(
-      'INVALID_SPEC',
-      ExitCode.badInput,
-      problems.length > 1 ? `${head} (and ${problems.length - 1} more problem(s))` : head,
-      { context: { problems } },
-    );
+    super('INVALID_SPEC', ExitCode.badInput, problems.length > 1 ? `${head} (and ${problems.length - 1} more problem(s))` : head, { context: { problems } });
     this.problems = problems;
   }
 }

@@ -77,9 +77,7 @@ export const PROPOSAL_STATES = [
 
 // Compile-time proof that the two lists above name every member of their union.
 type Missing<U, L extends readonly unknown[]> = Exclude<U, L[number]>;
-const listsAreComplete: [Missing<LogEventKind, typeof LOG_EVENT_KINDS> | Missing<ProposalState, typeof PROPOSAL_STATES>] extends [never]
-  ? true
-  : false = true;
+const listsAreComplete: [Missing<LogEventKind, typeof LOG_EVENT_KINDS> | Missing<ProposalState, typeof PROPOSAL_STATES>] extends [never] ? true : false = true;
 void listsAreComplete;
 
 /** An event as the engine hands it to the ledger (seq, hashes are assigned by the store). */
@@ -152,4 +150,3 @@ export interface DecisionRecord {
   readonly at: string;
   readonly expiresAt: string | null;
 }
-

@@ -44,22 +44,23 @@ const SECTION_TITLES: Readonly<Record<Section, string>> = {
   post_verify: 'Post-verify',
 };
 
-
 /**
  * The content the hash is computed over: specs and each DOT's content hash (its exact files, as
  * reviewers admitted them), params, target, rendered steps, gate.
  */
-export function proposalContent(input: ProposalInput, requirements: GateRequirements = gateRequirements(input.dots.map((d) => d.spec), input.laws)): Record<string, unknown> {
+export function proposalContent(
+  input: ProposalInput,
+  requirements: GateRequirements = gateRequirements(
+    input.dots.map((d) => d.spec),
+    input.laws,
+  ),
+): Record<string, unknown> {
   return {
     format: PROPOSAL_FORMAT,
     dots: input.dots.map((d) => ({ id: d.spec.id, version: d.spec.version, content_hash: d.content.hash, spec: d.spec })),
     params: paramsForRecord(input.params),
     target: input.target,
-    steps: input.dots.flatMap((d) =>
-      SECTIONS.flatMap((section) =>
-        d.spec[section].map((step, index) => ({ dot: d.spec.id, section, index, step: bindStep(step, input.params) })),
-      ),
-    ),
+    steps: input.dots.flatMap((d) => SECTIONS.flatMap((section) => d.spec[section].map((step, index) => ({ dot: d.spec.id, section, index, step: bindStep(step, input.params) })))),
     gate: { ...requirements, sources: requirements.sources },
   };
 }
@@ -121,7 +122,9 @@ function renderBoundStep(i: number, s: BoundStep): string {
     case 'patch':
       return `${head} — ${s.reverse ? 'reverse-apply' : 'apply'} the patch${s.diffFile ? ` ${code(s.diffFile)}` : ''} to ${code(s.file)}${s.sha256 ? ` (file sha256 must be ${code(s.sha256)})` : ''}\n\n${fence('diff', s.diff)}`;
     case 'command': {
-      const env = Object.entries(s.env).map(([k, v]) => `${k}=${shellWord(v)} `).join('');
+      const env = Object.entries(s.env)
+        .map(([k, v]) => `${k}=${shellWord(v)} `)
+        .join('');
       const ex = s.expect ?? {};
       const parts = [
         `exit code ${ex.exit_code ?? 0}`,
@@ -234,7 +237,9 @@ function renderDot(d: ValidDot, params: BoundParams): string {
     out.push(`### Registry entry\n\n- artefact: ${r.artefact}\n- name: ${code(bindTemplate(r.name, params))}\n- purpose: ${r.purpose}${r.owner ? `\n- owner: ${r.owner}` : ''}`);
   }
   if (s.timeouts) {
-    out.push(`### Session timeouts\n\n${s.timeouts.lock_timeout_ms ? `- lock_timeout: ${s.timeouts.lock_timeout_ms} ms\n` : ''}${s.timeouts.statement_timeout_ms ? `- statement_timeout: ${s.timeouts.statement_timeout_ms} ms` : ''}`.trimEnd());
+    out.push(
+      `### Session timeouts\n\n${s.timeouts.lock_timeout_ms ? `- lock_timeout: ${s.timeouts.lock_timeout_ms} ms\n` : ''}${s.timeouts.statement_timeout_ms ? `- statement_timeout: ${s.timeouts.statement_timeout_ms} ms` : ''}`.trimEnd(),
+    );
   }
   out.push(`### Steps\n\n${SECTIONS.map((sec) => renderSection(sec, s[sec], params)).join('\n\n')}`);
   return out.join('\n\n');
@@ -248,7 +253,10 @@ function renderEvidence(e: Evidence | null | undefined): string {
 
 /** Renders a proposal. Throws CheckError (the seed's secret-hygiene hard stop) if the text leaks a secret. */
 export function renderProposal(input: ProposalInput): RenderedProposal {
-  const requirements = gateRequirements(input.dots.map((d) => d.spec), input.laws);
+  const requirements = gateRequirements(
+    input.dots.map((d) => d.spec),
+    input.laws,
+  );
   const canonical = canonicalJson(proposalContent(input, requirements));
   const hash = sha256Hex(canonical);
   const ids = input.dots.map((d) => d.spec.id);
@@ -284,7 +292,11 @@ export function renderProposal(input: ProposalInput): RenderedProposal {
   parts.push(`## Laws\n\n${lawSections.join('\n\n')}`);
   const companionsOutside = [...new Set(input.dots.flatMap((d) => d.spec.companions))].filter((c) => !ids.includes(c));
   parts.push(
-    `## Gate requirements\n\n${describeRequirements(requirements).map((l) => `- ${l}`).join('\n')}\n- Companions outside this bundle that must already be applied on the target: ${companionsOutside.length > 0 ? companionsOutside.join(', ') : 'none'}.\n- Built-in hard stop: no secret appears in this proposal (checked when it is rendered).${derived.length > 0 ? `\n- Risk derived from the content (stricter than the label):\n${derived.map((r) => `  - ${r}`).join('\n')}` : ''}`,
+    `## Gate requirements\n\n${describeRequirements(requirements)
+      .map((l) => `- ${l}`)
+      .join(
+        '\n',
+      )}\n- Companions outside this bundle that must already be applied on the target: ${companionsOutside.length > 0 ? companionsOutside.join(', ') : 'none'}.\n- Built-in hard stop: no secret appears in this proposal (checked when it is rendered).${derived.length > 0 ? `\n- Risk derived from the content (stricter than the label):\n${derived.map((r) => `  - ${r}`).join('\n')}` : ''}`,
   );
   parts.push(renderEvidence(input.evidence));
   parts.push(

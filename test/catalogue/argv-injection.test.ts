@@ -12,19 +12,36 @@ const params: Dot['params'] = {
 };
 function spec(): Dot {
   return {
-    id: 'DOT-T-X', version: 1, option: 'A', title: 't', summary: 's', applies_when: 'w', risk: 'reversible', action_code: 'DOT-T-X',
-    laws: ['L1'], companions: [], params, hard_stops: [], pre_check: [], diff: [], rollback: [], post_verify: [],
+    id: 'DOT-T-X',
+    version: 1,
+    option: 'A',
+    title: 't',
+    summary: 's',
+    applies_when: 'w',
+    risk: 'reversible',
+    action_code: 'DOT-T-X',
+    laws: ['L1'],
+    companions: [],
+    params,
+    hard_stops: [],
+    pre_check: [],
+    diff: [],
+    rollback: [],
+    post_verify: [],
   };
 }
 const step = (argv: string[]): Step => ({ kind: 'command', name: 'c', argv }) as Step;
 const bind = (argv: string[], raw: Record<string, string>) => bindStep(step(argv), bindParams([spec()], raw));
 
 test('a text value that would start an argv element with "-" is refused, naming the parameter', () => {
-  assert.throws(() => bind(['ls', '{{label}}'], { label: '--all' }), (e: unknown) => {
-    assert.ok(e instanceof ParamError);
-    assert.match(e.message, /^parameter label value "--all" would start a command argument with "-"/);
-    return true;
-  });
+  assert.throws(
+    () => bind(['ls', '{{label}}'], { label: '--all' }),
+    (e: unknown) => {
+      assert.ok(e instanceof ParamError);
+      assert.match(e.message, /^parameter label value "--all" would start a command argument with "-"/);
+      return true;
+    },
+  );
   // the value after an empty placeholder is the one that starts the element
   assert.throws(() => bind(['ls', '{{empty}}{{label}}'], { label: '-R' }), /parameter label value "-R"/);
 });

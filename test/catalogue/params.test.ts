@@ -6,8 +6,22 @@ import type { Dot } from '../../src/catalogue/schema.js';
 
 function dot(params: Dot['params'], id = 'DOT-T-X'): Dot {
   return {
-    id, version: 1, option: 'A', title: 't', summary: 's', applies_when: 'w', risk: 'reversible', action_code: 'DOT-T-X',
-    laws: ['L1'], companions: [], params, hard_stops: [], pre_check: [], diff: [], rollback: [], post_verify: [],
+    id,
+    version: 1,
+    option: 'A',
+    title: 't',
+    summary: 's',
+    applies_when: 'w',
+    risk: 'reversible',
+    action_code: 'DOT-T-X',
+    laws: ['L1'],
+    companions: [],
+    params,
+    hard_stops: [],
+    pre_check: [],
+    diff: [],
+    rollback: [],
+    post_verify: [],
   };
 }
 
@@ -44,7 +58,10 @@ test('a 63-byte identifier is accepted, 64 is not', () => {
 
 test('paths with .. segments, NUL or newlines are refused', () => {
   for (const p of ['/opt/../etc/passwd', '../x', 'a\0b', 'a\nb']) {
-    assert.throws(() => bindParams([spec], { note: 'n', dir: p }), (e: unknown) => e instanceof ParamError && e.param === 'dir');
+    assert.throws(
+      () => bindParams([spec], { note: 'n', dir: p }),
+      (e: unknown) => e instanceof ParamError && e.param === 'dir',
+    );
   }
   assert.doesNotThrow(() => bindParams([spec], { note: 'n', dir: '/opt/a..b/c' }));
 });
@@ -52,7 +69,10 @@ test('paths with .. segments, NUL or newlines are refused', () => {
 test('missing required, unknown, secret on the command line and bad integers are refused', () => {
   assert.throws(() => bindParams([spec], {}), /parameter note .* is required/);
   assert.throws(() => bindParams([spec], { note: 'n', nope: '1' }), /parameter nope is not declared by DOT-T-X/);
-  assert.throws(() => bindParams([spec], { note: 'n', password: 'hunter2' }), (e: unknown) => e instanceof ParamError && /MY_PW/.test(e.message) && !/hunter2/.test(e.message));
+  assert.throws(
+    () => bindParams([spec], { note: 'n', password: 'hunter2' }),
+    (e: unknown) => e instanceof ParamError && /MY_PW/.test(e.message) && !/hunter2/.test(e.message),
+  );
   assert.throws(() => bindParams([spec], { note: 'n', limit: '7; DROP' }), /parameter limit \(integer\)/);
   assert.throws(() => bindParams([spec], { note: 'n', flag: 'yes' }), /true or false/);
   assert.throws(() => bindParams([spec], { note: 'a\u0007b' }), /control character/);
@@ -70,11 +90,14 @@ test('name=value pairs split on the first =, and duplicates are refused', () => 
 });
 
 test('a path starting with "-" is refused with the way out; ./-name is accepted', () => {
-  assert.throws(() => bindParams([spec], { note: 'n', dir: '-delete' }), (e: unknown) => {
-    assert.ok(e instanceof ParamError);
-    assert.match(e.message, /parameter dir \(path\) value "-delete" starts with "-", which a command would read as an option; write it as \.\/-delete/);
-    return true;
-  });
+  assert.throws(
+    () => bindParams([spec], { note: 'n', dir: '-delete' }),
+    (e: unknown) => {
+      assert.ok(e instanceof ParamError);
+      assert.match(e.message, /parameter dir \(path\) value "-delete" starts with "-", which a command would read as an option; write it as \.\/-delete/);
+      return true;
+    },
+  );
   assert.deepEqual(bindParams([spec], { note: 'n', dir: './-delete' }).dir, { kind: 'path', value: './-delete' });
 });
 

@@ -65,9 +65,15 @@ test('a query that writes, locks or acts outside its rows is not read-only', () 
 });
 
 test('several statements are seen as several, whatever hides them', () => {
-  assert.deepEqual(stmts('SELECT 1; COMMIT; DROP SCHEMA x CASCADE').map((s) => s.label), ['SELECT', 'COMMIT', 'DROP SCHEMA … CASCADE']);
+  assert.deepEqual(
+    stmts('SELECT 1; COMMIT; DROP SCHEMA x CASCADE').map((s) => s.label),
+    ['SELECT', 'COMMIT', 'DROP SCHEMA … CASCADE'],
+  );
   const hidden = stmts('SELECT 1 /* ; */ ;\n-- COMMIT here is a comment\n  ROLLBACK ; drop table t');
-  assert.deepEqual(hidden.map((s) => s.label), ['SELECT', 'ROLLBACK', 'DROP TABLE']);
+  assert.deepEqual(
+    hidden.map((s) => s.label),
+    ['SELECT', 'ROLLBACK', 'DROP TABLE'],
+  );
   // offsets point at the statement itself, past whitespace and comments
   assert.equal(hidden[1]!.start, 'SELECT 1 /* ; */ ;\n-- COMMIT here is a comment\n  '.length);
   assert.equal(stmts('  -- only a comment\n').length, 0);
@@ -75,7 +81,24 @@ test('several statements are seen as several, whatever hides them', () => {
 });
 
 test('transaction control, in every spelling', () => {
-  for (const sql of ['BEGIN', 'START TRANSACTION READ WRITE', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'SAVEPOINT a', 'RELEASE SAVEPOINT a', 'ROLLBACK TO SAVEPOINT a', "PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'", 'SET TRANSACTION READ WRITE', 'SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE', 'SET transaction_read_only = off', 'SET default_transaction_read_only = off']) {
+  for (const sql of [
+    'BEGIN',
+    'START TRANSACTION READ WRITE',
+    'COMMIT',
+    'END',
+    'ROLLBACK',
+    'ABORT',
+    'SAVEPOINT a',
+    'RELEASE SAVEPOINT a',
+    'ROLLBACK TO SAVEPOINT a',
+    "PREPARE TRANSACTION 'x'",
+    "COMMIT PREPARED 'x'",
+    "ROLLBACK PREPARED 'x'",
+    'SET TRANSACTION READ WRITE',
+    'SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE',
+    'SET transaction_read_only = off',
+    'SET default_transaction_read_only = off',
+  ]) {
     const s = one(sql);
     assert.equal(s.transactionControl, true, sql);
     assert.equal(s.readOnly, false, sql);
@@ -84,7 +107,21 @@ test('transaction control, in every spelling', () => {
 });
 
 test('statements that cannot run in a transaction block', () => {
-  for (const sql of ['CREATE INDEX CONCURRENTLY i ON t (a)', 'DROP INDEX CONCURRENTLY i', 'REINDEX TABLE CONCURRENTLY t', 'REINDEX DATABASE d', 'VACUUM t', 'VACUUM (ANALYZE) t', 'CREATE DATABASE d', 'DROP DATABASE d', "ALTER SYSTEM SET work_mem = '1MB'", "CREATE TABLESPACE ts LOCATION '/x'", 'DROP TABLESPACE ts', 'CLUSTER', 'DISCARD ALL']) {
+  for (const sql of [
+    'CREATE INDEX CONCURRENTLY i ON t (a)',
+    'DROP INDEX CONCURRENTLY i',
+    'REINDEX TABLE CONCURRENTLY t',
+    'REINDEX DATABASE d',
+    'VACUUM t',
+    'VACUUM (ANALYZE) t',
+    'CREATE DATABASE d',
+    'DROP DATABASE d',
+    "ALTER SYSTEM SET work_mem = '1MB'",
+    "CREATE TABLESPACE ts LOCATION '/x'",
+    'DROP TABLESPACE ts',
+    'CLUSTER',
+    'DISCARD ALL',
+  ]) {
     assert.equal(one(sql).noTransactionBlock, true, sql);
   }
   for (const sql of ['CREATE INDEX i ON t (a)', 'DROP INDEX i', 'REINDEX TABLE t', 'ANALYZE t', 'CLUSTER t USING i']) {
@@ -120,7 +157,22 @@ test('destructive statements name why', () => {
     ['SELECT lo_unlink(16400)', /lo_unlink/],
   ];
   for (const [sql, why] of cases) assert.match(one(sql).destructive ?? '(not destructive)', why, sql);
-  for (const sql of ['GRANT USAGE ON SCHEMA s TO r', 'REVOKE USAGE ON SCHEMA s FROM r', 'CREATE ROLE r LOGIN', 'DROP INDEX i', 'DROP VIEW v', 'DROP FUNCTION f()', 'DELETE FROM t WHERE id = 1', 'UPDATE t SET a = 1 WHERE id = 2', 'ALTER TABLE t ADD COLUMN b int', 'ALTER TABLE t RENAME TO u', "COMMENT ON SCHEMA s IS 'x'", 'ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT SELECT ON TABLES TO r', 'EXPLAIN DELETE FROM t', "COPY t FROM STDIN"]) {
+  for (const sql of [
+    'GRANT USAGE ON SCHEMA s TO r',
+    'REVOKE USAGE ON SCHEMA s FROM r',
+    'CREATE ROLE r LOGIN',
+    'DROP INDEX i',
+    'DROP VIEW v',
+    'DROP FUNCTION f()',
+    'DELETE FROM t WHERE id = 1',
+    'UPDATE t SET a = 1 WHERE id = 2',
+    'ALTER TABLE t ADD COLUMN b int',
+    'ALTER TABLE t RENAME TO u',
+    "COMMENT ON SCHEMA s IS 'x'",
+    'ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT SELECT ON TABLES TO r',
+    'EXPLAIN DELETE FROM t',
+    'COPY t FROM STDIN',
+  ]) {
     assert.equal(one(sql).destructive, null, sql);
   }
 });

@@ -18,16 +18,22 @@ test('ignores colons in casts, strings, quoted identifiers, comments and dollar 
   const sql = [
     "SELECT x::text, ':'||'a', ':''notref', E'\\':not'",
     `FROM "weird:'name'" -- :'comment'`,
-    "/* :'block' /* nested :\"x\" */ */",
+    '/* :\'block\' /* nested :"x" */ */',
     "WHERE y = $$ :'dollar' $$ AND z = $tag$ :\"t\" $tag$ AND w = :'real'",
   ].join('\n');
   const refs = scanSqlRefs(sql);
-  assert.deepEqual(refs.map((r) => `${r.kind}:${r.name}`), ['literal:real']);
+  assert.deepEqual(
+    refs.map((r) => `${r.kind}:${r.name}`),
+    ['literal:real'],
+  );
 });
 
 test('reports bare :name references so validation can refuse raw pasting', () => {
   const refs = scanSqlRefs('SELECT :schema, arr[1:2]');
-  assert.deepEqual(refs.map((r) => `${r.kind}:${r.name}`), ['bare:schema']);
+  assert.deepEqual(
+    refs.map((r) => `${r.kind}:${r.name}`),
+    ['bare:schema'],
+  );
 });
 
 test('substitution quotes hostile values so they stay one token', () => {

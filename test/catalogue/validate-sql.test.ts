@@ -43,7 +43,9 @@ const G = `${MINI}/DOT-T-GRANT.yaml`;
 const HARD_STOP = `    sql: SELECT 1 FROM pg_namespace WHERE nspname = :'schema'\n    expect: { kind: non_empty }`;
 
 test('a check holding several statements is refused at the second one, naming what was found', () => {
-  const p = problems({ 'DOT-T-GRANT.yaml': grant.replace(HARD_STOP, `    sql: SELECT 1 FROM pg_namespace WHERE nspname = :'schema'; COMMIT; DROP SCHEMA :"schema" CASCADE\n    expect: { kind: non_empty }`) });
+  const p = problems({
+    'DOT-T-GRANT.yaml': grant.replace(HARD_STOP, `    sql: SELECT 1 FROM pg_namespace WHERE nspname = :'schema'; COMMIT; DROP SCHEMA :"schema" CASCADE\n    expect: { kind: non_empty }`),
+  });
   assert.deepEqual(p, [
     `${G}:18:64: hard_stops[0] "schema exists": COMMIT is transaction control, which no DOT step may contain; the engine opens, commits and rolls back the transaction itself`,
     `${G}:18:64: hard_stops[0] "schema exists": a check must be exactly one read-only statement (SELECT, SHOW, EXPLAIN without ANALYZE, VALUES or TABLE); found 3 statements: SELECT, COMMIT, DROP SCHEMA … CASCADE`,
@@ -56,7 +58,9 @@ test('a check that writes is refused, in a block literal at its own line and col
   assert.equal(p.length, 1, p.join('\n'));
   assert.match(p[0]!, new RegExp(`^${G}:22:9: hard_stops\\[0\\] "schema exists": a check must be exactly one read-only statement .* found 2 statements: SELECT, DELETE$`));
   const cte = problems({ 'DOT-T-GRANT.yaml': grant.replace(HARD_STOP, `    sql: "WITH d AS (DELETE FROM t RETURNING 1) SELECT * FROM d"\n    expect: { kind: non_empty }`) });
-  assert.deepEqual(cte, [`${G}:18:11: hard_stops[0] "schema exists": a check must be one read-only statement (SELECT, SHOW, EXPLAIN without ANALYZE, VALUES or TABLE); found SELECT (a data-modifying DELETE inside the query)`]);
+  assert.deepEqual(cte, [
+    `${G}:18:11: hard_stops[0] "schema exists": a check must be one read-only statement (SELECT, SHOW, EXPLAIN without ANALYZE, VALUES or TABLE); found SELECT (a data-modifying DELETE inside the query)`,
+  ]);
 });
 
 test('a syntax error is reported where it is, with the parser’s words', () => {
@@ -75,7 +79,10 @@ test('transaction control is refused in a diff too; CONCURRENTLY needs transacti
     `${G}:23:54: diff[0] "grant usage": COMMIT is transaction control, which no DOT step may contain; the engine opens, commits and rolls back the transaction itself`,
     `${G}:23:62: diff[0] "grant usage": CREATE INDEX CONCURRENTLY cannot run inside a transaction block; mark the step transactional: false`,
   ]);
-  const ok = grant.replace(`    sql: COMMENT ON SCHEMA :"schema" IS :'note'`, `    sql: COMMENT ON SCHEMA :"schema" IS :'note'\n  - kind: sql\n    name: index\n    transactional: false\n    sql: CREATE INDEX CONCURRENTLY i ON t (a)`);
+  const ok = grant.replace(
+    `    sql: COMMENT ON SCHEMA :"schema" IS :'note'`,
+    `    sql: COMMENT ON SCHEMA :"schema" IS :'note'\n  - kind: sql\n    name: index\n    transactional: false\n    sql: CREATE INDEX CONCURRENTLY i ON t (a)`,
+  );
   assert.equal(validateCatalogue(mini({ 'DOT-T-GRANT.yaml': ok })).kind, 'valid');
 });
 
@@ -94,7 +101,10 @@ test('a reversible DOT whose diff destroys is refused with the statement and the
 test('a diff command makes the DOT irreversible unless one of its laws lists it in reversible_commands', () => {
   const withCommand = grant.replace(`rollback:\n`, `  - kind: command\n    name: reload\n    argv: [/usr/bin/systemctl, reload, pgbouncer]\nrollback:\n`);
   const p = problems({ 'DOT-T-GRANT.yaml': withCommand });
-  assert.deepEqual(p, [`${G}:21:3: risk:derived require an archive step before the first change in diff`, `${G}:29:12: labelled risk: reversible, but diff[2] "reload": the command systemctl cannot be classified and no law of this DOT lists it in reversible_commands; label the DOT risk: irreversible (dual control, an archive before the diff, a rollback that restores it), or cite a law that lists it in reversible_commands`]);
+  assert.deepEqual(p, [
+    `${G}:21:3: risk:derived require an archive step before the first change in diff`,
+    `${G}:29:12: labelled risk: reversible, but diff[2] "reload": the command systemctl cannot be classified and no law of this DOT lists it in reversible_commands; label the DOT risk: irreversible (dual control, an archive before the diff, a rollback that restores it), or cite a law that lists it in reversible_commands`,
+  ]);
   const laws = readFileSync(join(MINI, 'laws.yaml'), 'utf8').replace('post_verify_required: true }', 'post_verify_required: true }\n    reversible_commands: [systemctl]');
   assert.equal(validateCatalogue(mini({ 'DOT-T-GRANT.yaml': withCommand, 'laws.yaml': laws })).kind, 'valid');
   const badName = laws.replace('[systemctl]', '[/usr/bin/systemctl]');
@@ -118,7 +128,9 @@ test('C2 relabelled reversible: validation refuses it, and its risk, gate and pr
   const r = validateCatalogue({ ...source, dots: source.dots.map((d) => (d === c2 ? { ...d, text: relabelled } : d)) });
   assert.equal(r.kind, 'invalid');
   const lines = r.kind === 'invalid' ? r.problems.map(formatProblem) : [];
-  assert.deepEqual(lines, [`${c2.file}:186:10: labelled risk: reversible, but diff[1] "Drop the schema": DROP SCHEMA … CASCADE — DROP … CASCADE also drops every object that depends on what it drops; label the DOT risk: irreversible (dual control, an archive before the diff, a rollback that restores it)`]);
+  assert.deepEqual(lines, [
+    `${c2.file}:186:10: labelled risk: reversible, but diff[1] "Drop the schema": DROP SCHEMA … CASCADE — DROP … CASCADE also drops every object that depends on what it drops; label the DOT risk: irreversible (dual control, an archive before the diff, a rollback that restores it)`,
+  ]);
 
   // were validation bypassed, the gate still derives irreversible from the SQL alone
   const valid = validateCatalogue(source);

@@ -47,14 +47,23 @@ test('an unknown key is reported at its own line and column', () => {
 test('wrong types, unknown step kinds and undeclared params are all reported at once', () => {
   const text = grant
     .replace('version: 1', 'version: one')
-    .replace("    name: grant usage\n    sql: GRANT", "    name: grant usage\n    sql: GRANT")
+    .replace('    name: grant usage\n    sql: GRANT', '    name: grant usage\n    sql: GRANT')
     .replace('  - kind: sql\n    name: revoke usage', '  - kind: shell\n    name: revoke usage')
     .replace(`sql: COMMENT ON SCHEMA :"schema" IS :'note'`, `sql: COMMENT ON SCHEMA :"schema" IS :'nope'`);
   const p = problems({ 'DOT-T-GRANT.yaml': text });
-  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:2:10: version: /.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:28:11: rollback\[0\]\.kind: Invalid discriminator value/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /DOT-T-GRANT\.yaml:2:10: version: /.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /DOT-T-GRANT\.yaml:28:11: rollback\[0\]\.kind: Invalid discriminator value/.test(l)),
+    p.join('\n'),
+  );
   // the well-formed steps are checked in the same pass: the undeclared parameter is named too
-  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:26:10: :'nope' is used but no parameter nope is declared under params; did you mean note\?$/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /DOT-T-GRANT\.yaml:26:10: :'nope' is used but no parameter nope is declared under params; did you mean note\?$/.test(l)),
+    p.join('\n'),
+  );
   assert.equal(p.length, 3, 'nothing is reported about what the malformed step might have used');
 });
 
@@ -63,9 +72,18 @@ test('undeclared, bare and mistyped parameter uses are named with their step', (
     .replace(`sql: COMMENT ON SCHEMA :"schema" IS :'note'`, `sql: COMMENT ON SCHEMA :"note" IS :'nope'`)
     .replace(`sql: REVOKE USAGE ON SCHEMA :"schema" FROM :"role"`, `sql: REVOKE USAGE ON SCHEMA :schema FROM :"role"`);
   const p = problems({ 'DOT-T-GRANT.yaml': text });
-  assert.ok(p.some((l) => /:26:10: :"note" is used as an identifier but parameter note is declared text/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /:26:10: :'nope' is used but no parameter nope is declared/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /:30:10: :schema would be pasted raw/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /:26:10: :"note" is used as an identifier but parameter note is declared text/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /:26:10: :'nope' is used but no parameter nope is declared/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /:30:10: :schema would be pasted raw/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('malformed YAML and duplicate keys give positions', () => {
@@ -79,11 +97,23 @@ test('unknown laws and companions, duplicate ids and file-name mismatches are re
   const p = problems({
     'DOT-T-GRANT.yaml': grant.replace('laws: [L1]', 'laws: [L1, L99]').replace('companions: [DOT-T-HARDEN]', 'companions: [DOT-T-NOPE]'),
   });
-  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:9:\d+: unknown law L99/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:10:\d+: unknown companion DOT-T-NOPE/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /DOT-T-GRANT\.yaml:9:\d+: unknown law L99/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /DOT-T-GRANT\.yaml:10:\d+: unknown companion DOT-T-NOPE/.test(l)),
+    p.join('\n'),
+  );
   p.splice(0, p.length, ...problems({ 'DOT-T-COPY.yaml': grant }));
-  assert.ok(p.some((l) => /DOT-T-COPY\.yaml:1:5: DOT DOT-T-GRANT must live in a file named DOT-T-GRANT\.yaml/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /duplicate DOT id DOT-T-GRANT/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /DOT-T-COPY\.yaml:1:5: DOT DOT-T-GRANT must live in a file named DOT-T-GRANT\.yaml/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /duplicate DOT id DOT-T-GRANT/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('an irreversible DOT without an archive before its diff cannot satisfy its laws', () => {
@@ -94,13 +124,19 @@ test('an irreversible DOT without an archive before its diff cannot satisfy its 
   );
   assert.notEqual(swapped, drop);
   const p = problems({ 'DOT-T-DROP.yaml': swapped });
-  assert.ok(p.some((l) => /DOT-T-DROP\.yaml:\d+:\d+: L-IRR, risk:irreversible require an archive step before the first change in diff/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /DOT-T-DROP\.yaml:\d+:\d+: L-IRR, risk:irreversible require an archive step before the first change in diff/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('a missing rollback or post-verify is refused when a cited law requires it', () => {
   const noRollback = grant.replace(/rollback:\n {2}- kind: sql\n {4}name: revoke usage\n {4}sql: .*\n/, '');
   const p = problems({ 'DOT-T-GRANT.yaml': noRollback });
-  assert.ok(p.some((l) => /L1 require a rollback section/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /L1 require a rollback section/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('a patch without its reverse in rollback, a missing diff file and a check without expect are refused', () => {
@@ -109,9 +145,18 @@ test('a patch without its reverse in rollback, a missing diff file and a check w
     'DOT-T-HARDEN.yaml': harden.replace('    reverse: true\n', '').replace('diff_file: harden.diff\nrollback', 'diff_file: missing.diff\nrollback'),
     'DOT-T-GRANT.yaml': grant.replace('    expect: { kind: non_empty }\n', ''),
   });
-  assert.ok(p.some((l) => /DOT-T-HARDEN\.yaml:18:5: patch "add set -e" has no reverse patch/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /DOT-T-HARDEN\.yaml:21:16: diff file test\/fixtures\/mini\/missing\.diff does not exist/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /DOT-T-GRANT\.yaml:16:5: the check "schema exists" in hard_stops needs an expect/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /DOT-T-HARDEN\.yaml:18:5: patch "add set -e" has no reverse patch/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /DOT-T-HARDEN\.yaml:21:16: diff file test\/fixtures\/mini\/missing\.diff does not exist/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /DOT-T-GRANT\.yaml:16:5: the check "schema exists" in hard_stops needs an expect/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('a secret used in argv is refused; a secret default is refused', () => {
@@ -120,8 +165,14 @@ test('a secret used in argv is refused; a secret default is refused', () => {
     .replace('params:\n', 'params:\n  pw: { type: secret, description: pw, default: hunter2 }\n')
     .replace('argv: [bash, -n, "{{script}}"]', 'argv: [bash, -n, "{{script}}", "{{pw}}"]');
   const p = problems({ 'DOT-T-HARDEN.yaml': text });
-  assert.ok(p.some((l) => /secret and cannot have a default/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /secret parameter pw may only appear in SQL literals or a command's env/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /secret and cannot have a default/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /secret parameter pw may only appear in SQL literals or a command's env/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('a YAML alias bomb is refused with a message, not a hang', () => {
@@ -138,7 +189,7 @@ test('a missing law registry is reported', () => {
 test('mistyped keys, step kinds, enum values, laws and parameters get a "did you mean"', () => {
   const text = grant
     .replace('expect: { kind: value, equals: "true" }', 'expect: { kind: value, equal: "true" }')
-    .replace("    sql: COMMENT ON SCHEMA", '    transactionl: true\n    sql: COMMENT ON SCHEMA')
+    .replace('    sql: COMMENT ON SCHEMA', '    transactionl: true\n    sql: COMMENT ON SCHEMA')
     .replace('  - kind: sql\n    name: revoke usage', '  - kind: sqll\n    name: revoke usage')
     .replace('risk: reversible', 'risk: reversable')
     .replace('laws: [L1]', 'laws: [L-IRX]')
@@ -152,7 +203,11 @@ test('mistyped keys, step kinds, enum values, laws and parameters get a "did you
     /:29:11: rollback\[0\]\.kind: Invalid discriminator value\. .*; did you mean "sql"\?$/,
     /:36:28: unknown key "equal" in post_verify\[0\]\.expect; did you mean "equals"\?$/,
   ];
-  for (const re of want) assert.ok(p.some((l) => re.test(l)), `${re} not in\n${p.join('\n')}`);
+  for (const re of want)
+    assert.ok(
+      p.some((l) => re.test(l)),
+      `${re} not in\n${p.join('\n')}`,
+    );
   // the missing `equals` is the mistyped `equal`: said once, not twice
   assert.ok(!p.some((l) => /equals: missing/.test(l)), p.join('\n'));
   assert.equal(p.length, want.length, p.join('\n'));
@@ -161,8 +216,14 @@ test('mistyped keys, step kinds, enum values, laws and parameters get a "did you
 test('a missing key names what to add; a missing step kind lists the kinds its section allows', () => {
   const text = grant.replace('title: Grant usage\n', '').replace('  - kind: sql\n    name: revoke usage', '  - name: revoke usage');
   const p = problems({ 'DOT-T-GRANT.yaml': text });
-  assert.ok(p.some((l) => /:1:1: title: missing; add title \(string\)$/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /rollback\[0\]\.kind: missing; add kind \(one of restore, sql, patch, command\)$/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /:1:1: title: missing; add title \(string\)$/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /rollback\[0\]\.kind: missing; add kind \(one of restore, sql, patch, command\)$/.test(l)),
+    p.join('\n'),
+  );
 });
 
 test('a malformed step does not hide the SQL rules of its neighbours, nor stop the law rules that do not need it', () => {
@@ -171,9 +232,18 @@ test('a malformed step does not hide the SQL rules of its neighbours, nor stop t
     .replace("WHERE nspname = :'schema'", "WHERE nspname = :'schema'; SELECT 2")
     .replace(/rollback:\n {2}- kind: sql\n {4}name: revoke usage\n {4}sql: .*\n/, '');
   const p = problems({ 'DOT-T-GRANT.yaml': text });
-  assert.ok(p.some((l) => /diff\[0\]\.expect\.count: missing/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /:18:\d+: hard_stops\[0\] "schema exists": a check must be exactly one read-only statement/.test(l)), p.join('\n'));
-  assert.ok(p.some((l) => /L1 require a rollback section/.test(l)), p.join('\n'));
+  assert.ok(
+    p.some((l) => /diff\[0\]\.expect\.count: missing/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /:18:\d+: hard_stops\[0\] "schema exists": a check must be exactly one read-only statement/.test(l)),
+    p.join('\n'),
+  );
+  assert.ok(
+    p.some((l) => /L1 require a rollback section/.test(l)),
+    p.join('\n'),
+  );
   // the malformed step may use any parameter: "never used" waits until it is well-formed
   assert.ok(!p.some((l) => /declared but never used/.test(l)), p.join('\n'));
 });

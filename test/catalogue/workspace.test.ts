@@ -71,7 +71,10 @@ test('target_env: the URL (with its password) comes from the variable it names; 
   const ok = resolveWorkspace(c, '/srv/ops', FILE, 'prod', { PROD_DATABASE_URL: 'postgres://deploy:s3cret@prod-db:5432/app' });
   assert.equal(ok.kind === 'resolved' && ok.workspace.environment?.target, 'postgres://deploy:s3cret@prod-db:5432/app');
   const unset = resolveWorkspace(c, '/srv/ops', FILE, 'prod', {});
-  assert.deepEqual(unset, { kind: 'error', message: `environment prod of ${FILE} takes its target from $PROD_DATABASE_URL, which is not set; export PROD_DATABASE_URL=postgres://user:…@host:port/database` });
+  assert.deepEqual(unset, {
+    kind: 'error',
+    message: `environment prod of ${FILE} takes its target from $PROD_DATABASE_URL, which is not set; export PROD_DATABASE_URL=postgres://user:…@host:port/database`,
+  });
   const unknown = resolveWorkspace(c, '/srv/ops', FILE, 'qa', {});
   assert.deepEqual(unknown, { kind: 'error', message: `no environment qa in ${FILE}; its environments are staging, prod, local` });
 });

@@ -89,7 +89,10 @@ describe('proposals over their life', () => {
     const id = await w.propose(['A']);
     const r = w.cli(w.inc.operator, ['propose', 'A', ...(await paramsFor(w.inc, ['A']))]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /warning: DOT-PG-GRANT-SCHEMA \(A\) needs its companion DOT-BACKUP-SCRIPT-HARDEN \(D\), which is neither in this proposal nor applied on this target: the apply will be refused until it is/);
+    assert.match(
+      r.stderr,
+      /warning: DOT-PG-GRANT-SCHEMA \(A\) needs its companion DOT-BACKUP-SCRIPT-HARDEN \(D\), which is neither in this proposal nor applied on this target: the apply will be refused until it is/,
+    );
     const together = w.cli(w.inc.operator, ['propose', 'A', 'D', ...(await paramsFor(w.inc, ['A', 'D']))]);
     assert.equal(together.code, 0, together.stderr);
     assert.doesNotMatch(together.stderr, /warning/);
@@ -134,4 +137,3 @@ describe('proposals over their life', () => {
     assert.match(s.stdout, new RegExp(`applied: the gate was passed when it was applied; dotctl rollback ${id} undoes it`));
   });
 });
-

@@ -52,7 +52,9 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(j.evidence, []);
       assert.match(j.target, new RegExp(`^pg:\\d+/\\d+/${inc.db.name}$`));
       // without a server there is no identity to bind: refused, nothing proposed
-      const down = runCli([...flags, '--target', 'postgres://postgres@127.0.0.1:1/nowhere', '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline'], { cwd: inc.dir });
+      const down = runCli([...flags, '--target', 'postgres://postgres@127.0.0.1:1/nowhere', '--key', inc.operator.key, 'propose', 'D', ...(await paramsFor(inc, ['D'])), '--offline'], {
+        cwd: inc.dir,
+      });
       assert.equal(down.code, 8, down.stderr);
       assert.match(down.stderr, /cannot connect to the target postgres:\/\/127\.0\.0\.1:1\/nowhere/);
       assert.match(await readFile(`${inc.dir}/offline.md`, 'utf8'), /## Evidence\n\n_Absent: rendered without a target \(offline\)/);
@@ -157,8 +159,15 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
     test('the auditor reads the log and the chain verifies', () => {
       const log = runCli([...flags, 'log', '--json']);
       assert.equal(log.code, 0, log.stderr);
-      const events = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
-      for (const e of ['proposed', 'approved', 'rejected', 'refused']) assert.ok(events.some((x) => x.event === e), `log has ${e}`);
+      const events = log.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string });
+      for (const e of ['proposed', 'approved', 'rejected', 'refused'])
+        assert.ok(
+          events.some((x) => x.event === e),
+          `log has ${e}`,
+        );
       const v = runCli([...flags, 'log', 'verify']);
       assert.equal(v.code, 0, v.stderr);
       assert.match(v.stdout, /dot_action_log intact: \d+ rows, head [0-9a-f]{64}/);

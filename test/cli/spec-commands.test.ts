@@ -42,12 +42,16 @@ test('validate lists a shape error, an unknown law, an undeclared parameter and 
     .replace('version: 1', 'version: one')
     .replace('laws: [L1]', 'laws: [L1, L2]')
     .replace("nspname = :'schema'", "nspname = :'schema' AND :'rle' <> ''")
-    .replace('diff:\n', "pre_check:\n  - kind: sql\n    name: nothing granted yet\n    sql: SELECT 1; SELECT 2\n    expect: { kind: rows, count: 1 }\ndiff:\n");
+    .replace('diff:\n', 'pre_check:\n  - kind: sql\n    name: nothing granted yet\n    sql: SELECT 1; SELECT 2\n    expect: { kind: rows, count: 1 }\ndiff:\n');
   writeFileSync(f, text);
   const r = runCli(['--dots', dir, 'validate']);
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split('\n');
-  const at = (re: RegExp): void => assert.ok(lines.some((l) => l.startsWith(`${f}:`) && re.test(l)), `${re} not in\n${r.stderr}`);
+  const at = (re: RegExp): void =>
+    assert.ok(
+      lines.some((l) => l.startsWith(`${f}:`) && re.test(l)),
+      `${re} not in\n${r.stderr}`,
+    );
   at(/:2:10: version: Invalid input: expected number, received string$/);
   at(/:9:\d+: unknown law L2; known laws: L1, L-IRR; did you mean L1\?$/);
   at(/:23:20: pre_check\[0\] "nothing granted yet": a check must be exactly one read-only statement .*found 2 statements/);
@@ -73,7 +77,14 @@ test('list and show print the catalogue, --json for tools', () => {
   assert.match(l.stdout, /^OPTION\s+DOT\s+RISK\s+APPROVALS\s+LAWS\s+TITLE\n/);
   assert.match(l.stdout, /C2\s+DOT-T-DROP\s+irreversible\s+2 \(dual\)\s+L1 L-IRR\s+Drop schema/);
   const j = JSON.parse(runCli(['--dots', MINI, 'list', '--json']).stdout) as { id: string; approvals_required: number }[];
-  assert.deepEqual(j.map((d) => [d.id, d.approvals_required]), [['DOT-T-GRANT', 1], ['DOT-T-DROP', 2], ['DOT-T-HARDEN', 1]]);
+  assert.deepEqual(
+    j.map((d) => [d.id, d.approvals_required]),
+    [
+      ['DOT-T-GRANT', 1],
+      ['DOT-T-DROP', 2],
+      ['DOT-T-HARDEN', 1],
+    ],
+  );
   const s = runCli(['--dots', MINI, 'show', 'c2']);
   assert.equal(s.code, 0);
   assert.match(s.stdout, /DOT-T-DROP \(option C2, v1\): Drop schema/);
@@ -93,7 +104,12 @@ test('render is pure and deterministic; --out writes Markdown and canonical JSON
   const w = runCli(['--dots', MINI, 'render', 'A', 'D', '-p', 'role=backup_role', '--out', out]);
   assert.equal(w.code, 0, w.stderr);
   const hash = /: ([0-9a-f]{64})/.exec(w.stdout)?.[1];
-  assert.equal(createHash('sha256').update(readFileSync(join(tmp, 'p.json'))).digest('hex'), hash);
+  assert.equal(
+    createHash('sha256')
+      .update(readFileSync(join(tmp, 'p.json')))
+      .digest('hex'),
+    hash,
+  );
   assert.equal(readFileSync(out, 'utf8'), a.stdout);
   assert.ok(!existsSync('.dotctl'), 'render must not create a ledger');
 });

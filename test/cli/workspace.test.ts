@@ -114,7 +114,11 @@ describe('a workspace from dotctl init to rollback, run from a subdirectory', ()
 
   test('keygen writes keys into the workspace; the identities name a data owner', async () => {
     const ids: string[] = [];
-    for (const [name, role, groups] of [['olga', 'operator', ''], ['rita', 'reviewer', 'data-owners'], ['raj', 'reviewer', '']] as const) {
+    for (const [name, role, groups] of [
+      ['olga', 'operator', ''],
+      ['rita', 'reviewer', 'data-owners'],
+      ['raj', 'reviewer', ''],
+    ] as const) {
       const r = cli(['keygen', name, '--role', role, '--json']);
       assert.equal(r.code, 0, r.stderr);
       const j = JSON.parse(r.stdout) as { key_file: string; public_key: string };

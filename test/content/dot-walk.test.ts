@@ -65,7 +65,9 @@ async function createIncidentSchema(): Promise<void> {
     await c.query(`CREATE SCHEMA ${SCHEMA} AUTHORIZATION "${owner}"`);
     await c.query(`SET ROLE "${owner}"`);
     await c.query(`CREATE TABLE ${SCHEMA}.logical_unit (id serial PRIMARY KEY, code text NOT NULL UNIQUE)`);
-    await c.query(`CREATE TABLE ${SCHEMA}.unit_version (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, unit_id int NOT NULL REFERENCES ${SCHEMA}.logical_unit (id), body text NOT NULL, touched timestamptz)`);
+    await c.query(
+      `CREATE TABLE ${SCHEMA}.unit_version (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, unit_id int NOT NULL REFERENCES ${SCHEMA}.logical_unit (id), body text NOT NULL, touched timestamptz)`,
+    );
     await c.query(`CREATE FUNCTION ${SCHEMA}.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.touched := now(); RETURN NEW; END$$`);
     await c.query(`CREATE TRIGGER unit_version_touch BEFORE INSERT ON ${SCHEMA}.unit_version FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.touch()`);
     await c.query(`INSERT INTO ${SCHEMA}.logical_unit (code) SELECT 'u' || g FROM generate_series(1, 10) g`);
@@ -131,13 +133,17 @@ test('A (DOT-PG-GRANT-SCHEMA): grants make the dump pass, the rollback returns t
   const dot = await readDot('DOT-PG-GRANT-SCHEMA');
   const t = target(dot);
   await passes(dot, t, ['hard_stops', 'pre_check']);
-  assert.deepEqual(await failingSteps(dot, t, 'post_verify'), [
-    'Dump role has USAGE on the schema',
-    'No table the dump role cannot read',
-    'No sequence the dump role cannot read',
-    'Default privileges cover tables and sequences',
-    'Smoke pg_dump of the schema as the dump role',
-  ], 'before the diff, the post-verify sees the incident');
+  assert.deepEqual(
+    await failingSteps(dot, t, 'post_verify'),
+    [
+      'Dump role has USAGE on the schema',
+      'No table the dump role cannot read',
+      'No sequence the dump role cannot read',
+      'Default privileges cover tables and sequences',
+      'Smoke pg_dump of the schema as the dump role',
+    ],
+    'before the diff, the post-verify sees the incident',
+  );
   await passes(dot, t, ['diff', 'post_verify']);
 
   // A table created later by the owner is readable too (default privileges, seed §4.1 cons).

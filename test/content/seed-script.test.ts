@@ -44,7 +44,14 @@ const PSQL_CMD = `psql -h ${pg.hostname} -p ${pg.port || '5432'}`;
 
 before(async () => {
   // Fail loudly, never skip: these are the tools the seed's scripts and DOTs rely on.
-  for (const tool of [['shellcheck', '--version'], ['pg_dump', '--version'], ['psql', '--version'], ['gzip', '--version'], ['curl', '--version'], ['patch', '--version']]) {
+  for (const tool of [
+    ['shellcheck', '--version'],
+    ['pg_dump', '--version'],
+    ['psql', '--version'],
+    ['gzip', '--version'],
+    ['curl', '--version'],
+    ['patch', '--version'],
+  ]) {
     const r = await run(tool);
     assert.equal(r.code, 0, `${tool[0]} is not usable: ${r.stderr}`);
   }
@@ -254,16 +261,13 @@ test('every DOT and the law registry conform to the schemas; cited laws, compani
     assert.equal(name, `${r.data.id}.yaml`);
     dots.set(r.data.id, r.data);
   }
-  assert.deepEqual(
-    [...dots.values()].map((d) => `${d.option} ${d.id} ${d.action_code} ${d.risk}`).sort(),
-    [
-      'A DOT-PG-GRANT-SCHEMA DOT-PG-GRANT-DIRECTUS reversible',
-      'B DOT-PG-NEW-ROLE DOT-PG-NEW-BACKUP-ROLE reversible',
-      'C1 DOT-PG-BACKUP-EXCLUDE-SCHEMA DOT-PG-EXCLUDE-SCHEMA reversible',
-      'C2 DOT-PG-DROP-SCHEMA DOT-PG-DROP-SCHEMA irreversible',
-      'D DOT-BACKUP-SCRIPT-HARDEN DOT-PG-BACKUP-HARDEN reversible',
-    ],
-  );
+  assert.deepEqual([...dots.values()].map((d) => `${d.option} ${d.id} ${d.action_code} ${d.risk}`).sort(), [
+    'A DOT-PG-GRANT-SCHEMA DOT-PG-GRANT-DIRECTUS reversible',
+    'B DOT-PG-NEW-ROLE DOT-PG-NEW-BACKUP-ROLE reversible',
+    'C1 DOT-PG-BACKUP-EXCLUDE-SCHEMA DOT-PG-EXCLUDE-SCHEMA reversible',
+    'C2 DOT-PG-DROP-SCHEMA DOT-PG-DROP-SCHEMA irreversible',
+    'D DOT-BACKUP-SCRIPT-HARDEN DOT-PG-BACKUP-HARDEN reversible',
+  ]);
   for (const dot of dots.values()) {
     for (const law of dot.laws) assert.ok(lawIds.has(law), `${dot.id} cites unknown law ${law}`);
     for (const c of dot.companions) assert.ok(dots.has(c), `${dot.id} names unknown companion ${c}`);

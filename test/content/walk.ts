@@ -42,9 +42,7 @@ export function run(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; in
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'ENOENT' ? new Error(`${cmd} is not installed or not on PATH; install it (e.g. apt-get install -y ${cmd})`) : err),
-    );
+    child.on('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new Error(`${cmd} is not installed or not on PATH; install it (e.g. apt-get install -y ${cmd})`) : err));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.on('error', () => undefined); // a program that never reads stdin may exit first (EPIPE)
     child.stdin.end(opts.input ?? '');
@@ -214,7 +212,14 @@ export async function runStep(section: Section, step: Step, target: WalkTarget):
       if (st && step.type === 'file' && !st.isFile()) problems.push('is not a file');
       if (st && step.type === 'directory' && !st.isDirectory()) problems.push('is not a directory');
       if (st && step.not_world_writable && (st.mode & 0o002) !== 0) problems.push('is world-writable');
-      if (st && step.sha256 && createHash('sha256').update(await readFile(path)).digest('hex') !== step.sha256) problems.push('sha256 differs');
+      if (
+        st &&
+        step.sha256 &&
+        createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex') !== step.sha256
+      )
+        problems.push('sha256 differs');
       return out(problems.length === 0, `${path}: ${problems.join(', ') || 'ok'}`);
     }
     case 'host': {

@@ -68,13 +68,24 @@ describe('the seed §2.1 backup directory', () => {
     }
   });
 
-  test('last good, first broken, latest broken and the window are the seed\'s', async () => {
+  test("last good, first broken, latest broken and the window are the seed's", async () => {
     const a = await auditBackupDir(dir, { now: REPORT_TIME });
     assert.equal(a.files.length, 10);
-    assert.deepEqual(a.files.map((f) => f.name), SEED.map((f) => f.name), 'oldest first');
-    assert.deepEqual(a.files.map((f) => f.verdict), [...Array(8).fill('good'), 'broken', 'broken']);
+    assert.deepEqual(
+      a.files.map((f) => f.name),
+      SEED.map((f) => f.name),
+      'oldest first',
+    );
+    assert.deepEqual(
+      a.files.map((f) => f.verdict),
+      [...Array(8).fill('good'), 'broken', 'broken'],
+    );
     const sizes = a.files.slice(0, 8).map((f) => f.bytes);
-    assert.deepEqual(sizes, [...sizes].sort((x, y) => x - y), 'the good dumps grow night by night');
+    assert.deepEqual(
+      sizes,
+      [...sizes].sort((x, y) => x - y),
+      'the good dumps grow night by night',
+    );
     assert.ok(sizes.every((s) => s > 1024));
     for (const f of a.files.slice(8)) {
       assert.equal(f.bytes, 20);
@@ -94,7 +105,7 @@ describe('the seed §2.1 backup directory', () => {
     assert.equal(a.hoursSinceLastGood, 41);
   });
 
-  test('the name\'s timestamp orders the dumps when the mtimes were lost (a copy without -p)', async () => {
+  test("the name's timestamp orders the dumps when the mtimes were lost (a copy without -p)", async () => {
     const copy = await mkdtemp(join(tmpdir(), 'dotctl-audit-copy-'));
     try {
       for (const f of [...SEED].reverse()) await writeDump(copy, f.name, f.rows === null ? '' : dumpText(f.rows), '2026-05-01T09:00:00Z');
@@ -183,7 +194,11 @@ describe('judging (pure)', () => {
   });
 
   test('no good backup at all: the window runs from the first broken dump', () => {
-    const a = judgeBackups('/b', [facts('a.sql.gz', '2026-04-27T00:00:00Z', { kind: 'valid', payloadBytes: 0, tail: '' }, 20), facts('b.sql.gz', '2026-04-27T06:00:00Z', { kind: 'valid', payloadBytes: 0, tail: '' }, 20)], '2026-04-27T12:00:00Z');
+    const a = judgeBackups(
+      '/b',
+      [facts('a.sql.gz', '2026-04-27T00:00:00Z', { kind: 'valid', payloadBytes: 0, tail: '' }, 20), facts('b.sql.gz', '2026-04-27T06:00:00Z', { kind: 'valid', payloadBytes: 0, tail: '' }, 20)],
+      '2026-04-27T12:00:00Z',
+    );
     assert.equal(a.lastGood, null);
     assert.equal(a.firstBroken?.name, 'a.sql.gz');
     assert.equal(a.latestBroken?.name, 'b.sql.gz');
@@ -192,7 +207,15 @@ describe('judging (pure)', () => {
   });
 
   test('an earlier outage is reported as latest broken but not as the current one', () => {
-    const a = judgeBackups('/b', [facts('a.sql.gz', '2026-04-25T00:00:00Z', good()), facts('b.sql.gz', '2026-04-26T00:00:00Z', { kind: 'valid', payloadBytes: 0, tail: '' }, 20), facts('c.sql.gz', '2026-04-27T00:00:00Z', good())], '2026-04-27T01:00:00Z');
+    const a = judgeBackups(
+      '/b',
+      [
+        facts('a.sql.gz', '2026-04-25T00:00:00Z', good()),
+        facts('b.sql.gz', '2026-04-26T00:00:00Z', { kind: 'valid', payloadBytes: 0, tail: '' }, 20),
+        facts('c.sql.gz', '2026-04-27T00:00:00Z', good()),
+      ],
+      '2026-04-27T01:00:00Z',
+    );
     assert.equal(a.status, 'good');
     assert.equal(a.lastGood?.name, 'c.sql.gz');
     assert.equal(a.firstBroken, null);

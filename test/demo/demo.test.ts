@@ -79,7 +79,17 @@ test('dotctl demo --json reports every stage with its key facts', async () => {
     leftovers: string[];
   };
   assert.equal(j.ok, true);
-  assert.deepEqual(j.stages.map((s) => [s.n, s.ok]), [[1, true], [2, true], [3, true], [4, true], [5, true], [6, true]]);
+  assert.deepEqual(
+    j.stages.map((s) => [s.n, s.ok]),
+    [
+      [1, true],
+      [2, true],
+      [3, true],
+      [4, true],
+      [5, true],
+      [6, true],
+    ],
+  );
   const [s1, s2, , s4, s5, s6] = j.stages;
   assert.equal(s1?.facts.total_rows, 243);
   assert.deepEqual([s2?.facts.bytes, s2?.facts.gzip_test, s2?.facts.payload_bytes, s2?.facts.verdict, s2?.facts.pushes], [20, 0, 0, 'broken', 0]);

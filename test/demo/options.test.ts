@@ -42,7 +42,14 @@ async function applyBundle(inc: Incident, refs: readonly string[]): Promise<stri
   const d = await decideProposal(as(inc, inc.reviewer1), p.id, 'approve', null);
   assert.equal(d.gate.kind, 'allow', d.gate.unmet.map((u) => u.message).join('; '));
   const r = await applyProposal(as(inc, inc.operator), p.id);
-  assert.equal(r.outcome, 'applied', `${r.message}\n${r.steps.filter((s) => s.outcome === 'failed').map((s) => `${s.name}: ${s.observed}`).join('\n')}`);
+  assert.equal(
+    r.outcome,
+    'applied',
+    `${r.message}\n${r.steps
+      .filter((s) => s.outcome === 'failed')
+      .map((s) => `${s.name}: ${s.observed}`)
+      .join('\n')}`,
+  );
   return p.id;
 }
 
@@ -148,7 +155,13 @@ describe('A + D on the incident database', () => {
     assert.equal(b.created.length, 1, `exactly the backup, no .raw: ${b.created.join(', ')}`);
     assert.ok((await stat(b.file)).size > 1024);
     const sql = gunzipSync(await readFile(b.file)).toString('utf8');
-    for (const [table, rows] of [['unit_version', 76], ['logical_unit', 76], ['publication_member', 76], ['section_type_vocab', 11], ['publication', 3]] as const) {
+    for (const [table, rows] of [
+      ['unit_version', 76],
+      ['logical_unit', 76],
+      ['publication_member', 76],
+      ['section_type_vocab', 11],
+      ['publication', 3],
+    ] as const) {
       assert.equal(copyRows(sql, `sandbox_tac.${table}`), rows, table);
     }
     const a = await auditBackupDir(inc.backupDir);

@@ -13,18 +13,18 @@ test('A + D: companion D first; checks, the patch outside, the GRANTs and SQL po
   const a = cat.dots.get('DOT-PG-GRANT-SCHEMA')!.spec;
   const d = cat.dots.get('DOT-BACKUP-SCRIPT-HARDEN')!.spec;
   // every check of D, then every check of A, hard stops before pre-checks within a DOT
-  assert.deepEqual(
-    names(plan.checks),
-    [
-      ...d.hard_stops.map((_, i) => `BACKUP-SCRIPT-HARDEN:hard_stops:${i}`),
-      ...d.pre_check.map((_, i) => `BACKUP-SCRIPT-HARDEN:pre_check:${i}`),
-      ...a.hard_stops.map((_, i) => `PG-GRANT-SCHEMA:hard_stops:${i}`),
-      ...a.pre_check.map((_, i) => `PG-GRANT-SCHEMA:pre_check:${i}`),
-    ],
-  );
+  assert.deepEqual(names(plan.checks), [
+    ...d.hard_stops.map((_, i) => `BACKUP-SCRIPT-HARDEN:hard_stops:${i}`),
+    ...d.pre_check.map((_, i) => `BACKUP-SCRIPT-HARDEN:pre_check:${i}`),
+    ...a.hard_stops.map((_, i) => `PG-GRANT-SCHEMA:hard_stops:${i}`),
+    ...a.pre_check.map((_, i) => `PG-GRANT-SCHEMA:pre_check:${i}`),
+  ]);
   assert.ok(plan.outside.every((s) => s.step.kind !== 'sql' || s.step.transactional === false));
   assert.ok(plan.outside.some((s) => s.step.kind === 'patch' && s.dot.spec.id === 'DOT-BACKUP-SCRIPT-HARDEN'));
-  assert.deepEqual(names(plan.inTransaction), a.diff.map((_, i) => `PG-GRANT-SCHEMA:diff:${i}`));
+  assert.deepEqual(
+    names(plan.inTransaction),
+    a.diff.map((_, i) => `PG-GRANT-SCHEMA:diff:${i}`),
+  );
   assert.ok(plan.verifyInTransaction.length > 0 && plan.verifyInTransaction.every((s) => s.step.kind === 'sql'));
   assert.ok(plan.verifyAfter.length > 0 && plan.verifyAfter.every((s) => s.step.kind !== 'sql'));
   // every post-verify step is planned exactly once
@@ -34,12 +34,18 @@ test('A + D: companion D first; checks, the patch outside, the GRANTs and SQL po
 
 test('the reverse undoes DOTs in reverse order, non-transactional steps before the rollback SQL', () => {
   const plan = planApply(resolveBundle(cat, ['A', 'D']));
-  assert.deepEqual(plan.reverse.map((r) => r.dot.spec.id), ['DOT-PG-GRANT-SCHEMA', 'DOT-BACKUP-SCRIPT-HARDEN']);
+  assert.deepEqual(
+    plan.reverse.map((r) => r.dot.spec.id),
+    ['DOT-PG-GRANT-SCHEMA', 'DOT-BACKUP-SCRIPT-HARDEN'],
+  );
   const a = plan.reverse[0]!;
   assert.equal(a.outside.length + a.inTransaction.length, cat.dots.get('DOT-PG-GRANT-SCHEMA')!.spec.rollback.length);
   assert.ok(a.inTransaction.every((s) => s.step.kind === 'sql'));
   const d = plan.reverse[1]!;
-  assert.ok(d.outside.some((s) => s.step.kind === 'patch'), 'D is undone by its reverse patch');
+  assert.ok(
+    d.outside.some((s) => s.step.kind === 'patch'),
+    'D is undone by its reverse patch',
+  );
 });
 
 test('C2: the archive runs outside (and so before) the transaction that drops the schema; its restore is in the reverse', () => {

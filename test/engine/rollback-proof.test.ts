@@ -16,7 +16,10 @@ import { adminClient, uniqueName } from '../helpers/pg.js';
 
 let inc: Incident;
 let scriptSha = '';
-const sha = async (p: string): Promise<string> => createHash('sha256').update(await readFile(p)).digest('hex');
+const sha = async (p: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(p))
+    .digest('hex');
 
 before(async () => {
   inc = await createIncident('proof');
@@ -64,7 +67,7 @@ for (const ref of ['A', 'D', 'C2'] as const) {
   });
 }
 
-test('dotctl test C1 on an already hardened script (its diff applies to D\'s result)', async () => {
+test("dotctl test C1 on an already hardened script (its diff applies to D's result)", async () => {
   const hardened = join(inc.dir, 'scripts', 'hardened.sh');
   await copyFile(resolve('examples/pg-backup.hardened.sh'), hardened);
   await chmod(hardened, 0o755);
@@ -114,9 +117,15 @@ test('a rollback that forgets a default privilege fails (exit 4) naming what is 
 test('each result is in the action log as "tested", bound to the DOT\'s content hash', async () => {
   const r = runCli(['--ledger', inc.ledger, 'log', '--event', 'tested', '--json'], { cwd: inc.dir });
   assert.equal(r.code, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l)) as { dot_id: string; outcome: string; actor: string; detail: { content_hash: string } }[];
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l)) as { dot_id: string; outcome: string; actor: string; detail: { content_hash: string } }[];
   const a = rows.filter((x) => x.dot_id === 'DOT-PG-GRANT-SCHEMA');
-  assert.deepEqual(a.map((x) => x.outcome), ['passed', 'failed']);
+  assert.deepEqual(
+    a.map((x) => x.outcome),
+    ['passed', 'failed'],
+  );
   assert.notEqual(a[0]?.detail.content_hash, a[1]?.detail.content_hash, 'the forgetful variant is other content');
   const adm = runCli(['--dots', resolve('dots'), '--ledger', inc.ledger, 'admissions', 'A', '--json'], { cwd: inc.dir });
   assert.equal(adm.code, 0, adm.stderr);

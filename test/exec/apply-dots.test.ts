@@ -155,7 +155,10 @@ describe('B + D: a dedicated backup role whose password comes from the environme
 
   test('the registry entry (Đ37 §5) is in the applied event', () => {
     const ev = w.events(id).find((e) => e.event === 'applied');
-    assert.deepEqual((ev?.detail.registry as Record<string, unknown>[] | undefined)?.map((x) => [x.dot, x.artefact, x.name]), [['DOT-PG-NEW-ROLE', 'role', role]]);
+    assert.deepEqual(
+      (ev?.detail.registry as Record<string, unknown>[] | undefined)?.map((x) => [x.dot, x.artefact, x.name]),
+      [['DOT-PG-NEW-ROLE', 'role', role]],
+    );
     assert.match(String((ev?.detail.registry as { purpose: string }[] | undefined)?.[0]?.purpose), /nightly logical backup/);
   });
 
@@ -248,12 +251,12 @@ describe('C2 + D: archive and drop sandbox_tac (irreversible), then restore it',
     // the dual control of the restore is judged as of the apply, so expired approvals do not lock it out
     const { rollbackProposal } = await import('../../src/engine.js');
     const later = new Date(Date.now() + 5 * 3_600_000);
-    const r = await rollbackProposal(
-      { dots: resolve('dots'), ledger: w.inc.ledger, target: w.inc.db.url, identities: w.inc.identities, key: w.inc.operator2.key, now: () => later },
-      id,
-    );
+    const r = await rollbackProposal({ dots: resolve('dots'), ledger: w.inc.ledger, target: w.inc.db.url, identities: w.inc.identities, key: w.inc.operator2.key, now: () => later }, id);
     assert.equal(r.outcome, 'rolled_back', r.message);
-    assert.ok(r.steps.some((st) => /restored \d+ entries from .*sandbox_tac_archive\.dump/.test(st.observed)), JSON.stringify(r.steps));
+    assert.ok(
+      r.steps.some((st) => /restored \d+ entries from .*sandbox_tac_archive\.dump/.test(st.observed)),
+      JSON.stringify(r.steps),
+    );
     assert.equal(await schemaRows(w), 243);
     assert.equal(await w.scalar(`SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'sandbox_tac'`), w.inc.ownerRole);
     assert.equal(await w.scalar(`SELECT sandbox_tac.unit_count()`), '76');

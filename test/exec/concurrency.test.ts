@@ -71,7 +71,12 @@ describe('one apply at a time per target', () => {
     const started = Date.now();
     const r = w.cli(w.inc.operator2, ['apply', note], { DOTCTL_LOCK_WAIT_MS: '300' });
     assert.equal(r.code, 9, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^dotctl: another apply holds the lock on postgres://127\\.0\\.0\\.1:5432/${w.inc.db.name} \\(pg:\\d+/\\d+/${w.inc.db.name}\\) \\(backend pid ${holder}, dotctl, since .*\\); wait for it to finish and try again\\n$`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^dotctl: another apply holds the lock on postgres://127\\.0\\.0\\.1:5432/${w.inc.db.name} \\(pg:\\d+/\\d+/${w.inc.db.name}\\) \\(backend pid ${holder}, dotctl, since .*\\); wait for it to finish and try again\\n$`,
+      ),
+    );
     assert.ok(Date.now() - started < 5_000);
     assert.equal(w.state(note), 'proposed', 'refused before it started: still applicable');
     assert.equal((await slow.result).code, 0);

@@ -44,7 +44,7 @@ describe('a failing post-verify leaves nothing behind', () => {
     return id;
   };
 
-  test('SQL post-verify fails inside the transaction ⇒ exit 5, privileges untouched, D\'s patch undone', async () => {
+  test("SQL post-verify fails inside the transaction ⇒ exit 5, privileges untouched, D's patch undone", async () => {
     const id = await propose('dots-sqlfail');
     const r = w.cli(w.inc.operator2, ['apply', id]);
     assert.equal(r.code, 5, `${r.stdout}\n${r.stderr}`);
@@ -74,7 +74,10 @@ describe('a failing post-verify leaves nothing behind', () => {
     const r = w.cli(w.inc.operator2, ['apply', id]);
     assert.equal(r.code, 6, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /the rollback failed too and needs a human/);
-    assert.match(r.stdout, /left to do: DOT-PG-GRANT-SCHEMA: rollback SQL "Revoke USAGE on the schema" failed \(SQL error 3F000: schema "no_such_schema" does not exist\); nothing of DOT-PG-GRANT-SCHEMA's rollback SQL was committed/);
+    assert.match(
+      r.stdout,
+      /left to do: DOT-PG-GRANT-SCHEMA: rollback SQL "Revoke USAGE on the schema" failed \(SQL error 3F000: schema "no_such_schema" does not exist\); nothing of DOT-PG-GRANT-SCHEMA's rollback SQL was committed/,
+    );
     assert.equal(w.state(id), 'needs_attention');
     // A's grants stay (its rollback transaction was rolled back as a whole); D's rollback still ran
     assert.match(await privileges(w, w.inc.dumpRole), /^usage=true/);
@@ -83,8 +86,12 @@ describe('a failing post-verify leaves nothing behind', () => {
     assert.equal(ev?.event, 'rollback_failed');
     assert.equal((ev?.detail.left_to_do as string[] | undefined)?.length, 1);
     // clean up by hand for the next tests, as the human would
-    await w.exec(`REVOKE ALL ON ALL TABLES IN SCHEMA sandbox_tac FROM "${w.inc.dumpRole}"; REVOKE ALL ON ALL SEQUENCES IN SCHEMA sandbox_tac FROM "${w.inc.dumpRole}"; REVOKE USAGE ON SCHEMA sandbox_tac FROM "${w.inc.dumpRole}"`);
-    await w.exec(`ALTER DEFAULT PRIVILEGES FOR ROLE "${w.inc.ownerRole}" IN SCHEMA sandbox_tac REVOKE SELECT ON TABLES FROM "${w.inc.dumpRole}"; ALTER DEFAULT PRIVILEGES FOR ROLE "${w.inc.ownerRole}" IN SCHEMA sandbox_tac REVOKE SELECT ON SEQUENCES FROM "${w.inc.dumpRole}"`);
+    await w.exec(
+      `REVOKE ALL ON ALL TABLES IN SCHEMA sandbox_tac FROM "${w.inc.dumpRole}"; REVOKE ALL ON ALL SEQUENCES IN SCHEMA sandbox_tac FROM "${w.inc.dumpRole}"; REVOKE USAGE ON SCHEMA sandbox_tac FROM "${w.inc.dumpRole}"`,
+    );
+    await w.exec(
+      `ALTER DEFAULT PRIVILEGES FOR ROLE "${w.inc.ownerRole}" IN SCHEMA sandbox_tac REVOKE SELECT ON TABLES FROM "${w.inc.dumpRole}"; ALTER DEFAULT PRIVILEGES FOR ROLE "${w.inc.ownerRole}" IN SCHEMA sandbox_tac REVOKE SELECT ON SEQUENCES FROM "${w.inc.dumpRole}"`,
+    );
     assert.equal(await privileges(w, w.inc.dumpRole), NOTHING);
   });
 
@@ -99,7 +106,13 @@ describe('--dry-run leaves no trace', () => {
   let before_: { privileges: string; script: string; backups: string[]; archive: string[]; rows: number | null };
   before(async () => {
     w = await createWalk('x_dry');
-    before_ = { privileges: await privileges(w, w.inc.dumpRole), script: await sha256(w.inc.scriptPath), backups: await listDir(w.inc.backupDir), archive: await listDir(w.inc.archiveDir), rows: await schemaRows(w) };
+    before_ = {
+      privileges: await privileges(w, w.inc.dumpRole),
+      script: await sha256(w.inc.scriptPath),
+      backups: await listDir(w.inc.backupDir),
+      archive: await listDir(w.inc.archiveDir),
+      rows: await schemaRows(w),
+    };
   });
   after(async () => w?.inc.cleanup());
 
@@ -128,7 +141,10 @@ describe('--dry-run leaves no trace', () => {
     assert.equal(ev[0]?.actor, 'rita');
     assert.equal(ev[0]?.outcome, 'rehearsed');
     // a rehearsal writes no step events and no state change: only proposed + rehearsed
-    assert.deepEqual(w.events(id).map((e) => e.event), ['proposed', 'rehearsed']);
+    assert.deepEqual(
+      w.events(id).map((e) => e.event),
+      ['proposed', 'rehearsed'],
+    );
   });
 
   test('C2 + D rehearsed: the archive is made and verified in a temp dir, the schema stays', async () => {
@@ -194,7 +210,14 @@ describe('hostile parameter values never change statement structure', () => {
   after(async () => w?.inc.cleanup());
 
   test('an identifier with quotes and a statement is refused at propose (exit 2) naming the parameter; nothing stored', async () => {
-    const r = w.cli(w.inc.operator, ['propose', 'A', 'D', ...paramFlags(w.inc, ['expected_host', 'database', 'owner_role', 'schema', 'backup_dir', 'script_path']), '-p', `dump_role=x"; DROP ROLE postgres; --`]);
+    const r = w.cli(w.inc.operator, [
+      'propose',
+      'A',
+      'D',
+      ...paramFlags(w.inc, ['expected_host', 'database', 'owner_role', 'schema', 'backup_dir', 'script_path']),
+      '-p',
+      `dump_role=x"; DROP ROLE postgres; --`,
+    ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^dotctl: parameter dump_role \(identifier\) value .* is not a valid identifier .*; pass a valid value with -p dump_role=VALUE\n$/);
     assert.ok(!hasStackTrace(r.stderr));
@@ -213,7 +236,13 @@ describe('hostile parameter values never change statement structure', () => {
     assert.equal(await schemaRows(w), 243);
     const md = await readFile(join(w.inc.dir, 'proposals', `${id}.md`), 'utf8');
     // the reviewed SQL shows one literal (E'' because of the backslash, which is doubled)
-    assert.ok(md.includes(`COMMENT ON SCHEMA "sandbox_tac" IS E'it''s "quoted"''); DROP SCHEMA sandbox_tac CASCADE; -- \\\\ $$`), md.split('\n').filter((l) => l.includes('COMMENT ON')).join('\n'));
+    assert.ok(
+      md.includes(`COMMENT ON SCHEMA "sandbox_tac" IS E'it''s "quoted"''); DROP SCHEMA sandbox_tac CASCADE; -- \\\\ $$`),
+      md
+        .split('\n')
+        .filter((l) => l.includes('COMMENT ON'))
+        .join('\n'),
+    );
   });
 });
 

@@ -129,7 +129,12 @@ export async function createWalk(label: string): Promise<Walk> {
     events(id) {
       const r = w.cli(null, ['log', ...(id ? ['--proposal', id] : []), '--json']);
       if (r.code !== 0) throw new Error(`log failed (exit ${r.code}): ${r.stderr}`);
-      return r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as LogEvent);
+      return r.stdout.trim() === ''
+        ? []
+        : r.stdout
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as LogEvent);
     },
     state(id) {
       const r = w.cli(null, ['status', id, '--json']);
@@ -157,7 +162,9 @@ export async function replaceIn(file: string, from: string, to: string): Promise
 
 /** sha256 of a file's bytes. */
 export async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 /** Mode bits of a file, as octal text (e.g. "755"). */
@@ -350,10 +357,7 @@ export async function testCatalogue(w: Walk, name: string, edit: (dir: string) =
 export async function dotctlBackends(w: Walk): Promise<{ pid: number; wait: string | null; query: string }[]> {
   const c = await adminClient();
   try {
-    const r = await c.query(
-      `SELECT pid, wait_event AS wait, query FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dotctl' AND pid <> pg_backend_pid()`,
-      [w.inc.db.name],
-    );
+    const r = await c.query(`SELECT pid, wait_event AS wait, query FROM pg_stat_activity WHERE datname = $1 AND application_name = 'dotctl' AND pid <> pg_backend_pid()`, [w.inc.db.name]);
     return r.rows as { pid: number; wait: string | null; query: string }[];
   } finally {
     await c.end();
@@ -387,4 +391,3 @@ export async function sleepingBackend(w: Walk, query?: RegExp): Promise<number> 
   );
   return pid;
 }
-

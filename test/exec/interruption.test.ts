@@ -69,7 +69,10 @@ describe('the PostgreSQL connection is lost mid-apply', () => {
     await terminate(await sleepingBackend(w));
     const r = await p.result;
     assert.equal(r.code, 4, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /the connection to the target .* was lost \(terminating connection due to administrator command\) during the hard stops and pre-checks; nothing was changed; apply again once the target is reachable\n$/);
+    assert.match(
+      r.stdout,
+      /the connection to the target .* was lost \(terminating connection due to administrator command\) during the hard stops and pre-checks; nothing was changed; apply again once the target is reachable\n$/,
+    );
     noStack(r.stdout, r.stderr);
     assert.equal(await privileges(w, w.inc.dumpRole), NOTHING);
     assert.equal(await sha256(w.inc.scriptPath), original);
@@ -86,7 +89,9 @@ describe('the PostgreSQL connection is lost mid-apply', () => {
     assert.equal(r.code, 5, `${r.stdout}\n${r.stderr}`);
     assert.match(
       r.stdout,
-      new RegExp(`the connection to the target postgres://127\\.0\\.0\\.1:5432/${w.inc.db.name} was lost \\(terminating connection due to administrator command\\) before COMMIT: PostgreSQL rolled the transaction back and the file changes were undone, nothing changed; apply ${id} again once the target is reachable\\n$`),
+      new RegExp(
+        `the connection to the target postgres://127\\.0\\.0\\.1:5432/${w.inc.db.name} was lost \\(terminating connection due to administrator command\\) before COMMIT: PostgreSQL rolled the transaction back and the file changes were undone, nothing changed; apply ${id} again once the target is reachable\\n$`,
+      ),
     );
     noStack(r.stdout, r.stderr);
     assert.equal(await privileges(w, w.inc.dumpRole), NOTHING);
@@ -113,7 +118,10 @@ describe('the PostgreSQL connection is lost mid-apply', () => {
     await terminate(await sleepingBackend(w, /^COMMIT/));
     const r = await p.result;
     assert.equal(r.code, 5, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stdout, /transaction · COMMIT — the connection to the target .* was lost \(terminating connection due to administrator command\) during COMMIT; PostgreSQL reports transaction \d+ aborted/);
+    assert.match(
+      r.stdout,
+      /transaction · COMMIT — the connection to the target .* was lost \(terminating connection due to administrator command\) during COMMIT; PostgreSQL reports transaction \d+ aborted/,
+    );
     assert.match(r.stdout, /before COMMIT: PostgreSQL rolled the transaction back, nothing changed; apply .* again once the target is reachable\n$/);
     noStack(r.stdout, r.stderr);
     assert.equal(await w.scalar('SELECT count(*)::int FROM public.commit_probe'), 0);

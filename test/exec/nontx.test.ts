@@ -88,7 +88,10 @@ describe('CREATE UNIQUE INDEX CONCURRENTLY on duplicate data', () => {
     assert.equal(await w.scalar(INDEX_STATE), 'none', 'no invalid index is left behind');
     assert.equal(w.state(id), 'failed');
     const events = w.events(id);
-    assert.ok(events.some((e) => e.event === 'step_passed' && (e.detail as { section?: string }).section === 'rollback'), JSON.stringify(events.map((e) => e.event)));
+    assert.ok(
+      events.some((e) => e.event === 'step_passed' && (e.detail as { section?: string }).section === 'rollback'),
+      JSON.stringify(events.map((e) => e.event)),
+    );
     assert.equal(events.at(-1)?.event, 'rolled_back');
   });
 
@@ -142,8 +145,12 @@ describe('CREATE UNIQUE INDEX CONCURRENTLY on duplicate data', () => {
     w.dots = await privateDots(w, 'dots-nontx-txrb', async (dir) => {
       const f = join(dir, 'DOT-TEST-UNIQUE-INDEX.yaml');
       await writeFile(f, INDEX_DOT.trimStart());
-      await replaceIn(f, `    transactional: false
-    sql: DROP INDEX CONCURRENTLY IF EXISTS`, `    sql: DROP INDEX IF EXISTS`);
+      await replaceIn(
+        f,
+        `    transactional: false
+    sql: DROP INDEX CONCURRENTLY IF EXISTS`,
+        `    sql: DROP INDEX IF EXISTS`,
+      );
     });
     try {
       const id = proposeIndex();
@@ -184,4 +191,3 @@ describe('validate: the rollback of a non-transactional diff must be idempotent'
     assert.match(r.stdout + r.stderr, /DOT-TEST-UNIQUE-INDEX\.yaml:\d+:\d+: .*rollback.*must be idempotent.*IF EXISTS/);
   });
 });
-

@@ -76,12 +76,27 @@ test('a role that may not run pg_control_system() is refused with the grant that
 });
 
 test('query parameters that redirect the connection are refused; harmless ones are kept', () => {
-  for (const q of ['host=10.0.0.1', 'hostaddr=10.0.0.1', 'port=6543', 'dbname=other', 'database=other', 'user=postgres', 'service=prod', 'servicefile=/tmp/x', 'options=-c%20search_path%3Devil', 'replication=database', 'HOST=x']) {
-    assert.throws(() => resolveTarget(`postgres://u@db:5432/app?${q}`, {}), (e: unknown) => {
-      assert.ok(e instanceof InputError);
-      assert.match(e.message, new RegExp(`^--target has the query parameter ${q.split('=')[0]}, which would connect elsewhere`));
-      return true;
-    });
+  for (const q of [
+    'host=10.0.0.1',
+    'hostaddr=10.0.0.1',
+    'port=6543',
+    'dbname=other',
+    'database=other',
+    'user=postgres',
+    'service=prod',
+    'servicefile=/tmp/x',
+    'options=-c%20search_path%3Devil',
+    'replication=database',
+    'HOST=x',
+  ]) {
+    assert.throws(
+      () => resolveTarget(`postgres://u@db:5432/app?${q}`, {}),
+      (e: unknown) => {
+        assert.ok(e instanceof InputError);
+        assert.match(e.message, new RegExp(`^--target has the query parameter ${q.split('=')[0]}, which would connect elsewhere`));
+        return true;
+      },
+    );
   }
   assert.throws(() => resolveTarget('postgres://u@db1,db2:5432/app', {}), /names several hosts; name exactly one host/);
   const ok = resolveTarget('postgres://u@db:6000/app?sslmode=require&application_name=x', {});

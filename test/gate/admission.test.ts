@@ -30,8 +30,14 @@ const AT = '2026-11-28T11:00:00.000Z';
 function admit(p: Person, hash: string, opts: { at?: string; dotId?: string; signer?: Person; signedDot?: string; signedHash?: string } = {}): AdmissionRecord {
   const at = opts.at ?? AT;
   return {
-    dotId: opts.dotId ?? DOT, version: 1, contentHash: hash, fileHashes: {}, actor: p.identity.name,
-    signature: signStatement((opts.signer ?? p).key, 'admit', opts.signedDot ?? DOT, opts.signedHash ?? hash, at), at, comment: null,
+    dotId: opts.dotId ?? DOT,
+    version: 1,
+    contentHash: hash,
+    fileHashes: {},
+    actor: p.identity.name,
+    signature: signStatement((opts.signer ?? p).key, 'admit', opts.signedDot ?? DOT, opts.signedHash ?? hash, at),
+    at,
+    comment: null,
   };
 }
 function decide(admissions: AdmissionRecord[], over: Partial<AdmissionInput> = {}) {

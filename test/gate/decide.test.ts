@@ -33,8 +33,7 @@ const laws = new Map<string, Law>([
   ['G', { id: 'G', title: 'gate', text: 't', requires: { min_approvals: 1, separation_of_duties: true } }],
   ['IRR', { id: 'IRR', title: 'irr', text: 't', requires: { dual_control: true, approval_ttl_hours: 4 } }],
 ]);
-const dotOf = (risk: 'reversible' | 'irreversible', lawIds: string[]) =>
-  ({ id: 'DOT-X', risk, laws: lawIds, diff: [] }) as unknown as Parameters<typeof gateRequirements>[0][number];
+const dotOf = (risk: 'reversible' | 'irreversible', lawIds: string[]) => ({ id: 'DOT-X', risk, laws: lawIds, diff: [] }) as unknown as Parameters<typeof gateRequirements>[0][number];
 const reversible = gateRequirements([dotOf('reversible', ['G'])], laws);
 const irreversible = gateRequirements([dotOf('irreversible', ['G', 'IRR'])], laws);
 
@@ -42,8 +41,14 @@ const CREATED = '2026-11-28T10:00:00.000Z';
 function proposal(over: Partial<GateProposal> = {}): GateProposal {
   const createdAt = over.createdAt ?? CREATED;
   const base: GateProposal = {
-    id: 'P1', hash: HASH, currentHash: HASH, createdBy: 'olga', createdAt,
-    expiresAt: null, state: 'proposed', signature: signStatement(op.key, 'propose', 'P1', HASH, createdAt),
+    id: 'P1',
+    hash: HASH,
+    currentHash: HASH,
+    createdBy: 'olga',
+    createdAt,
+    expiresAt: null,
+    state: 'proposed',
+    signature: signStatement(op.key, 'propose', 'P1', HASH, createdAt),
   };
   return { ...base, ...over };
 }
@@ -52,9 +57,14 @@ function approve(p: Person, opts: { hash?: string; at?: string; proposalId?: str
   const hash = opts.hash ?? HASH;
   const at = opts.at ?? '2026-11-28T11:00:00.000Z';
   return {
-    proposalId: 'P1', kind, hashSigned: hash, actor: p.identity.name,
+    proposalId: 'P1',
+    kind,
+    hashSigned: hash,
+    actor: p.identity.name,
     signature: signStatement((opts.signer ?? p).key, kind, opts.proposalId ?? 'P1', hash, at),
-    comment: null, at, expiresAt: null,
+    comment: null,
+    at,
+    expiresAt: null,
   };
 }
 function decide(over: Partial<GateInput> = {}) {
@@ -117,7 +127,7 @@ test('a law shortens the TTL: an irreversible approval lasts 4 h', () => {
   assert.match(d.discounted[0]?.reason ?? '', /expired at 2026-11-28T15:00:00.000Z/);
 });
 
-test('moving an approval\'s time (or a stored expires_at) does not revive it: the time is signed', () => {
+test("moving an approval's time (or a stored expires_at) does not revive it: the time is signed", () => {
   const a = approve(rev1, { at: '2026-11-27T00:00:00.000Z' });
   const moved = { ...a, at: '2026-11-28T11:00:00.000Z', expiresAt: '2999-01-01T00:00:00.000Z' };
   const d = decide({ decisions: [moved] });
@@ -130,12 +140,28 @@ test('proposal expiry (72 h from its signed creation) blocks apply and approval;
   assert.ok(kinds(decide({ proposal: p, decisions: [approve(rev1)] })).includes('proposal_expired'));
   assert.match(checkDecider(p, rev1.identity, 'approve', [], NOW) ?? '', /expired at 2026-11-28T12:00:00.000Z/);
   const moved = { ...p, createdAt: '2026-11-28T11:00:00.000Z' };
-  assert.match(decide({ proposal: moved, decisions: [approve(rev1)] }).unmet.map((u) => u.message).join(' '), /does not verify .*tampered/);
+  assert.match(
+    decide({ proposal: moved, decisions: [approve(rev1)] })
+      .unmet.map((u) => u.message)
+      .join(' '),
+    /does not verify .*tampered/,
+  );
 });
 
 test('the action log is cross-checked: a deleted rejection, a state put back, a rewritten canonical text', () => {
   const row = (seq: number, event: LogRow['event'], actor: string): LogRow => ({
-    seq, at: NOW, actor, event, proposalId: 'P1', dotId: null, actionCode: null, proposalHash: HASH, outcome: 'ok', detail: {}, prevHash: '', hash: '',
+    seq,
+    at: NOW,
+    actor,
+    event,
+    proposalId: 'P1',
+    dotId: null,
+    actionCode: null,
+    proposalHash: HASH,
+    outcome: 'ok',
+    detail: {},
+    prevHash: '',
+    hash: '',
   });
   const del = decide({ decisions: [approve(rev1)], events: [row(1, 'proposed', 'olga'), row(2, 'rejected', 'raj')] });
   assert.match(del.unmet.map((u) => u.message).join(' '), /raj rejected P1 \(action log seq 2\) but that rejection is missing from the decisions: the ledger was tampered with/);
@@ -217,10 +243,7 @@ test('checkDecider: only enabled reviewers decide; one approval per reviewer; st
 const owner = person('dora', ['reviewer']);
 const dora: Identity = { ...owner.identity, groups: ['data-owners'] };
 const grouped = [...identities, dora];
-const ownerLaw = new Map<string, Law>([
-  ...laws,
-  ['OWN', { id: 'OWN', title: 'owner', text: 't', requires: { min_approvals: 2, group_approvals: [{ group: 'data-owners', min: 1 }] } }],
-]);
+const ownerLaw = new Map<string, Law>([...laws, ['OWN', { id: 'OWN', title: 'owner', text: 't', requires: { min_approvals: 2, group_approvals: [{ group: 'data-owners', min: 1 }] } }]]);
 const ownerReq = gateRequirements([dotOf('irreversible', ['G', 'IRR', 'OWN'])], ownerLaw);
 
 test('control group: two reviewers who are not data owners are not enough; one of them must be', () => {
@@ -240,7 +263,10 @@ test('control group: the owner alone does not make dual control; an owner approv
   // a disabled owner is not a member
   const off = decide({ identities: [...identities, { ...dora, disabled: true }], requirements: ownerReq, decisions: [approve(rev1), approve(owner)] });
   assert.deepEqual(kinds(off).sort(), ['approvals_missing', 'group_approvals_missing']);
-  assert.match(off.unmet.find((u) => u.kind === 'group_approvals_missing')?.message ?? '', /no enabled reviewer belongs to group data-owners; add data-owners to the groups: of a reviewer in the identities file/);
+  assert.match(
+    off.unmet.find((u) => u.kind === 'group_approvals_missing')?.message ?? '',
+    /no enabled reviewer belongs to group data-owners; add data-owners to the groups: of a reviewer in the identities file/,
+  );
 });
 
 test('control group: a group requirement raises the total it implies, and laws without groups leave requirements as they were', () => {
@@ -261,7 +287,10 @@ test('a signature dated beyond the five-minute skew in the future of the trusted
   assert.deepEqual(kinds(ahead), ['approvals_missing']);
   assert.match(ahead.discounted[0]?.reason ?? '', /rita's approval is dated 2026-12-08T12:00:00\.000Z, more than 5 min in the future of the trusted clock \(2026-11-28T12:00:00\.000Z\)/);
   // the same approval is judged on the signed time alone once the clock reaches it: valid then, 24 h later expired
-  assert.equal(decide({ decisions: [approve(rev1, { at: '2026-12-08T12:00:00.000Z' })], proposal: proposal({ createdAt: '2026-12-08T11:00:00.000Z' }), now: '2026-12-08T12:00:00.000Z' }).kind, 'allow');
+  assert.equal(
+    decide({ decisions: [approve(rev1, { at: '2026-12-08T12:00:00.000Z' })], proposal: proposal({ createdAt: '2026-12-08T11:00:00.000Z' }), now: '2026-12-08T12:00:00.000Z' }).kind,
+    'allow',
+  );
 });
 
 test('a proposal dated in the future of the trusted clock is refused; a future-dated rejection still blocks', () => {

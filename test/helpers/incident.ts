@@ -90,8 +90,20 @@ export async function createIncident(label = 'inc'): Promise<Incident> {
     archive_dir: archiveDir,
   };
   return {
-    db, ownerRole, dumpRole, dir, scriptPath, backupDir, archiveDir, identities, ledger,
-    operator: made.operator!, operator2: made.operator2!, reviewer1: made.reviewer1!, reviewer2: made.reviewer2!, auditor: made.auditor!,
+    db,
+    ownerRole,
+    dumpRole,
+    dir,
+    scriptPath,
+    backupDir,
+    archiveDir,
+    identities,
+    ledger,
+    operator: made.operator!,
+    operator2: made.operator2!,
+    reviewer1: made.reviewer1!,
+    reviewer2: made.reviewer2!,
+    auditor: made.auditor!,
     params,
     flags: ['--dots', resolve('dots'), '--ledger', ledger, '--identities', identities, '--target', db.url],
     extraRoles,
@@ -117,6 +129,12 @@ export async function paramsFor(inc: Incident, refs: readonly string[], override
   const { loadCatalogue } = await import('../../src/catalogue/load.js');
   const { findDot } = await import('../../src/catalogue/bundle.js');
   const cat = await loadCatalogue('dots');
-  const names = new Set(refs.flatMap((r) => Object.entries(findDot(cat, r).spec.params).filter(([, p]) => p.type !== 'secret').map(([n]) => n)));
+  const names = new Set(
+    refs.flatMap((r) =>
+      Object.entries(findDot(cat, r).spec.params)
+        .filter(([, p]) => p.type !== 'secret')
+        .map(([n]) => n),
+    ),
+  );
   return paramFlags(inc, [...names].sort(), overrides);
 }

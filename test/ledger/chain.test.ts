@@ -42,10 +42,23 @@ test('GENESIS is the sha256 of a versioned domain string', () => {
 test('a row hash covers the previous hash and every field, seq included, not key order', () => {
   const [r] = chain(1);
   assert.ok(r);
-  assert.equal(r.hash, sha256Hex(`${GENESIS}\n${JSON.stringify({
-    action_code: null, actor: 'alice', at: r.at, detail: { i: 1 }, dot_id: null, event: 'proposed',
-    outcome: 'ok', proposal_hash: null, proposal_id: null, seq: 1,
-  })}`));
+  assert.equal(
+    r.hash,
+    sha256Hex(
+      `${GENESIS}\n${JSON.stringify({
+        action_code: null,
+        actor: 'alice',
+        at: r.at,
+        detail: { i: 1 },
+        dot_id: null,
+        event: 'proposed',
+        outcome: 'ok',
+        proposal_hash: null,
+        proposal_id: null,
+        seq: 1,
+      })}`,
+    ),
+  );
   assert.equal(hashRow(GENESIS, { ...r, detail: { b: 1, a: 2 } }), hashRow(GENESIS, { ...r, detail: { a: 2, b: 1 } }));
   assert.notEqual(hashRow(GENESIS, { ...r, seq: 2 }), r.hash);
   assert.notEqual(hashRow('0'.repeat(64), r), r.hash);
@@ -85,7 +98,10 @@ test('sealEvent chains onto the head, normalises the time and refuses what it ca
     ev({ detail: [] as never }),
     ev({ detail: { n: Number.NaN } }),
   ]) {
-    assert.throws(() => sealEvent(null, bad), (e: unknown) => e instanceof LedgerError && e.code === 'LEDGER_BAD_EVENT');
+    assert.throws(
+      () => sealEvent(null, bad),
+      (e: unknown) => e instanceof LedgerError && e.code === 'LEDGER_BAD_EVENT',
+    );
   }
 });
 
@@ -104,8 +120,22 @@ test('an intact chain verifies from an array, a generator or an async iterable',
   assert.ok(last);
   const intact = { kind: 'intact', rows: 5, headHash: last.hash };
   assert.deepEqual(verifyChain(rows), intact);
-  assert.deepEqual(verifyChain((function* () { yield* rows; })()), intact);
-  assert.deepEqual(await verifyChain((async function* () { yield* rows; })()), intact);
+  assert.deepEqual(
+    verifyChain(
+      (function* () {
+        yield* rows;
+      })(),
+    ),
+    intact,
+  );
+  assert.deepEqual(
+    await verifyChain(
+      (async function* () {
+        yield* rows;
+      })(),
+    ),
+    intact,
+  );
   assert.deepEqual(verifyChain([]), { kind: 'intact', rows: 0, headHash: GENESIS });
 });
 

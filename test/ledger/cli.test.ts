@@ -92,7 +92,10 @@ describe('dotctl log', () => {
   test('--json prints one JSON object per line, every field of the row', () => {
     const r = dotctl(['--ledger', ledgerPath, 'log', '--json']);
     assertExit(r, 0);
-    const parsed = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const parsed = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     // the README's column names: snake_case, one convention for every JSON output
     assert.deepEqual(Object.keys(parsed[0] ?? {}), ['seq', 'at', 'actor', 'event', 'proposal_id', 'dot_id', 'action_code', 'proposal_hash', 'outcome', 'detail', 'prev_hash', 'hash']);
     assert.deepEqual(parsed, toSnakeKeys(rows));
@@ -102,7 +105,11 @@ describe('dotctl log', () => {
     const seqs = (...args: string[]): number[] => {
       const r = dotctl(['--ledger', ledgerPath, 'log', '--json', ...args]);
       assertExit(r, 0);
-      return r.stdout.trimEnd().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as LogRow).seq);
+      return r.stdout
+        .trimEnd()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as LogRow).seq);
     };
     assert.deepEqual(seqs('--proposal', P1.id), [1, 2, 4]);
     assert.deepEqual(seqs('--actor', 'bob'), [2]);
@@ -161,7 +168,10 @@ describe('dotctl proposals and status', () => {
     const doc = JSON.parse(json.stdout) as { proposal: unknown; decisions: unknown[]; events: LogRow[] };
     assert.deepEqual(doc.proposal, toSnakeKeys({ ...P1, state: 'applied' }));
     assert.equal(doc.decisions.length, 1);
-    assert.deepEqual(doc.events.map((e) => e.seq), [1, 2, 4]);
+    assert.deepEqual(
+      doc.events.map((e) => e.seq),
+      [1, 2, 4],
+    );
   });
 
   test('status of an unknown proposal is exit 2 with one clear sentence', () => {
@@ -197,10 +207,12 @@ describe('dotctl log verify', () => {
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, 'one line');
     const json = dotctl(['--ledger', copy, 'log', 'verify', '--json']);
     assertExit(json, 7);
-    assert.deepEqual(
-      (({ kind, seq, reason, rows: n }) => ({ kind, seq, reason, rows: n }))(JSON.parse(json.stdout) as Record<string, unknown>),
-      { kind: 'broken', seq: 2, reason: 'hash_mismatch', rows: 1 },
-    );
+    assert.deepEqual((({ kind, seq, reason, rows: n }) => ({ kind, seq, reason, rows: n }))(JSON.parse(json.stdout) as Record<string, unknown>), {
+      kind: 'broken',
+      seq: 2,
+      reason: 'hash_mismatch',
+      rows: 1,
+    });
   });
 });
 
@@ -222,7 +234,10 @@ describe('an in-memory ledger on the command line', () => {
       const flag = 'DOTCTL_LEDGER' in env ? [] : ['--ledger', 'memory:team'];
       const r = dotctl([...flag, 'proposals'], env);
       assertExit(r, 2);
-      assert.match(r.stderr, /^dotctl: --ledger memory:team names an in-memory ledger, which is lost when dotctl exits; point --ledger \(or DOTCTL_LEDGER\) at a SQLite file or a postgres:\/\/ URL\n$/);
+      assert.match(
+        r.stderr,
+        /^dotctl: --ledger memory:team names an in-memory ledger, which is lost when dotctl exits; point --ledger \(or DOTCTL_LEDGER\) at a SQLite file or a postgres:\/\/ URL\n$/,
+      );
     }
   });
 });

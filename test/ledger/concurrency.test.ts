@@ -48,10 +48,17 @@ function concurrencySuite(backend: Backend): void {
           headHash: (await ledger.readEvents({ limit: 1 }))[0]?.hash,
         });
         const rows = await ledger.readEvents();
-        assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: total }, (_, i) => i + 1));
+        assert.deepEqual(
+          rows.map((r) => r.seq),
+          Array.from({ length: total }, (_, i) => i + 1),
+        );
         for (let w = 0; w < WORKERS; w += 1) {
           const mine = rows.filter((r) => r.actor === `worker-${w}`).map((r) => r.detail.i);
-          assert.deepEqual(mine, Array.from({ length: EACH }, (_, i) => i + 1), `worker-${w} rows lost or reordered`);
+          assert.deepEqual(
+            mine,
+            Array.from({ length: EACH }, (_, i) => i + 1),
+            `worker-${w} rows lost or reordered`,
+          );
         }
         // The appends really interleaved: otherwise this test would prove nothing about locking.
         const switches = rows.filter((r, i) => i > 0 && rows[i - 1]?.actor !== r.actor).length;

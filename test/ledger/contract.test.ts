@@ -48,15 +48,13 @@ function ledgerContract(backend: Backend<RawAccess>): void {
     test('appended events come back byte-for-byte, chained from genesis, and verify', async () => {
       const detail = {
         step: 'diff',
-        sql: "GRANT USAGE ON SCHEMA \"sandbox_tac\" TO directus; -- 'quoted'",
+        sql: 'GRANT USAGE ON SCHEMA "sandbox_tac" TO directus; -- \'quoted\'',
         numbers: [0, -1, 1.5, 1e21, 2 ** 53, 5e-324, -2.5e-7],
         nested: { z: true, a: null, m: ['x', { y: 'ý — Đ32 ✓' }] },
         empty: {},
       };
       const a = await ledger.appendEvent(ev({ i: 1, actor: 'alice', detail }));
-      const b = await ledger.appendEvent(
-        ev({ i: 2, actor: 'bob', event: 'approved', proposalId: 'P-1', dotId: 'DOT-A', actionCode: 'CODE-A', proposalHash: 'h1', outcome: null }),
-      );
+      const b = await ledger.appendEvent(ev({ i: 2, actor: 'bob', event: 'approved', proposalId: 'P-1', dotId: 'DOT-A', actionCode: 'CODE-A', proposalHash: 'h1', outcome: null }));
       assert.equal(a.seq, 1);
       assert.equal(a.prevHash, GENESIS);
       assert.equal(a.hash, hashRow(GENESIS, a));
@@ -94,8 +92,7 @@ function ledgerContract(backend: Backend<RawAccess>): void {
         await l.appendEvent(ev({ i: 2, actor: 'bob', event: 'approved', proposalId: 'P1', dotId: 'DOT-A' }));
         await l.appendEvent(ev({ i: 3, actor: 'alice', event: 'proposed', proposalId: 'P2', dotId: 'DOT-B' }));
         await l.appendEvent(ev({ i: 4, actor: 'carol', event: 'applied', proposalId: 'P1', dotId: 'DOT-A' }));
-        const seqs = async (f: Parameters<LedgerStore['readEvents']>[0]): Promise<number[]> =>
-          (await l.readEvents(f)).map((r) => r.seq);
+        const seqs = async (f: Parameters<LedgerStore['readEvents']>[0]): Promise<number[]> => (await l.readEvents(f)).map((r) => r.seq);
         assert.deepEqual(await seqs({ proposalId: 'P1' }), [1, 2, 4]);
         assert.deepEqual(await seqs({ dotId: 'DOT-B' }), [3]);
         assert.deepEqual(await seqs({ actor: 'alice' }), [1, 3]);
@@ -122,7 +119,10 @@ function ledgerContract(backend: Backend<RawAccess>): void {
       assert.deepEqual(await ledger.getProposal(p.id), p);
       assert.equal(await ledger.getProposal('P-none'), null);
       assert.ok((await ledger.listProposals()).some((x) => x.id === p.id));
-      assert.deepEqual((await ledger.listProposals('proposed')).map((x) => x.id), [p.id]);
+      assert.deepEqual(
+        (await ledger.listProposals('proposed')).map((x) => x.id),
+        [p.id],
+      );
       assert.deepEqual(await ledger.listProposals('applied'), []);
       await assert.rejects(ledger.putProposal(p, proposedEvent(p)), (e: unknown) => {
         assert.ok(e instanceof InputError);
@@ -159,7 +159,10 @@ function ledgerContract(backend: Backend<RawAccess>): void {
         assert.deepEqual(await l.listAdmissions('DOT-A'), [a1, a2]);
         assert.deepEqual(await l.listAdmissions(), [a1, a2, b1]);
         assert.deepEqual(await l.listAdmissions('DOT-none'), []);
-        assert.deepEqual((await l.readEvents({ event: 'admitted' })).map((e) => e.actor), ['rita', 'raj', 'rita']);
+        assert.deepEqual(
+          (await l.readEvents({ event: 'admitted' })).map((e) => e.actor),
+          ['rita', 'raj', 'rita'],
+        );
         // atomic with its event
         await assert.rejects(l.addAdmission(admission('DOT-C', 'rita'), ev({ at: 'not a time', event: 'admitted' })), LedgerError);
         assert.deepEqual(await l.listAdmissions('DOT-C'), []);
@@ -222,7 +225,10 @@ function ledgerContract(backend: Backend<RawAccess>): void {
         const winners = results.filter((r): r is LogRow => r !== null);
         assert.equal(winners.length, 1, `exactly one transition must win, got ${winners.length}`);
         const events = await ledger.readEvents({ proposalId: p.id, event: 'apply_started' });
-        assert.deepEqual(events.map((e) => e.actor), [winners[0]?.actor]);
+        assert.deepEqual(
+          events.map((e) => e.actor),
+          [winners[0]?.actor],
+        );
         assert.equal((await ledger.readEvents()).length, logBefore + 1);
         assert.equal((await other.getProposal(p.id))?.state, 'applying');
       } finally {
@@ -266,9 +272,7 @@ function ledgerContract(backend: Backend<RawAccess>): void {
         await assert.rejects(raw.run(`DELETE FROM ${raw.decisionsTable}`), /append-only: DELETE refused/);
       } else {
         // No storage to reach around: what a caller holds is all it could rewrite, and it cannot.
-        const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(ledger)).filter(
-          (m) => m !== 'constructor' && typeof (ledger as unknown as Record<string, unknown>)[m] === 'function',
-        );
+        const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(ledger)).filter((m) => m !== 'constructor' && typeof (ledger as unknown as Record<string, unknown>)[m] === 'function');
         for (const m of PORT_METHODS) assert.ok(methods.includes(m), `${m} missing`);
         const rewriting = methods.filter((m) => !(PORT_METHODS as readonly string[]).includes(m) && /update|delete|remove|truncate|edit|replace|set/i.test(m));
         assert.deepEqual(rewriting, [], 'the in-memory ledger offers no way to rewrite what it holds');

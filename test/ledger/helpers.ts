@@ -192,9 +192,7 @@ function sqliteRaw(file: string): SqlRawAccess {
       );
     },
     async versions() {
-      return withRawSqlite(file, (db) =>
-        (db.prepare('SELECT version FROM dotctl_schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version),
-      );
+      return withRawSqlite(file, (db) => (db.prepare('SELECT version FROM dotctl_schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version));
     },
     async exists() {
       return existsSync(file);
@@ -252,17 +250,13 @@ function pgRaw(database: string): SqlRawAccess {
       await withPgAdmin(database, (c) => c.query(`BEGIN; SET LOCAL session_replication_role = replica; ${sql}; COMMIT;`));
     },
     async versions() {
-      return withPgAdmin(database, async (c) =>
-        (await c.query<{ version: number }>('SELECT version FROM dotctl.schema_version ORDER BY version')).rows.map((r) => r.version),
-      );
+      return withPgAdmin(database, async (c) => (await c.query<{ version: number }>('SELECT version FROM dotctl.schema_version ORDER BY version')).rows.map((r) => r.version));
     },
     async exists() {
       return withPgAdmin(database, async (c) => (await c.query("SELECT to_regnamespace('dotctl') AS n")).rows[0].n !== null);
     },
     async blockAppends() {
-      await withPgAdmin(database, (c) =>
-        c.query('ALTER TABLE dotctl.dot_action_log ADD CONSTRAINT test_block_appends CHECK (seq < 0) NOT VALID'),
-      );
+      await withPgAdmin(database, (c) => c.query('ALTER TABLE dotctl.dot_action_log ADD CONSTRAINT test_block_appends CHECK (seq < 0) NOT VALID'));
     },
   };
 }

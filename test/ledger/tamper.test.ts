@@ -40,8 +40,7 @@ function expectBroken(v: ChainVerdict, seq: number, reason: string): void {
 }
 
 function insertSql(table: string, r: LogRow): string {
-  const values = [r.seq, r.at, r.actor, r.event, r.proposalId, r.dotId, r.actionCode, r.proposalHash, r.outcome,
-    JSON.stringify(r.detail), r.prevHash, r.hash].map(lit).join(', ');
+  const values = [r.seq, r.at, r.actor, r.event, r.proposalId, r.dotId, r.actionCode, r.proposalHash, r.outcome, JSON.stringify(r.detail), r.prevHash, r.hash].map(lit).join(', ');
   return `INSERT INTO ${table} (seq, at, actor, event, proposal_id, dot_id, action_code, proposal_hash, outcome, detail, prev_hash, hash)
           VALUES (${values})`;
 }
@@ -133,9 +132,7 @@ function tamperSuite(backend: Backend): void {
     test('a row rewritten with its hash recomputed is caught at the next row', async () => {
       const { site, rows } = await seeded(backend);
       const fields = { ...byseq(rows, 2), outcome: 'failed' };
-      await site.raw.tamper(
-        `UPDATE ${site.raw.logTable} SET outcome = 'failed', hash = ${lit(hashRow(fields.prevHash, fields))} WHERE seq = 2`,
-      );
+      await site.raw.tamper(`UPDATE ${site.raw.logTable} SET outcome = 'failed', hash = ${lit(hashRow(fields.prevHash, fields))} WHERE seq = 2`);
       expectBroken(await verifySite(site), 3, 'broken_link');
     });
 
@@ -143,9 +140,7 @@ function tamperSuite(backend: Backend): void {
       const { site, rows } = await seeded(backend);
       const first = byseq(rows, 1);
       const prev = 'f'.repeat(64);
-      await site.raw.tamper(
-        `UPDATE ${site.raw.logTable} SET prev_hash = ${lit(prev)}, hash = ${lit(hashRow(prev, first))} WHERE seq = 1`,
-      );
+      await site.raw.tamper(`UPDATE ${site.raw.logTable} SET prev_hash = ${lit(prev)}, hash = ${lit(hashRow(prev, first))} WHERE seq = 1`);
       expectBroken(await verifySite(site), 1, 'bad_genesis');
     });
   });

@@ -31,7 +31,7 @@ describe('canonical text scanner', () => {
     {},
     { a: 1 },
     { sql: 'GRANT USAGE ON SCHEMA "s" TO "r"', n: -1.5, big: 1e21, tiny: 1e-7, t: true, f: false, z: null },
-    { nested: { b: [1, 'two', { c: [] }], a: {} }, 'é': 'ü', '😀': 'x\ty\n\u0001\u007f\u2028' },
+    { nested: { b: [1, 'two', { c: [] }], a: {} }, é: 'ü', '😀': 'x\ty\n\u0001\u007f\u2028' },
     { '10': 1, '9': 2, A: 3, a: 4, __proto__x: 5 },
   ];
   test('accepts what canonicalJson writes', () => {
@@ -40,10 +40,35 @@ describe('canonical text scanner', () => {
 
   test('never accepts a text that canonicalJson would write differently', () => {
     const texts = [
-      '{"a":1 }', '{ "a":1}', '{"b":1,"a":2}', '{"a":1,"a":2}', '{"a":1.0}', '{"a":-0}', '{"a":1e2}', '{"a":01}',
-      '{"a":"\\u0041"}', '{"a":"\\/"}', '{"a":"\\u000a"}', '{"a":"\\u001F"}', '{"a":"\\ud800"}', '{"a":1E+21}',
-      '{"a":12345678901234567890}', '{"a":1e400}', '[]', '"x"', '{"a\\u0062":1}', '{"a":"\ud800"}', '{"a":tru}',
-      '{"a":[1,]}', '{"a":1,}', '{}x', '{"a":"x', '{"a":"\u0001"}', '{"__proto__":1}', '{"a":0.10}', '{"a":-}',
+      '{"a":1 }',
+      '{ "a":1}',
+      '{"b":1,"a":2}',
+      '{"a":1,"a":2}',
+      '{"a":1.0}',
+      '{"a":-0}',
+      '{"a":1e2}',
+      '{"a":01}',
+      '{"a":"\\u0041"}',
+      '{"a":"\\/"}',
+      '{"a":"\\u000a"}',
+      '{"a":"\\u001F"}',
+      '{"a":"\\ud800"}',
+      '{"a":1E+21}',
+      '{"a":12345678901234567890}',
+      '{"a":1e400}',
+      '[]',
+      '"x"',
+      '{"a\\u0062":1}',
+      '{"a":"\ud800"}',
+      '{"a":tru}',
+      '{"a":[1,]}',
+      '{"a":1,}',
+      '{}x',
+      '{"a":"x',
+      '{"a":"\u0001"}',
+      '{"__proto__":1}',
+      '{"a":0.10}',
+      '{"a":-}',
     ];
     // plus every one-character edit of the canonical texts
     for (const v of canonical) {
@@ -130,7 +155,7 @@ const TAMPERINGS: Record<string, string | ((db: Database.Database) => void)> = {
   },
 };
 
-describe('fast verify gives verifyChain\'s verdict on SQLite', () => {
+describe("fast verify gives verifyChain's verdict on SQLite", () => {
   let seed = '';
   for (const [name, tamper] of Object.entries(TAMPERINGS)) {
     test(name, async () => {
@@ -194,7 +219,7 @@ test('the built CLI verifies a ledger large enough for worker threads, and names
   });
 });
 
-describe('fast verify gives verifyChain\'s verdict on PostgreSQL', () => {
+describe("fast verify gives verifyChain's verdict on PostgreSQL", () => {
   const cases: Record<string, string> = {
     intact: '',
     'detail value edited': `UPDATE dotctl.dot_action_log SET detail = '{"i":1}' WHERE seq = 1500`,

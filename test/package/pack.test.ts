@@ -60,7 +60,9 @@ before(() => {
   const packed = ok(run('npm', ['pack', '--json', '--pack-destination', packDir, ...NPM_QUIET], REPO), 'npm pack');
   const name = (JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string }[])[0]?.filename ?? '';
   tarball = join(packDir, name);
-  entries = ok(run('tar', ['-tzf', tarball], tmp), 'tar -t').stdout.trim().split('\n');
+  entries = ok(run('tar', ['-tzf', tarball], tmp), 'tar -t')
+    .stdout.trim()
+    .split('\n');
 
   project = join(tmp, 'project');
   mkdirSync(project);
@@ -77,7 +79,18 @@ after(() => {
 
 describe('the tarball', () => {
   test('ships dist (with declarations and the pre-rendered help), dots, schemas, examples and README, but no sources, tests or benches', () => {
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/cli/help.txt', 'dots/laws.yaml', 'dots/DOT-PG-DROP-SCHEMA.yaml', 'schemas/dot.schema.json', 'examples/pg-backup.sh', 'README.md', 'package.json']) {
+    for (const f of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/cli/main.js',
+      'dist/cli/help.txt',
+      'dots/laws.yaml',
+      'dots/DOT-PG-DROP-SCHEMA.yaml',
+      'schemas/dot.schema.json',
+      'examples/pg-backup.sh',
+      'README.md',
+      'package.json',
+    ]) {
       assert.ok(entries.includes(`package/${f}`), `${f} missing from the tarball`);
     }
     const unwanted = entries.filter((e) => /^package\/(test|bench|src|proposals|node_modules)\//.test(e) || /^package\/(tsconfig.*\.json|\.)/.test(e));
@@ -94,7 +107,11 @@ describe('installed into a project', () => {
 
   test('npx dotctl lists the five seed DOTs of the installed catalogue', () => {
     const r = ok(run('npx', ['--no-install', 'dotctl', '--dots', 'node_modules/dotctl/dots', 'list'], project), 'npx dotctl list');
-    const options = r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]);
+    const options = r.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0]);
     assert.deepEqual(options, SEED_OPTIONS);
     assert.match(r.stdout, /DOT-PG-DROP-SCHEMA +irreversible +2 \(dual\)/);
   });
@@ -111,7 +128,16 @@ describe('installed into a project', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: false, typeRoots: [join(REPO, 'node_modules', '@types')], types: ['node'] },
+        compilerOptions: {
+          target: 'es2022',
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          typeRoots: [join(REPO, 'node_modules', '@types')],
+          types: ['node'],
+        },
         files: ['index.ts'],
       }),
     );

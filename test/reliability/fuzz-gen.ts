@@ -62,7 +62,10 @@ function linesMatching(text: string, re: RegExp): number[] {
 export function anchorBomb(key: string, levels: number): string {
   const names = Array.from({ length: levels + 1 }, (_, i) => `l${i}`);
   let out = `${key}:\n  ${names[0]}: &${names[0]} [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n`;
-  for (let i = 1; i <= levels; i += 1) out += `  ${names[i]}: &${names[i]} [${Array(9).fill(`*${names[i - 1]}`).join(', ')}]\n`;
+  for (let i = 1; i <= levels; i += 1)
+    out += `  ${names[i]}: &${names[i]} [${Array(9)
+      .fill(`*${names[i - 1]}`)
+      .join(', ')}]\n`;
   return out;
 }
 
@@ -224,10 +227,7 @@ const mutations: readonly [string, DotMutation][] = [
       return { label: `${n} characters of garbage`, text: s };
     },
   ],
-  [
-    'second document',
-    (p, t) => ({ label: 'a second YAML document', text: `${t}\n---\n${p.word()}: 1\n` }),
-  ],
+  ['second document', (p, t) => ({ label: 'a second YAML document', text: `${t}\n---\n${p.word()}: 1\n` })],
 ];
 
 /** `n` malformed variants of the DOT texts in `bases`, each with `id: DOT-FUZZ-<k>` so its file name matches. */
@@ -293,7 +293,10 @@ export function malformedIdentities(p: Prng, valid: string, n: number): Mutant[]
     () => ({ label: 'unknown top-level key', text: `${valid}${p.word()}: 1\n` }),
     () => ({ label: 'duplicate key', text: valid.replace(/(\n(\s+)roles: .*)/, '$1$1') }),
     () => ({ label: 'bad name', text: valid.replace(/name: \S+/, `name: ${p.pick(['Olga', 'o lga', '-olga', 'ol"ga', "o'lga", 'x'.repeat(64), '""', '7'])}`) }),
-    () => ({ label: 'public key not ed25519:', text: valid.replace(key, p.pick([`rsa:${b64}`, b64, `ed25519:${b64.slice(0, p.int(0, 42))}=`, `ed25519:${b64}${b64}`, 'ed25519:', `ed25519:${'!'.repeat(43)}=`])) }),
+    () => ({
+      label: 'public key not ed25519:',
+      text: valid.replace(key, p.pick([`rsa:${b64}`, b64, `ed25519:${b64.slice(0, p.int(0, 42))}=`, `ed25519:${b64}${b64}`, 'ed25519:', `ed25519:${'!'.repeat(43)}=`])),
+    }),
     () => ({ label: 'same identity twice', text: `${valid}${valid.replace(/^identities:\n/, '')}` }),
     () => ({ label: 'identities not a list', text: `identities: ${p.pick(['olga', '7', '{a: 1}', 'null', '""'])}\n` }),
     () => ({ label: 'deep nesting', text: `identities: ${deepNesting(p.int(200, 5000), p.next() < 0.5)}\n` }),
@@ -322,8 +325,35 @@ export function optionInjection(p: Prng): string[] {
 
 /** Text values carrying Markdown or HTML structure; valid text, to be rendered inert. */
 export function markdownStructure(p: Prng, n: number): string[] {
-  const pieces = ['<!--', '-->', '<script>alert(1)</script>', '# heading', '## Evidence', '===', '---', '| a | b |', '\\|', '[x](javascript:alert(1))',
-    '![i](http://e/x.png)', '`', '``', '```', '````', '~~~', '<details>', '</details>', '*', '_', '&lt;', '&#x3C;', '\\', '> quote', '1. item', '- item', '<img src=x onerror=alert(1)>'];
+  const pieces = [
+    '<!--',
+    '-->',
+    '<script>alert(1)</script>',
+    '# heading',
+    '## Evidence',
+    '===',
+    '---',
+    '| a | b |',
+    '\\|',
+    '[x](javascript:alert(1))',
+    '![i](http://e/x.png)',
+    '`',
+    '``',
+    '```',
+    '````',
+    '~~~',
+    '<details>',
+    '</details>',
+    '*',
+    '_',
+    '&lt;',
+    '&#x3C;',
+    '\\',
+    '> quote',
+    '1. item',
+    '- item',
+    '<img src=x onerror=alert(1)>',
+  ];
   const out: string[] = [];
   for (let i = 0; i < n; i += 1) {
     const parts: string[] = [];
@@ -337,7 +367,18 @@ export function markdownStructure(p: Prng, n: number): string[] {
 export function redirectingUrls(p: Prng, base: string): { url: string; param: string }[] {
   const u = new URL(base);
   const params = ['host', 'hostaddr', 'port', 'dbname', 'database', 'user', 'service', 'servicefile', 'options', 'replication'];
-  const values: Record<string, string> = { host: '10.0.0.1', hostaddr: '10.0.0.1', port: '6543', dbname: 'other', database: 'other', user: 'postgres', service: 'prod', servicefile: '/tmp/pg_service.conf', options: '-c%20search_path%3Devil', replication: 'database' };
+  const values: Record<string, string> = {
+    host: '10.0.0.1',
+    hostaddr: '10.0.0.1',
+    port: '6543',
+    dbname: 'other',
+    database: 'other',
+    user: 'postgres',
+    service: 'prod',
+    servicefile: '/tmp/pg_service.conf',
+    options: '-c%20search_path%3Devil',
+    replication: 'database',
+  };
   return params.map((param) => {
     const name = p.pick([param, param.toUpperCase()]);
     const harmless = p.pick(['', 'sslmode=disable&', 'application_name=x&']);

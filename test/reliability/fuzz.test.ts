@@ -125,7 +125,11 @@ describe('fuzzed DOT files', () => {
     assert.equal(r.code, 2, r.stderr);
     const j = JSON.parse(r.stdout) as { valid: boolean; problems: { file: string; line: number; col: number; message: string }[] };
     assert.equal(j.valid, false);
-    for (const f of cat.files) assert.ok(j.problems.some((x) => x.file === f && x.line >= 1 && x.col >= 1), `no JSON problem for ${f}`);
+    for (const f of cat.files)
+      assert.ok(
+        j.problems.some((x) => x.file === f && x.line >= 1 && x.col >= 1),
+        `no JSON problem for ${f}`,
+      );
   });
 
   for (const command of [['list'], ['render', 'DOT-FUZZ-CTRL-0'], ['propose', '--offline', 'DOT-FUZZ-CTRL-0']] as const) {
@@ -169,7 +173,10 @@ describe('fuzzed DOT files', () => {
     const a = bases[0] ?? '';
     const cases: Mutant[] = [
       { label: 'NUL inside SQL', text: a.replace('SELECT 1 FROM pg_namespace', 'SELECT 1\u0000 FROM pg_namespace') },
-      { label: 'escaped NUL in a double-quoted SQL', text: a.replace(/^ {4}sql: SELECT 1 FROM pg_namespace WHERE nspname = :'schema'$/m, `    sql: "SELECT 1 FROM pg_namespace WHERE nspname = :'schema'\\0"`) },
+      {
+        label: 'escaped NUL in a double-quoted SQL',
+        text: a.replace(/^ {4}sql: SELECT 1 FROM pg_namespace WHERE nspname = :'schema'$/m, `    sql: "SELECT 1 FROM pg_namespace WHERE nspname = :'schema'\\0"`),
+      },
       { label: 'C0 control character in the title', text: a.replace(/^title: /m, 'title: \u0007') },
       { label: 'ESC sequence in a step name', text: a.replace(/^( {4}name: )(.*)$/m, '$1\u001b[2J$2') },
     ].map((m, k) => ({ ...m, text: m.text.replace(/^id: .*$/m, `id: DOT-FUZZ-${k}`) }));
@@ -177,7 +184,11 @@ describe('fuzzed DOT files', () => {
     const c = writeCatalogue(ctl.split('/').pop() ?? 'catalogue-ctl', cases);
     const r = await dotctl([...flags(c.dir), 'validate'], { viaFiles: true });
     const problems = assertBadInput(r, 'validate with control characters');
-    for (const [k, f] of c.files.entries()) assert.ok(problems.some((l) => l.startsWith(`${f}:`)), `${cases[k]?.label} was not reported`);
+    for (const [k, f] of c.files.entries())
+      assert.ok(
+        problems.some((l) => l.startsWith(`${f}:`)),
+        `${cases[k]?.label} was not reported`,
+      );
   });
 });
 
@@ -297,7 +308,9 @@ describe('fuzzed structure in valid values and target URLs', () => {
 
   test('a target URL whose query redirects the connection is refused before any connection', async () => {
     const cases = redirectingUrls(p, recorder.url);
-    const results = await pool(cases.map((c) => () => dotctl(['--dots', DOTS, '--ledger', ledger, '--target', c.url, '--identities', identities, '--key', key, 'propose', '--offline', 'D'], { cwd: dir })));
+    const results = await pool(
+      cases.map((c) => () => dotctl(['--dots', DOTS, '--ledger', ledger, '--target', c.url, '--identities', identities, '--key', key, 'propose', '--offline', 'D'], { cwd: dir })),
+    );
     results.forEach((r, i) => {
       assertBadInput(r, `--target ${cases[i]?.url}`);
       assert.match(r.stderr, new RegExp(`query parameter ${cases[i]?.param}`), r.stderr);
@@ -348,7 +361,13 @@ describe('fuzzed identities and key files', () => {
       return { f, label };
     });
     files.push({ f: join(keys, 'missing.key'), label: 'missing' }, { f: keys, label: 'a directory' });
-    const results = await pool(files.map(({ f }) => () => dotctl([...flags(), '--identities', identities, '--key', f, 'propose', '--offline', 'D'], { cwd: dir })));
+    const results = await pool(
+      files.map(
+        ({ f }) =>
+          () =>
+            dotctl([...flags(), '--identities', identities, '--key', f, 'propose', '--offline', 'D'], { cwd: dir }),
+      ),
+    );
     results.forEach((r, i) => {
       const label = files[i]?.label ?? '';
       if (label === 'a key of nobody in the identities file') {

@@ -267,7 +267,11 @@ describe('kill points', { concurrency: 2 }, () => {
 
       test('the boundaries derived from the specs are steps a clean apply passes', () => {
         assert.notDeepEqual(NEW, OLD, 'the bundle changes something');
-        for (const b of boundaries(dots)) assert.ok(order.some((s) => s.key === b.key), `${b.key} (${b.why}) is not a step of the clean apply: ${order.map((s) => s.key).join(' ')}`);
+        for (const b of boundaries(dots))
+          assert.ok(
+            order.some((s) => s.key === b.key),
+            `${b.key} (${b.why}) is not a step of the clean apply: ${order.map((s) => s.key).join(' ')}`,
+          );
       });
 
       for (const b of BOUNDARIES.get(c.label) ?? []) {

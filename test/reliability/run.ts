@@ -128,7 +128,10 @@ export function dirDigest(dir: string): string {
   const h = createHash('sha256');
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (!e.isFile()) continue;
-    h.update(e.name).update('\0').update(readFileSync(join(dir, e.name))).update('\0');
+    h.update(e.name)
+      .update('\0')
+      .update(readFileSync(join(dir, e.name)))
+      .update('\0');
   }
   return h.digest('hex');
 }

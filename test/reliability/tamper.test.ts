@@ -94,7 +94,12 @@ function logCases(): LogCase[] {
   }
   cases.push(
     { name: 'edit detail (a value)', sql: (t) => `UPDATE ${t} SET detail = ${lit('{"i":3,"observed":"1 row(s): \'true\'","step":"step 3"}')} WHERE seq = ${m}`, seq: m, reason: 'hash_mismatch' },
-    { name: 'edit detail (a key added)', sql: (t) => `UPDATE ${t} SET detail = ${lit('{"i":3,"observed":"1 row(s): \'false\'","step":"step 3","x":1}')} WHERE seq = ${m}`, seq: m, reason: 'hash_mismatch' },
+    {
+      name: 'edit detail (a key added)',
+      sql: (t) => `UPDATE ${t} SET detail = ${lit('{"i":3,"observed":"1 row(s): \'false\'","step":"step 3","x":1}')} WHERE seq = ${m}`,
+      seq: m,
+      reason: 'hash_mismatch',
+    },
     { name: 'edit detail (not JSON any more)', sql: (t) => `UPDATE ${t} SET detail = 'garbage{' WHERE seq = ${m}`, seq: m, reason: 'hash_mismatch' },
     { name: 'edit detail (empty object)', sql: (t) => `UPDATE ${t} SET detail = '{}' WHERE seq = ${m}`, seq: m, reason: 'hash_mismatch' },
     {
@@ -139,7 +144,12 @@ function logCases(): LogCase[] {
     },
     // reorderings
     { name: 'swap two rows', sql: (t) => `UPDATE ${t} SET seq = 100 WHERE seq = 3; UPDATE ${t} SET seq = 3 WHERE seq = 4; UPDATE ${t} SET seq = 4 WHERE seq = 100`, seq: 3, reason: 'broken_link' },
-    { name: 'swap the first and the last row', sql: (t) => `UPDATE ${t} SET seq = 100 WHERE seq = 1; UPDATE ${t} SET seq = 1 WHERE seq = ${N}; UPDATE ${t} SET seq = ${N} WHERE seq = 100`, seq: 1, reason: 'bad_genesis' },
+    {
+      name: 'swap the first and the last row',
+      sql: (t) => `UPDATE ${t} SET seq = 100 WHERE seq = 1; UPDATE ${t} SET seq = 1 WHERE seq = ${N}; UPDATE ${t} SET seq = ${N} WHERE seq = 100`,
+      seq: 1,
+      reason: 'bad_genesis',
+    },
     { name: 'reverse the whole log', sql: (t) => `UPDATE ${t} SET seq = seq + 100; UPDATE ${t} SET seq = ${N + 101} - seq`, seq: 1, reason: 'bad_genesis' },
     { name: 'rotate the log by one', sql: (t) => `UPDATE ${t} SET seq = seq + 100; UPDATE ${t} SET seq = CASE WHEN seq = 101 THEN ${N} ELSE seq - 101 END`, seq: 1, reason: 'bad_genesis' },
   );
@@ -255,10 +265,26 @@ function gateCases(): GateCase[] {
   return [
     // dot_proposals, column by column
     { name: 'proposal id changed', sql: (s, i) => `UPDATE ${P(s)} SET id = 'P-20240501-f0f0f0' WHERE id = ${lit(i.p)}`, expect: sigFail, apply: 'forged' },
-    { name: 'proposal dot_ids changed (D dropped from the bundle)', sql: (s, i) => `UPDATE ${P(s)} SET dot_ids = '["DOT-PG-GRANT-SCHEMA"]' WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed/ },
-    { name: 'proposal params changed (another schema)', sql: (s, i) => `UPDATE ${P(s)} SET params = replace(params, 'sandbox_tac', 'public') WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed/ },
-    { name: 'proposal target_fingerprint changed', sql: (s, i) => `UPDATE ${P(s)} SET target_fingerprint = 'postgres://elsewhere:5432/prod' WHERE id = ${lit(i.p)}`, expect: /was proposed for postgres:\/\/elsewhere:5432\/prod|changed since/ },
-    { name: 'proposal frozen content changed (its rollback rewritten)', sql: (s, i) => `UPDATE ${P(s)} SET content = replace(content, 'REVOKE USAGE ON SCHEMA', 'DROP SCHEMA') WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed/ },
+    {
+      name: 'proposal dot_ids changed (D dropped from the bundle)',
+      sql: (s, i) => `UPDATE ${P(s)} SET dot_ids = '["DOT-PG-GRANT-SCHEMA"]' WHERE id = ${lit(i.p)}`,
+      expect: /changed since .* was proposed/,
+    },
+    {
+      name: 'proposal params changed (another schema)',
+      sql: (s, i) => `UPDATE ${P(s)} SET params = replace(params, 'sandbox_tac', 'public') WHERE id = ${lit(i.p)}`,
+      expect: /changed since .* was proposed/,
+    },
+    {
+      name: 'proposal target_fingerprint changed',
+      sql: (s, i) => `UPDATE ${P(s)} SET target_fingerprint = 'postgres://elsewhere:5432/prod' WHERE id = ${lit(i.p)}`,
+      expect: /was proposed for postgres:\/\/elsewhere:5432\/prod|changed since/,
+    },
+    {
+      name: 'proposal frozen content changed (its rollback rewritten)',
+      sql: (s, i) => `UPDATE ${P(s)} SET content = replace(content, 'REVOKE USAGE ON SCHEMA', 'DROP SCHEMA') WHERE id = ${lit(i.p)}`,
+      expect: /changed since .* was proposed/,
+    },
     { name: 'proposal hash changed', sql: (s, i) => `UPDATE ${P(s)} SET hash = ${lit('c'.repeat(64))} WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed|does not verify/ },
     { name: 'proposal state changed to applied', sql: (s, i) => `UPDATE ${P(s)} SET state = 'applied' WHERE id = ${lit(i.p)}`, expect: /is applied/ },
     { name: 'proposal created_by changed to another operator', sql: (s, i) => `UPDATE ${P(s)} SET created_by = 'omar' WHERE id = ${lit(i.p)}`, expect: sigFail },
@@ -290,9 +316,21 @@ function gateFindings(): GateCase[] {
   const P = (s: Site): string => s.table('dot_proposals');
   const D = (s: Site): string => s.table('dot_decisions');
   return [
-    { name: 'proposal canonical rewritten (it no longer hashes to the stored hash)', sql: (s, i) => `UPDATE ${P(s)} SET canonical = replace(canonical, 'GRANT', 'REVOKE') WHERE id = ${lit(i.p)}`, expect: /canonical|tamper/ },
-    { name: 'proposal expires_at pushed out after it expired', sql: (s, i) => `UPDATE ${P(s)} SET created_at = '2000-01-01T00:00:00.000Z', expires_at = '2999-01-01T00:00:00.000Z' WHERE id = ${lit(i.p)}`, expect: /expired|tamper/ },
-    { name: 'decision expires_at pushed out after it expired', sql: (s, i) => `UPDATE ${D(s)} SET at = '2000-01-01T00:00:00.000Z', expires_at = '2999-01-01T00:00:00.000Z' WHERE proposal_id = ${lit(i.p)}`, expect: /expired|0 valid|tamper/ },
+    {
+      name: 'proposal canonical rewritten (it no longer hashes to the stored hash)',
+      sql: (s, i) => `UPDATE ${P(s)} SET canonical = replace(canonical, 'GRANT', 'REVOKE') WHERE id = ${lit(i.p)}`,
+      expect: /canonical|tamper/,
+    },
+    {
+      name: 'proposal expires_at pushed out after it expired',
+      sql: (s, i) => `UPDATE ${P(s)} SET created_at = '2000-01-01T00:00:00.000Z', expires_at = '2999-01-01T00:00:00.000Z' WHERE id = ${lit(i.p)}`,
+      expect: /expired|tamper/,
+    },
+    {
+      name: 'decision expires_at pushed out after it expired',
+      sql: (s, i) => `UPDATE ${D(s)} SET at = '2000-01-01T00:00:00.000Z', expires_at = '2999-01-01T00:00:00.000Z' WHERE proposal_id = ${lit(i.p)}`,
+      expect: /expired|0 valid|tamper/,
+    },
     { name: 'a rejection deleted (the log still records it)', sql: (s, i) => `DELETE FROM ${D(s)} WHERE proposal_id = ${lit(i.p)} AND kind = 'reject'`, expect: /rejected|tamper/ },
     { name: 'proposal state put back from applied to proposed (the log records it applied)', sql: (s, i) => `UPDATE ${P(s)} SET state = 'proposed' WHERE id = ${lit(i.p)}`, expect: /applied|tamper/ },
   ];
@@ -315,14 +353,26 @@ function gateSuite(factory: () => SiteFactory): void {
       dir = mkdtempSync(join(tmpdir(), 'dotctl-rel-gate-'));
       recorder = await startRecorder();
       let yaml = 'identities:\n';
-      for (const [name, role] of [['olga', 'operator'], ['omar', 'operator'], ['rita', 'reviewer'], ['raj', 'reviewer']] as const) {
+      for (const [name, role] of [
+        ['olga', 'operator'],
+        ['omar', 'operator'],
+        ['rita', 'reviewer'],
+        ['raj', 'reviewer'],
+      ] as const) {
         const k = await generateKeyFile(name, join(dir, 'keys'));
         keys[name] = k.file;
         yaml += `  - name: ${name}\n    roles: [${role}]\n    public_key: ${k.publicKey}\n`;
       }
       writeFileSync(join(dir, 'identities.yaml'), yaml);
       seed = await sites.fresh();
-      admitAll(flags(seed), [{ name: 'rita', key: keys.rita ?? '' }, { name: 'raj', key: keys.raj ?? '' }], dir);
+      admitAll(
+        flags(seed),
+        [
+          { name: 'rita', key: keys.rita ?? '' },
+          { name: 'raj', key: keys.raj ?? '' },
+        ],
+        dir,
+      );
       const propose = async (): Promise<string> => {
         // proposing binds the server it reads (a real one); the applies below go to the recorder
         const r = await as(seed, 'olga', ['--target', ADMIN_URL, 'propose', '--offline', 'A', 'D', '--json']);
@@ -341,8 +391,15 @@ function gateSuite(factory: () => SiteFactory): void {
       const l = await openLedger(applied.spec);
       try {
         const moved = await l.transitionProposal(ids.p, ['proposed'], 'applied', {
-          at: new Date().toISOString(), actor: 'omar', event: 'applied', proposalId: ids.p, dotId: 'DOT-BACKUP-SCRIPT-HARDEN+DOT-PG-GRANT-SCHEMA',
-          actionCode: null, proposalHash: null, outcome: 'ok', detail: { steps: 1 },
+          at: new Date().toISOString(),
+          actor: 'omar',
+          event: 'applied',
+          proposalId: ids.p,
+          dotId: 'DOT-BACKUP-SCRIPT-HARDEN+DOT-PG-GRANT-SCHEMA',
+          actionCode: null,
+          proposalHash: null,
+          outcome: 'ok',
+          detail: { steps: 1 },
         });
         assert.ok(moved);
       } finally {
@@ -396,7 +453,7 @@ function gateSuite(factory: () => SiteFactory): void {
       });
     }
 
-    test('the findings\' variants are refused before the tampering (so those tests test the tampering)', async () => {
+    test("the findings' variants are refused before the tampering (so those tests test the tampering)", async () => {
       const rj = await as(await sites.clone(rejected), 'omar', ['apply', ids.p]);
       assert.equal(rj.code, 3, rj.stderr);
       assert.match(rj.stderr, /raj rejected/);

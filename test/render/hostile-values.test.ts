@@ -15,7 +15,15 @@ const cat = await loadCatalogue('dots');
 
 function render(refs: string[], raw: Record<string, string>, target: string | null = null) {
   const dots = orderBundle(resolveBundle(cat, refs));
-  return renderProposal({ dots, laws: cat.laws, params: bindParams(dots.map((d) => d.spec), raw), target }).markdown;
+  return renderProposal({
+    dots,
+    laws: cat.laws,
+    params: bindParams(
+      dots.map((d) => d.spec),
+      raw,
+    ),
+    target,
+  }).markdown;
 }
 
 export const HOSTILE_TEXT: readonly string[] = [

@@ -12,7 +12,15 @@ const cat: Catalogue = await loadCatalogue('test/fixtures/mini');
 
 function render(ids: string[], raw: Record<string, string> = {}, target: string | null = null) {
   const dots = orderBundle(ids.map((id) => cat.dots.get(id)!));
-  return renderProposal({ dots, laws: cat.laws, params: bindParams(dots.map((d) => d.spec), raw), target });
+  return renderProposal({
+    dots,
+    laws: cat.laws,
+    params: bindParams(
+      dots.map((d) => d.spec),
+      raw,
+    ),
+    target,
+  });
 }
 
 test('same input renders byte-identical Markdown and canonical JSON', () => {
@@ -60,5 +68,8 @@ test('the secret-hygiene hard stop catches what looks like a leaked secret', () 
   assert.equal(findSecretLeak(`CREATE ROLE "r" LOGIN PASSWORD 'hunter2'`), 'a password literal');
   assert.equal(findSecretLeak('curl postgres://u:pw@h/db'), 'a connection URL with a password');
   assert.equal(findSecretLeak('http://localhost:3001/api/push/pg-backup-local'), null);
-  assert.throws(() => render(['DOT-T-GRANT'], { note: 'see token=abcdef0123456789' }), (e: unknown) => e instanceof CheckError && e.exitCode === 4 && !/abcdef0123456789/.test(e.message));
+  assert.throws(
+    () => render(['DOT-T-GRANT'], { note: 'see token=abcdef0123456789' }),
+    (e: unknown) => e instanceof CheckError && e.exitCode === 4 && !/abcdef0123456789/.test(e.message),
+  );
 });

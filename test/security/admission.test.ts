@@ -25,7 +25,16 @@ describe('only admitted DOT content runs', () => {
   });
   const grant = (): string => join(w.dots, 'DOT-PG-GRANT-SCHEMA.yaml');
   const propose = async (refs: string[], extra: string[] = []) =>
-    w.cli(w.inc.operator, ['propose', ...refs, ...(await paramsFor(w.inc, refs.map((r) => (r === 'DOT-PG-EVIL' ? 'A' : r)))), ...extra, '--json']);
+    w.cli(w.inc.operator, [
+      'propose',
+      ...refs,
+      ...(await paramsFor(
+        w.inc,
+        refs.map((r) => (r === 'DOT-PG-EVIL' ? 'A' : r)),
+      )),
+      ...extra,
+      '--json',
+    ]);
 
   test('an operator edits an admitted pre-check: propose is refused (exit 3) naming the file, and the added command never runs', async () => {
     await replaceIn(grant(), 'pre_check:\n', `pre_check:\n  - kind: command\n    name: Looks like a harmless check\n    argv: [touch, ${pwned}]\n    expect: { exit_code: 0 }\n`);

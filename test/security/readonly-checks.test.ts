@@ -35,7 +35,10 @@ pre_check:
   - kind: sql
     name: hostile check
     sql: |
-${preCheck.split('\n').map((l) => `      ${l}`).join('\n')}
+${preCheck
+  .split('\n')
+  .map((l) => `      ${l}`)
+  .join('\n')}
     expect: { kind: rows, count: 1 }
 diff:
   - kind: sql
@@ -90,7 +93,10 @@ describe('checks that run before approval are read-only by construction', () => 
     operatorKey = g.file;
     const rita = await generateKeyFile('rita', join(dir, 'keys'));
     const raj = await generateKeyFile('raj', join(dir, 'keys'));
-    reviewers = [{ name: 'rita', key: rita.file }, { name: 'raj', key: raj.file }];
+    reviewers = [
+      { name: 'rita', key: rita.file },
+      { name: 'raj', key: raj.file },
+    ];
     await writeFile(
       join(dir, 'identities.yaml'),
       `identities:\n  - name: olga\n    roles: [operator]\n    public_key: ${g.publicKey}\n  - name: rita\n    roles: [reviewer]\n    public_key: ${rita.publicKey}\n  - name: raj\n    roles: [reviewer]\n    public_key: ${raj.publicKey}\n`,
@@ -132,7 +138,7 @@ describe('checks that run before approval are read-only by construction', () => 
       }),
     ).catch((err: Error) => [{ outcome: 'thrown', observed: err.message, expected: '' }]);
     const withValues = await withTarget(resolveTarget(db.url), {}, async (s) =>
-      withTransaction(s.client, { readOnly: true, rollback: true }, () => checkSql(s.client, step, "SELECT $1::text; COMMIT; DROP SCHEMA victim CASCADE", ['x'])),
+      withTransaction(s.client, { readOnly: true, rollback: true }, () => checkSql(s.client, step, 'SELECT $1::text; COMMIT; DROP SCHEMA victim CASCADE', ['x'])),
     );
     assert.deepEqual(await victimExists(db), { schema: true, rows: 5 }, 'the victim schema and its rows survive');
     assert.equal(outcomes[0]?.outcome, 'error', JSON.stringify(outcomes));
@@ -149,14 +155,17 @@ describe('checks that run before approval are read-only by construction', () => 
     const p = runCli([...flags, '--key', operatorKey, 'propose', id, '--json', '--out', join(dir, 'legit.md')], { cwd: dir });
     assert.equal(p.code, 0, p.stderr);
     const j = JSON.parse(p.stdout) as { evidence: { name: string; outcome: string; observed: string }[] };
-    assert.deepEqual(j.evidence.map((e) => [e.name, e.outcome, e.observed]), [['hostile check', 'passed', '1 row(s): victim']]);
+    assert.deepEqual(
+      j.evidence.map((e) => [e.name, e.outcome, e.observed]),
+      [['hostile check', 'passed', '1 row(s): victim']],
+    );
     assert.deepEqual(await victimExists(db), { schema: true, rows: 5 });
   });
 
   test('a pre-check command runs before approval only when the admitted DOT marks it read_only; otherwise the evidence says not run', async () => {
     const pwned = join(dir, 'pwned');
     const id = 'DOT-T-CMD';
-    const yaml = dotWith(id, "SELECT 1").replace(
+    const yaml = dotWith(id, 'SELECT 1').replace(
       'pre_check:\n',
       `pre_check:\n  - kind: command\n    name: writes a file\n    argv: [touch, ${JSON.stringify(pwned)}]\n  - kind: command\n    name: reads the directory\n    read_only: true\n    argv: [test, -d, ${JSON.stringify(dir)}]\n`,
     );

@@ -8,7 +8,9 @@ const MARK: Record<string, string> = { passed: 'ok  ', failed: 'FAIL', error: 'E
 /** Prints a per-step report. */
 export function printReport(r: ApplyReport): void {
   for (const s of r.steps) {
-    out(`  [${MARK[s.outcome] ?? s.outcome}] ${s.dotId} ${s.section.replace('_', '-')} · ${s.name} — ${s.observed}${s.outcome === 'failed' || s.outcome === 'error' ? ` (expected ${s.expected})` : ''}`);
+    out(
+      `  [${MARK[s.outcome] ?? s.outcome}] ${s.dotId} ${s.section.replace('_', '-')} · ${s.name} — ${s.observed}${s.outcome === 'failed' || s.outcome === 'error' ? ` (expected ${s.expected})` : ''}`,
+    );
   }
   out(r.message);
   for (const l of r.leftToDo) out(`  left to do: ${l}`);

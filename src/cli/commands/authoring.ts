@@ -33,7 +33,7 @@ export function registerAuthoringCommands(program: Command): void {
 
   program
     .command('test <dot...>')
-    .description('prove a DOT\'s rollback on a scratch copy of the target: apply, post-verify, rollback, compare with before, apply again')
+    .description("prove a DOT's rollback on a scratch copy of the target: apply, post-verify, rollback, compare with before, apply again")
     .option('-p, --param <name=value>', 'parameter value (repeatable)', collect, [])
     .option('--fixture <file>', 'SQL file run in the scratch copy after the schema and rows are copied')
     .option('--json', 'machine-readable output')

@@ -52,7 +52,9 @@ export function registerGovernanceCommands(program: Command): void {
         out(`proposed ${r.id}: ${r.dots.join(' + ')} on ${r.address} (${r.target})`);
         out(`hash ${r.hash}`);
         const notRun = r.evidence.filter((e) => e.outcome === 'not_run');
-        out(`evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length - notRun.length} read-only check(s) passed${notRun.length > 0 ? `, ${notRun.length} not run (${notRun.map((e) => e.observed).join('; ')})` : ''}`}`);
+        out(
+          `evidence: ${r.evidence.length === 0 ? 'absent (offline)' : `${r.evidence.length - notRun.length} read-only check(s) passed${notRun.length > 0 ? `, ${notRun.length} not run (${notRun.map((e) => e.observed).join('; ')})` : ''}`}`,
+        );
         out(`gate: ${r.requirements.minApprovals} approval(s) from reviewers${r.requirements.dualControl ? ' (dual control)' : ''}`);
         out(`wrote ${r.markdownPath}`);
       }),
@@ -87,7 +89,8 @@ export function registerGovernanceCommands(program: Command): void {
         const r = await (await engineFor(cmd)).admissions(ref);
         if (opts.json) return outJson(r);
         for (const s of r.statuses) {
-          const verdict = s.decision === null ? '' : s.decision.kind === 'admitted' ? ': admitted' : `: NOT admitted (${s.decision.required} reviewer(s) needed, ${s.decision.admitters.length} so far)`;
+          const verdict =
+            s.decision === null ? '' : s.decision.kind === 'admitted' ? ': admitted' : `: NOT admitted (${s.decision.required} reviewer(s) needed, ${s.decision.admitters.length} so far)`;
           out(`${s.dotId} v${s.version} current content ${s.contentHash.slice(0, 16)}…${verdict}`);
           for (const a of s.admissions) {
             out(`  ${a.at}  ${a.actor}  v${a.version} ${a.contentHash.slice(0, 16)}…${a.contentHash === s.contentHash ? ' (current)' : ''}${a.comment ? `  ${a.comment}` : ''}`);
@@ -98,9 +101,7 @@ export function registerGovernanceCommands(program: Command): void {
     );
 
   for (const kind of ['approve', 'reject'] as const) {
-    const c = program
-      .command(`${kind} <proposal>`)
-      .description(kind === 'approve' ? 'sign the proposal hash as a reviewer' : 'reject a proposal (blocks it) as a reviewer');
+    const c = program.command(`${kind} <proposal>`).description(kind === 'approve' ? 'sign the proposal hash as a reviewer' : 'reject a proposal (blocks it) as a reviewer');
     if (kind === 'approve') c.option('--comment <text>', 'comment recorded with the approval');
     else c.requiredOption('--reason <text>', 'why it is rejected');
     c.option('--json', 'machine-readable output').action(

@@ -47,11 +47,10 @@ export function registerLedgerCommands(program: Command): void {
             if (!json) out(`dot_action_log intact: ${verdict.rows} rows, head ${verdict.headHash}`);
             return;
           case 'broken':
-            throw new LedgerError(
-              `dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; ` +
-                'restore the ledger from a backup and find out who changed it before trusting it',
-              { code: 'LEDGER_BROKEN', context: { ...verdict } },
-            );
+            throw new LedgerError(`dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; ` + 'restore the ledger from a backup and find out who changed it before trusting it', {
+              code: 'LEDGER_BROKEN',
+              context: { ...verdict },
+            });
           default:
             return assertNever(verdict);
         }
@@ -127,26 +126,13 @@ const dash = (v: string | null): string => (v === null || v === '' ? '-' : v);
 export function formatLogTable(rows: readonly LogRow[]): string[] {
   return alignColumns([
     ['SEQ', 'TIME', 'ACTOR', 'EVENT', 'PROPOSAL', 'DOT', 'ACTION CODE', 'OUTCOME', 'DETAIL'],
-    ...rows.map((r) => [
-      String(r.seq),
-      r.at,
-      r.actor,
-      r.event,
-      dash(r.proposalId),
-      dash(r.dotId),
-      dash(r.actionCode),
-      dash(r.outcome),
-      summarizeDetail(r.detail),
-    ]),
+    ...rows.map((r) => [String(r.seq), r.at, r.actor, r.event, dash(r.proposalId), dash(r.dotId), dash(r.actionCode), dash(r.outcome), summarizeDetail(r.detail)]),
   ]);
 }
 
 /** The `dotctl proposals` table. */
 export function formatProposalTable(list: readonly ProposalRecord[]): string[] {
-  return alignColumns([
-    ['ID', 'STATE', 'DOTS', 'CREATED BY', 'CREATED AT', 'EXPIRES AT'],
-    ...list.map((p) => [p.id, p.state, p.dotIds.join(','), p.createdBy, p.createdAt, dash(p.expiresAt)]),
-  ]);
+  return alignColumns([['ID', 'STATE', 'DOTS', 'CREATED BY', 'CREATED AT', 'EXPIRES AT'], ...list.map((p) => [p.id, p.state, p.dotIds.join(','), p.createdBy, p.createdAt, dash(p.expiresAt)])]);
 }
 
 /** The `dotctl status` report: fields, then decisions, then events. */
@@ -165,14 +151,7 @@ export function formatStatus(p: ProposalRecord, decisions: readonly DecisionReco
   if (decisions.length > 0) {
     const table = alignColumns([
       ['AT', 'DECISION', 'BY', 'COVERS', 'EXPIRES AT', 'COMMENT'],
-      ...decisions.map((d) => [
-        d.at,
-        d.kind,
-        d.actor,
-        d.hashSigned === p.hash ? 'this hash' : `other hash ${d.hashSigned.slice(0, 12)}`,
-        dash(d.expiresAt),
-        dash(d.comment),
-      ]),
+      ...decisions.map((d) => [d.at, d.kind, d.actor, d.hashSigned === p.hash ? 'this hash' : `other hash ${d.hashSigned.slice(0, 12)}`, dash(d.expiresAt), dash(d.comment)]),
     ]);
     lines.push(...table.map((l) => `  ${l}`));
   }

@@ -56,7 +56,11 @@ function schemaLine(file: string, schema: string): string {
   return rel.startsWith('..') ? '' : `# yaml-language-server: $schema=${rel}\n`;
 }
 
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 /** What init did with each file. */
 interface Written {

@@ -55,11 +55,22 @@ export interface DemoResult {
 }
 
 /** Tools the stages run; checked before anything is created. */
-const TOOLS: readonly (readonly string[])[] = [['bash', '--version'], ['gzip', '--version'], ['curl', '--version'], ['pg_dump', '--version'], ['pg_restore', '--version'], ['psql', '--version'], ['find', '--version']];
+const TOOLS: readonly (readonly string[])[] = [
+  ['bash', '--version'],
+  ['gzip', '--version'],
+  ['curl', '--version'],
+  ['pg_dump', '--version'],
+  ['pg_restore', '--version'],
+  ['psql', '--version'],
+  ['find', '--version'],
+];
 
 /** Tools whose absence a DOT declares it can live with (`optional_tool`): the demo runs without them and says so. */
 const OPTIONAL_TOOLS: readonly { readonly argv: readonly string[]; readonly without: string }[] = [
-  { argv: ['shellcheck', '--version'], without: `shellcheck is not installed: D's shellcheck checks will be reported "not run" (never passed); to run them, install it (apt-get install -y shellcheck, brew install shellcheck) and run the demo again` },
+  {
+    argv: ['shellcheck', '--version'],
+    without: `shellcheck is not installed: D's shellcheck checks will be reported "not run" (never passed); to run them, install it (apt-get install -y shellcheck, brew install shellcheck) and run the demo again`,
+  },
 ];
 
 const works = async (argv: readonly string[], signal: AbortSignal | undefined): Promise<boolean> => {
@@ -80,7 +91,9 @@ async function preflight(scratch: Scratch, signal: AbortSignal | undefined): Pro
     const r = await c.query(`SELECT current_user AS who, rolsuper, current_setting('server_version') AS version FROM pg_roles WHERE rolname = current_user`);
     const row = r.rows[0] as { who: string; rolsuper: boolean; version: string } | undefined;
     if (!row?.rolsuper) {
-      throw new CheckError(`the demo creates databases and roles and needs a superuser, and ${row?.who ?? 'this user'} is not one; point --target (or DOTCTL_TARGET, PGUSER) at a superuser; nothing was created`);
+      throw new CheckError(
+        `the demo creates databases and roles and needs a superuser, and ${row?.who ?? 'this user'} is not one; point --target (or DOTCTL_TARGET, PGUSER) at a superuser; nothing was created`,
+      );
     }
     return `PostgreSQL ${row.version}, connected as ${row.who} (superuser)`;
   });

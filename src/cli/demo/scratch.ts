@@ -78,7 +78,10 @@ export class Scratch {
   private readonly databases: string[] = [];
   private readonly roles: string[] = [];
 
-  constructor(readonly adminUrl: string, prefix = `dotctl_demo_${randomBytes(3).toString('hex')}`) {
+  constructor(
+    readonly adminUrl: string,
+    prefix = `dotctl_demo_${randomBytes(3).toString('hex')}`,
+  ) {
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new InputError(`scratch prefix ${prefix} is not a plain lower-case identifier`);
     this.prefix = prefix;
   }

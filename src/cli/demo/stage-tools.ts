@@ -20,7 +20,12 @@ export const TOOL_TIMEOUT_MS = 120_000;
 
 /** Runs the backup script at ctx.paths.script against the incident database, printing the command. */
 export async function runBackup(ctx: DemoContext, extra: Readonly<Record<string, string>> = {}): Promise<BackupScriptRun> {
-  const show = Object.keys(extra).length > 0 ? `  (${Object.entries(extra).map(([k, v]) => `${k}=${v}`).join(' ')})` : '';
+  const show =
+    Object.keys(extra).length > 0
+      ? `  (${Object.entries(extra)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')})`
+      : '';
   ctx.say(`$ bash ${ctx.paths.script}${show}`);
   const b = await runBackupScript({
     script: ctx.paths.script,
@@ -52,8 +57,17 @@ export async function tool(ctx: DemoContext, argv: readonly string[], database: 
 /** `name=value` pairs for exactly the parameters the named DOTs declare (others are refused). */
 export function pairsFor(ctx: DemoContext, refs: readonly string[]): string[] {
   const cat = ctx.catalogue;
-  const names = new Set(refs.flatMap((r) => Object.entries(findDot(cat, r).spec.params).filter(([, p]) => p.type !== 'secret').map(([n]) => n)));
-  return [...names].sort().filter((n) => ctx.params[n] !== undefined).map((n) => `${n}=${ctx.params[n]}`);
+  const names = new Set(
+    refs.flatMap((r) =>
+      Object.entries(findDot(cat, r).spec.params)
+        .filter(([, p]) => p.type !== 'secret')
+        .map(([n]) => n),
+    ),
+  );
+  return [...names]
+    .sort()
+    .filter((n) => ctx.params[n] !== undefined)
+    .map((n) => `${n}=${ctx.params[n]}`);
 }
 
 export async function rowCounts(ctx: DemoContext, database: string): Promise<Record<string, number>> {
@@ -86,7 +100,10 @@ export function summarizeSteps(r: ApplyReport): string[] {
     if (s.outcome === 'not_run') g.notRun += 1;
     groups.set(k, g);
   }
-  return columns([...groups.entries()].map(([k, g]) => [k, `${g.ok}/${g.n} passed${g.notRun > 0 ? `, ${g.notRun} not run (tool not installed)` : ''}`]), '    ');
+  return columns(
+    [...groups.entries()].map(([k, g]) => [k, `${g.ok}/${g.n} passed${g.notRun > 0 ? `, ${g.notRun} not run (tool not installed)` : ''}`]),
+    '    ',
+  );
 }
 
 export function stepObserved(r: ApplyReport, name: string): string {

@@ -57,7 +57,14 @@ const incident: Stage = {
     for (const p of inv.privileges) ctx.say(`USAGE/CREATE on ${SCHEMA}: ${p.name} ${p.usage ? 't' : 'f'}/${p.create ? 't' : 'f'}`);
     const dump = inv.privileges.find((p) => p.name === dumpRole);
     check(dump && !dump.usage && !dump.create, `${dumpRole} must have neither USAGE nor CREATE on ${SCHEMA} (seed §1.2)`);
-    return { database, ownerRole, dumpRole, objects: { tables: inv.tables, indexes: inv.indexes, sequences: inv.sequences, functions: inv.functions, triggers: inv.triggers }, rows: counts, totalRows: total };
+    return {
+      database,
+      ownerRole,
+      dumpRole,
+      objects: { tables: inv.tables, indexes: inv.indexes, sequences: inv.sequences, functions: inv.functions, triggers: inv.triggers },
+      rows: counts,
+      totalRows: total,
+    };
   },
 };
 
@@ -142,7 +149,9 @@ const grantAndHarden: Stage = {
     ctx.say(`  gate: ${p.requirements.minApprovals} approval(s) from a reviewer other than the proposer; rendered to ${p.markdownPath}`);
 
     const d = await ctx.as(reviewer1).approve(p.id, 'A + D per seed §5: restore the backup now');
-    ctx.say(`${reviewer1.name} approves (Ed25519 signature over ${short(d.hash)}): gate ${d.gate.kind === 'allow' ? 'ready to apply' : `not ready — ${d.gate.unmet.map((u) => u.message).join('; ')}`}`);
+    ctx.say(
+      `${reviewer1.name} approves (Ed25519 signature over ${short(d.hash)}): gate ${d.gate.kind === 'allow' ? 'ready to apply' : `not ready — ${d.gate.unmet.map((u) => u.message).join('; ')}`}`,
+    );
     check(d.gate.kind === 'allow', `after one approval A + D must be ready to apply: ${d.gate.unmet.map((u) => u.message).join('; ')}`);
 
     const mark = ctx.listener.pushes.length;
@@ -151,10 +160,15 @@ const grantAndHarden: Stage = {
     for (const l of summarizeSteps(r)) ctx.say(l);
     ctx.say(`    patch: ${stepObserved(r, 'Add error trap, pg_dump isolation and USAGE pre-flight')}`);
     const trap = r.steps.find((s) => s.name === 'A failing pg_dump fires the trap');
-    ctx.say(`    post-verify "${trap?.name}": ${trap?.outcome} — ${/^exit \d+/.exec(trap?.observed ?? '')?.[0] ?? '?'}, ${/backup failed \(rc=\d+\)/.exec(trap?.observed ?? '')?.[0] ?? 'no trap message'}`);
+    ctx.say(
+      `    post-verify "${trap?.name}": ${trap?.outcome} — ${/^exit \d+/.exec(trap?.observed ?? '')?.[0] ?? '?'}, ${/backup failed \(rc=\d+\)/.exec(trap?.observed ?? '')?.[0] ?? 'no trap message'}`,
+    );
     const verifyPushes = ctx.listener.since(mark).filter((x) => x.path === VERIFY_PATH);
     ctx.say(`    the post-verify's rehearsed failure pushed ${describePushes(verifyPushes)}`);
-    check(verifyPushes.some((x) => x.status === 'down'), "D's post-verify must see the patched script push DOWN on a failing pg_dump");
+    check(
+      verifyPushes.some((x) => x.status === 'down'),
+      "D's post-verify must see the patched script push DOWN on a failing pg_dump",
+    );
     const script = await readFile(ctx.paths.script, 'utf8');
     check(script.includes('trap cleanup_on_error ERR'), 'the applied script must install the ERR trap');
 
@@ -187,7 +201,13 @@ const grantAndHarden: Stage = {
     ctx.say('');
     ctx.say('a forced dump failure (the next auth failure, full disk, missing GRANT…):');
     const fail = await runBackup(ctx, { PG_DUMP_CMD: 'false' });
-    ctx.say(`exit ${fail.run.exitCode}  stderr: ${fail.run.stderr.trim().split('\n').filter((l) => l.startsWith('[ERROR]')).join(' · ')}`);
+    ctx.say(
+      `exit ${fail.run.exitCode}  stderr: ${fail.run.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('[ERROR]'))
+        .join(' · ')}`,
+    );
     const newFiles = fail.created;
     ctx.say(`new files in the backup directory: ${newFiles.length === 0 ? 'none' : newFiles.join(', ')}`);
     ctx.say(`heartbeat: ${describePushes(fail.pushes)}`);
@@ -224,7 +244,9 @@ const dropWithDualControl: Stage = {
       const e = p.evidence.find((x) => x.name === name);
       if (e) ctx.say(`  evidence: ${e.name}: ${e.observed}`);
     }
-    ctx.say(`  gate: ${p.requirements.minApprovals} approvals${p.requirements.dualControl ? ' from two distinct reviewers (dual control)' : ''}, archive before the diff: ${p.requirements.archiveBeforeDiff ? 'yes' : 'no'}, approvals valid ${p.requirements.approvalTtlHours} h`);
+    ctx.say(
+      `  gate: ${p.requirements.minApprovals} approvals${p.requirements.dualControl ? ' from two distinct reviewers (dual control)' : ''}, archive before the diff: ${p.requirements.archiveBeforeDiff ? 'yes' : 'no'}, approvals valid ${p.requirements.approvalTtlHours} h`,
+    );
     check(p.requirements.dualControl && p.requirements.minApprovals >= 2 && p.requirements.archiveBeforeDiff, 'C2 must require dual control and an archive before the diff');
 
     // D is not in this bundle: the companion rule is met by the A + D proposal applied on this target.
@@ -254,7 +276,9 @@ const dropWithDualControl: Stage = {
     ctx.say(`  ${SCHEMA} still exists; the refusal is in the action log`);
 
     const second = await ctx.as(reviewer2).approve(p.id, 'second reviewer: archive first, then drop');
-    ctx.say(`${reviewer2.name} approves: gate ${second.gate.kind === 'allow' ? `ready to apply (approvals: ${second.gate.approvers.join(', ')})` : `not ready — ${second.gate.unmet.map((u) => u.message).join('; ')}`}`);
+    ctx.say(
+      `${reviewer2.name} approves: gate ${second.gate.kind === 'allow' ? `ready to apply (approvals: ${second.gate.approvers.join(', ')})` : `not ready — ${second.gate.unmet.map((u) => u.message).join('; ')}`}`,
+    );
     check(second.gate.kind === 'allow', `two approvals must pass the gate: ${second.gate.unmet.map((u) => u.message).join('; ')}`);
 
     const r = await applyAs(ctx, operator, p.id);
@@ -270,7 +294,9 @@ const dropWithDualControl: Stage = {
     // The archive, verified independently of the engine: bytes, sha256 against the action log, TOC, restore.
     const archive = join(ctx.paths.archive, `${SCHEMA}_archive.dump`);
     const st = await stat(archive);
-    const sha = createHash('sha256').update(await readFile(archive)).digest('hex');
+    const sha = createHash('sha256')
+      .update(await readFile(archive))
+      .digest('hex');
     const logged = await ctx.as(ctx.people.auditor).log({ proposal: p.id, event: 'step_passed' });
     const archiveEvent = logged.find((e) => (e.detail as { step?: string }).step === 'Pre-archive the schema');
     const loggedSha = String((archiveEvent?.detail as { sha256?: unknown } | undefined)?.sha256 ?? '');
@@ -287,7 +313,14 @@ const dropWithDualControl: Stage = {
     const restored = await rowCounts(ctx, checkDb);
     expectSeedRows(restored, 'the restored archive');
     ctx.say(`pg_restore into ${checkDb} → exit 0, ${SCHEMA} rows ${rowLine(restored)}: the data survives the drop`);
-    return { proposal: p.id, hash: p.hash, refusedExitCode: refusal.exitCode, approvedBy: second.gate.approvers, steps: r.steps.length, archive: { bytes: st.size, sha256: sha, entries: entries.length, tableData, restoredRows: SEED_ROWS } };
+    return {
+      proposal: p.id,
+      hash: p.hash,
+      refusedExitCode: refusal.exitCode,
+      approvedBy: second.gate.approvers,
+      steps: r.steps.length,
+      archive: { bytes: st.size, sha256: sha, entries: entries.length, tableData, restoredRows: SEED_ROWS },
+    };
   },
 };
 
@@ -302,7 +335,15 @@ function compactLog(rows: readonly LogRow[], people: readonly Person[]): string[
       while (j + 1 < rows.length && rows[j + 1]!.proposalId === r.proposalId && (rows[j + 1]!.event === 'step_passed' || rows[j + 1]!.event === 'step_failed')) j += 1;
       const run = rows.slice(i, j + 1);
       const failed = run.filter((x) => x.event === 'step_failed').length;
-      out.push([`${r.seq}–${rows[j]!.seq}`, r.at.slice(11, 19), `${r.actor}${roleOf(r.actor) ? ` (${roleOf(r.actor)})` : ''}`, `${run.length} × step`, r.proposalId ?? '-', [...new Set(run.map((x) => x.actionCode))].join(', '), failed ? `${failed} failed` : 'all passed']);
+      out.push([
+        `${r.seq}–${rows[j]!.seq}`,
+        r.at.slice(11, 19),
+        `${r.actor}${roleOf(r.actor) ? ` (${roleOf(r.actor)})` : ''}`,
+        `${run.length} × step`,
+        r.proposalId ?? '-',
+        [...new Set(run.map((x) => x.actionCode))].join(', '),
+        failed ? `${failed} failed` : 'all passed',
+      ]);
       i = j + 1;
       continue;
     }
@@ -327,7 +368,10 @@ const audit: Stage = {
     for (const p of proposals) ctx.say(`proposal ${p.id}: ${p.dotIds.join(' + ')} — ${p.state}`);
     check(proposals.length === 2 && proposals.every((p) => p.state === 'applied'), `both proposals must be applied: ${proposals.map((p) => `${p.id} ${p.state}`).join(', ')}`);
     for (const e of ['proposed', 'approved', 'refused', 'apply_started', 'step_passed', 'applied'] as const) {
-      check(rows.some((r) => r.event === e), `the action log must hold a ${e} event`);
+      check(
+        rows.some((r) => r.event === e),
+        `the action log must hold a ${e} event`,
+      );
     }
     check(verdict.kind === 'intact', verdict.kind === 'broken' ? `log verify: the chain is broken at seq ${verdict.seq}: ${verdict.message}` : '');
     check(verdict.rows === rows.length, `log verify saw ${verdict.rows} rows, the log has ${rows.length}`);

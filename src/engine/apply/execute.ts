@@ -33,7 +33,15 @@ async function resume(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, att
     const status = await run.sql.xidStatus(attempt.xid);
     const first = run.dots[0]!;
     if (status === 'committed') {
-      await run.journal.record(first, 'transaction', 0, 'resume', 'transaction', { outcome: 'passed', observed: `the interrupted apply committed transaction ${attempt.xid}; finishing it with the post-verify`, expected: '', detail: { xid: attempt.xid } }, Date.now());
+      await run.journal.record(
+        first,
+        'transaction',
+        0,
+        'resume',
+        'transaction',
+        { outcome: 'passed', observed: `the interrupted apply committed transaction ${attempt.xid}; finishing it with the post-verify`, expected: '', detail: { xid: attempt.xid } },
+        Date.now(),
+      );
       if (!(await runVerifyReadOnly(run, plan))) return afterCommitFailure(run, ledger, plan);
       return afterCommit(run, ledger, plan);
     }
@@ -49,7 +57,15 @@ async function resume(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, att
   }
   if (attempt.changes.length > 0) {
     const left = await revertRecorded(run, attempt.changes);
-    if (left.length > 0) return finish(run, ledger, { kind: 'resume_undo_failed' }, `the interrupted apply of ${id} left changes that could not be undone and need a human`, { reason: 'the interrupted apply left file changes that could not be undone' }, left);
+    if (left.length > 0)
+      return finish(
+        run,
+        ledger,
+        { kind: 'resume_undo_failed' },
+        `the interrupted apply of ${id} left changes that could not be undone and need a human`,
+        { reason: 'the interrupted apply left file changes that could not be undone' },
+        left,
+      );
   }
   return null;
 }
@@ -88,7 +104,13 @@ export async function execute(run: RunContext, ledger: LedgerStore, plan: ApplyP
   if (!isLive(run)) return finish(run, ledger, h, `rehearsal failed: ${what}; nothing was changed`, { reason: what });
   if (left.length > 0) return finish(run, ledger, h, `${what}; the SQL transaction was rolled back but some changes could not be undone`, { reason: what }, left);
   if (tx.kind === 'lost') {
-    return finish(run, ledger, h, `${what}: PostgreSQL rolled the transaction back${undo.length > 0 ? ' and the file changes were undone' : ''}, nothing changed; apply ${id} again once the target is reachable`, { reason: what });
+    return finish(
+      run,
+      ledger,
+      h,
+      `${what}: PostgreSQL rolled the transaction back${undo.length > 0 ? ' and the file changes were undone' : ''}, nothing changed; apply ${id} again once the target is reachable`,
+      { reason: what },
+    );
   }
   return finish(run, ledger, h, `${what}; rolled back, the target is as before`, { reason: what });
 }
@@ -120,7 +142,15 @@ async function skipDependentChecks(run: RunContext, plan: ApplyPlan, notRehearse
   const skipped = [...plan.verifyInTransaction, ...plan.verifyAfter].filter(depends);
   for (const ps of skipped) {
     const c = cause.get(ps.dot.spec.id)!;
-    await run.journal.record(ps.dot, ps.section, ps.index, ps.step.name, ps.step.kind, { outcome: 'passed', skipped: true, observed: `not run: it depends on "${c.step.name}" of ${c.dot.spec.id}, which was not rehearsed`, expected: '' }, Date.now());
+    await run.journal.record(
+      ps.dot,
+      ps.section,
+      ps.index,
+      ps.step.name,
+      ps.step.kind,
+      { outcome: 'passed', skipped: true, observed: `not run: it depends on "${c.step.name}" of ${c.dot.spec.id}, which was not rehearsed`, expected: '' },
+      Date.now(),
+    );
   }
   const n = (k: number, one: string, many: string): string => `${k} ${k === 1 ? one : many}`;
   const note = `${n(notRehearsed.length, 'step', 'steps')} not rehearsed, ${n(skipped.length, 'check that depends on it', 'checks that depend on them')} not run`;

@@ -33,7 +33,13 @@ export type { ApplyReport, ApplyOutcome, StepReport } from './report.js';
 
 async function refuseGate(ledger: LedgerStore, o: EngineOptions, me: Identity, p: LoadedProposal, action: string, unmet: readonly Unmet[]): Promise<never> {
   await ledger.appendEvent(eventFor(o, me.name, p.record, p.dots, 'refused', 'refused', { action, unmet: unmet.map((u) => ({ kind: u.kind, message: u.message })) }));
-  const more = unmet.length > 1 ? ` (and ${unmet.length - 1} more: ${unmet.slice(1).map((u) => u.message).join('; ')})` : '';
+  const more =
+    unmet.length > 1
+      ? ` (and ${unmet.length - 1} more: ${unmet
+          .slice(1)
+          .map((u) => u.message)
+          .join('; ')})`
+      : '';
   throw new GateError(`${action} of ${p.record.id} refused: ${unmet[0]?.message ?? 'gate refused'}${more}`, { context: { proposal: p.record.id, unmet } });
 }
 
@@ -54,7 +60,15 @@ async function claimInterrupted(ledger: LedgerStore, o: EngineOptions, me: Ident
     if (live.kind === 'alive' && attempt) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: busyMessage(id, attempt, live.pid) }]);
     const what = attempt?.action ?? 'apply';
     const pid = String((attempt?.start.detail as { pid?: unknown } | undefined)?.pid ?? '?');
-    await ledger.transitionProposal(id, ['applying'], 'interrupted', eventFor(o, me.name, p.record, p.dots, 'interrupted', 'interrupted', { reason: `found applying with no ${what} holding the target lock; the earlier ${what} (pid ${pid}) died`, interrupted_action: what }));
+    await ledger.transitionProposal(
+      id,
+      ['applying'],
+      'interrupted',
+      eventFor(o, me.name, p.record, p.dots, 'interrupted', 'interrupted', {
+        reason: `found applying with no ${what} holding the target lock; the earlier ${what} (pid ${pid}) died`,
+        interrupted_action: what,
+      }),
+    );
   }
   return attempt;
 }
@@ -81,25 +95,51 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
     const server = serverFingerprint(await readServerIdentity(session.client));
     if (server !== p.record.targetFingerprint) {
       await refuseGate(ledger, o, me, p, x.action, [
-        { kind: 'hash_changed', message: `${p.record.id} was proposed for ${p.record.targetFingerprint}, but the target ${targetFingerprint(address)} is ${server}; point --target at the proposed server and database, or propose again` },
+        {
+          kind: 'hash_changed',
+          message: `${p.record.id} was proposed for ${p.record.targetFingerprint}, but the target ${targetFingerprint(address)} is ${server}; point --target at the proposed server and database, or propose again`,
+        },
       ]);
     }
     const label = `${targetFingerprint(address)} (${server})`;
-    return withAdvisoryLock(session.client, server, o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, async () => {
-      const effects = await makeEffects();
-      const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
-      const run: RunContext = { id: p.record.id, dots: p.dots, params: p.params, secrets: resolveSecrets(p.params, env), mode, sql: new SqlSession(session, timeouts), effects, journal, onProgress: o.onProgress };
-      try {
-        return await body(run);
-      } catch (err) {
-        if (effects.kind !== 'live' || err instanceof LedgerError || err instanceof GateError) throw err;
-        const msg = (err as Error).message ?? String(err);
-        const left = [`dotctl stopped on an unexpected error (${msg}); the log shows every step it completed: check the target against the DOTs' post-verify and finish or undo by hand`];
-        return finish(run, ledger, { kind: 'stopped_on_error' }, `${mode === 'rollback' ? 'rollback' : 'apply'} of ${p.record.id} stopped on an unexpected error and needs a human: ${msg}`, { reason: msg }, left);
-      } finally {
-        await effects.dispose();
-      }
-    }, label);
+    return withAdvisoryLock(
+      session.client,
+      server,
+      o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+      async () => {
+        const effects = await makeEffects();
+        const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
+        const run: RunContext = {
+          id: p.record.id,
+          dots: p.dots,
+          params: p.params,
+          secrets: resolveSecrets(p.params, env),
+          mode,
+          sql: new SqlSession(session, timeouts),
+          effects,
+          journal,
+          onProgress: o.onProgress,
+        };
+        try {
+          return await body(run);
+        } catch (err) {
+          if (effects.kind !== 'live' || err instanceof LedgerError || err instanceof GateError) throw err;
+          const msg = (err as Error).message ?? String(err);
+          const left = [`dotctl stopped on an unexpected error (${msg}); the log shows every step it completed: check the target against the DOTs' post-verify and finish or undo by hand`];
+          return finish(
+            run,
+            ledger,
+            { kind: 'stopped_on_error' },
+            `${mode === 'rollback' ? 'rollback' : 'apply'} of ${p.record.id} stopped on an unexpected error and needs a human: ${msg}`,
+            { reason: msg },
+            left,
+          );
+        } finally {
+          await effects.dispose();
+        }
+      },
+      label,
+    );
   });
 }
 
@@ -161,10 +201,23 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
         const attempt = await claimInterrupted(ledger, o, me, p, action);
         const now = await ledger.getProposal(id);
         if (now?.state === 'interrupted') {
-          if (attempt?.action === 'rollback') await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `the rollback of ${id} was interrupted; run dotctl rollback ${id} again to finish it` }]);
+          if (attempt?.action === 'rollback')
+            await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `the rollback of ${id} was interrupted; run dotctl rollback ${id} again to finish it` }]);
           resume = attempt;
         }
-        const started = await ledger.transitionProposal(id, ['proposed', 'interrupted'], 'applying', run.journal.event('apply_started', null, { target: fingerprint, address: targetFingerprint(address), approvers: gate.approvers, pid: process.pid, host: hostname(), ...(resume ? { resumes: resume.start.seq } : {}) }));
+        const started = await ledger.transitionProposal(
+          id,
+          ['proposed', 'interrupted'],
+          'applying',
+          run.journal.event('apply_started', null, {
+            target: fingerprint,
+            address: targetFingerprint(address),
+            approvers: gate.approvers,
+            pid: process.pid,
+            host: hostname(),
+            ...(resume ? { resumes: resume.start.seq } : {}),
+          }),
+        );
         if (!started) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; a proposal is applied at most once` }]);
       }
       return execute(run, ledger, plan, await proposedEvidence(ledger, id), resume);
@@ -192,7 +245,8 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
     const unmet: Unmet[] = [];
     if (!me.roles.includes('operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not an operator and may not roll back` });
     // a failed or needs_attention apply may have left something (SQL outside the transaction, a rollback that stopped): its rollback cleans up
-    if (!ROLLBACK_FROM.includes(record.state) && !resumable) unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied, failed or needs_attention proposal can be rolled back` });
+    if (!ROLLBACK_FROM.includes(record.state) && !resumable)
+      unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied, failed or needs_attention proposal can be rolled back` });
     // a rollback runs the content frozen in the applied proposal, bound to its hash, never today's files
     if (p.recomputeError || p.currentHash !== record.hash) {
       unmet.push({ kind: 'hash_changed', message: `the frozen content of ${id} does not reproduce its hash${p.recomputeError ? ` (${p.recomputeError})` : ''}; it cannot be rolled back by dotctl` });
@@ -207,21 +261,40 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
       // locked out once their TTL has passed.
       const starts = await ledger.readEvents({ proposalId: id, event: 'apply_started' });
       const appliedAt = [...starts].reverse().find((e) => (e.detail as { action?: unknown }).action !== 'rollback')?.at ?? nowIso(pre);
-      const g = decideGate({ proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt }, decisions, identities, requirements: p.requirements, now: appliedAt, applier: me, companions: [] });
+      const g = decideGate({
+        proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt },
+        decisions,
+        identities,
+        requirements: p.requirements,
+        now: appliedAt,
+        applier: me,
+        companions: [],
+      });
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'group_approvals_missing'));
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, 'rollback', unmet);
     const o = await onTargetClock(pre, address);
     const plan = planApply(p.dots);
-    return withRun({ o, ledger, me, p, mode: 'rollback', action: 'rollback' }, async () => liveEffects(address), async (run) => {
-      const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
-      const from: ProposalState[] = attempt?.action === 'rollback' ? [...ROLLBACK_FROM, 'interrupted'] : [...ROLLBACK_FROM];
-      const started = await ledger.transitionProposal(id, from, 'applying', run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, address: targetFingerprint(address), pid: process.pid, host: hostname() }));
-      if (!started) {
-        const now = await ledger.getProposal(id);
-        await refuseGate(ledger, o, me, p, 'rollback', [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied, failed or needs_attention proposal can be rolled back` }]);
-      }
-      return executeRollback(run, ledger, plan, record.state === 'failed' || record.state === 'needs_attention');
-    });
+    return withRun(
+      { o, ledger, me, p, mode: 'rollback', action: 'rollback' },
+      async () => liveEffects(address),
+      async (run) => {
+        const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
+        const from: ProposalState[] = attempt?.action === 'rollback' ? [...ROLLBACK_FROM, 'interrupted'] : [...ROLLBACK_FROM];
+        const started = await ledger.transitionProposal(
+          id,
+          from,
+          'applying',
+          run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, address: targetFingerprint(address), pid: process.pid, host: hostname() }),
+        );
+        if (!started) {
+          const now = await ledger.getProposal(id);
+          await refuseGate(ledger, o, me, p, 'rollback', [
+            { kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied, failed or needs_attention proposal can be rolled back` },
+          ]);
+        }
+        return executeRollback(run, ledger, plan, record.state === 'failed' || record.state === 'needs_attention');
+      },
+    );
   });
 }

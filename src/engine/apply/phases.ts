@@ -48,10 +48,7 @@ export async function runChecks(run: RunContext, plan: ApplyPlan, proposedEviden
 }
 
 async function tablesIn(run: RunContext, schema: string): Promise<number> {
-  const r = await run.sql.target.client.query(
-    `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
-    [schema],
-  );
+  const r = await run.sql.target.client.query(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`, [schema]);
   return Number(r.rows[0]?.n ?? 0);
 }
 
@@ -132,7 +129,15 @@ export async function runTransaction(run: RunContext, plan: ApplyPlan): Promise<
       return ok;
     },
     async (b) => {
-      await run.journal.record(anchor, 'transaction', 1, run.effects.sqlEnd, 'transaction', { outcome: b.outcome, observed: b.observed, expected: b.expected, ...(b.outcome === 'passed' ? { detail: { xid: b.xid } } : {}) }, started);
+      await run.journal.record(
+        anchor,
+        'transaction',
+        1,
+        run.effects.sqlEnd,
+        'transaction',
+        { outcome: b.outcome, observed: b.observed, expected: b.expected, ...(b.outcome === 'passed' ? { detail: { xid: b.xid } } : {}) },
+        started,
+      );
     },
   );
 }

@@ -31,7 +31,11 @@ export function attemptFrom(events: readonly LogRow[]): Attempt | null {
   const start = events.filter((e) => e.event === 'apply_started').at(-1);
   if (!start) return null;
   const d = detailOf;
-  const xid = events.filter((e) => e.seq > start.seq && e.event === 'step_passed' && d(e).section === 'transaction' && typeof d(e).xid === 'string').map((e) => d(e).xid as string).at(-1) ?? null;
+  const xid =
+    events
+      .filter((e) => e.seq > start.seq && e.event === 'step_passed' && d(e).section === 'transaction' && typeof d(e).xid === 'string')
+      .map((e) => d(e).xid as string)
+      .at(-1) ?? null;
   const changes: RecordedChange[] = [];
   for (const e of events) {
     const x = d(e);

@@ -53,13 +53,17 @@ export async function proveAsBefore(run: RunContext, plan: ApplyPlan, dots: Read
         onResult: (ps, r) => {
           if (!failed(r)) return;
           const what = ps.section === 'hard_stops' ? 'hard stop' : 'pre-check';
-          left.push(`${what} "${ps.step.name}" of ${ps.dot.spec.id} still fails after the rollback (saw ${r.observed}, expected ${r.expected}): the target is not as before; look at it, then run dotctl rollback ${run.id} again`);
+          left.push(
+            `${what} "${ps.step.name}" of ${ps.dot.spec.id} still fails after the rollback (saw ${r.observed}, expected ${r.expected}): the target is not as before; look at it, then run dotctl rollback ${run.id} again`,
+          );
         },
       }),
     );
   } catch (err) {
     const lost = await run.sql.lostReason();
-    left.push(`the hard stops and pre-checks could not run again after the rollback (${lost ?? (err as Error).message}); nothing proves the target is as before: check it by hand or run dotctl rollback ${run.id} again`);
+    left.push(
+      `the hard stops and pre-checks could not run again after the rollback (${lost ?? (err as Error).message}); nothing proves the target is as before: check it by hand or run dotctl rollback ${run.id} again`,
+    );
   }
   return left;
 }
