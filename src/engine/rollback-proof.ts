@@ -11,7 +11,7 @@
 import { bindForExecution } from '../catalogue/bind.js';
 import { resolveSecrets } from '../catalogue/bind.js';
 import { resolveBundle } from '../catalogue/bundle.js';
-import { bindParams, parseParamPairs, type BoundParams } from '../catalogue/params.js';
+import { bindParams, parseParamPairs, withParamDefaults, type BoundParams } from '../catalogue/params.js';
 import type { ValidDot } from '../catalogue/validate.js';
 import { checkHost } from '../exec/checks.js';
 import { createScratchCopy } from '../exec/scratch-db.js';
@@ -120,10 +120,9 @@ const rolesLeft = (before: Snapshot, now: Snapshot): string[] => [...now.entries
 /** Runs the proof on a scratch copy; never changes the target. */
 async function runProof(o: EngineOptions, dots: readonly ValidDot[], rawParams: readonly string[], opts: ProofOptions): Promise<Omit<RollbackProof, 'recorded'>> {
   const env = o.env ?? process.env;
-  const given = bindParams(
-    dots.map((d) => d.spec),
-    parseParamPairs(rawParams),
-  );
+  const specs = dots.map((d) => d.spec);
+  // the workspace environment's values count here as at propose (-p wins)
+  const given = bindParams(specs, withParamDefaults(specs, o.paramDefaults, parseParamPairs(rawParams)));
   const secrets = resolveSecrets(given, env);
   const address = resolveTarget(o.target, env);
   const stages: ProofStage[] = [];

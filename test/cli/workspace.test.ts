@@ -53,7 +53,7 @@ post_verify:
     expect: { kind: rows, count: 1 }
 `;
 
-describe('a workspace from dotctl init to rollback, run from a subdirectory', () => {
+describe('a workspace from dotctl init to rollback, run from a subdirectory: init, new, validate, test, admit, --env propose, approve, apply, rollback', () => {
   let top: string;
   let ws: string;
   let sub: string;
@@ -103,7 +103,16 @@ describe('a workspace from dotctl init to rollback, run from a subdirectory', ()
     const empty = cli(['validate']);
     assert.equal(empty.code, 0, empty.stderr);
     assert.equal(empty.stdout.trim(), `${join(ws, 'dots')}: 0 DOT(s) and 9 law(s) are valid`);
-    await writeFile(join(ws, 'dots', 'DOT-APP-ADD-INDEX.yaml'), HAND_DOT);
+    // the author starts from the skeleton `dotctl new` writes into the workspace's catalogue
+    const made = cli(['new', 'DOT-APP-ADD-INDEX']);
+    assert.equal(made.code, 0, made.stderr);
+    const skeleton = await readFile(join(ws, 'dots', 'DOT-APP-ADD-INDEX.yaml'), 'utf8');
+    assert.match(skeleton, /^# yaml-language-server: \$schema=/);
+    const todo = cli(['validate']);
+    assert.equal(todo.code, 2, todo.stdout + todo.stderr);
+    assert.match(todo.stderr, /DOT-APP-ADD-INDEX\.yaml:\d+:\d+: /);
+    // …and fills it in
+    await writeFile(join(ws, 'dots', 'DOT-APP-ADD-INDEX.yaml'), `${skeleton.split('\n')[0]}\n${HAND_DOT}`);
     const one = cli(['validate']);
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /1 DOT\(s\) and 9 law\(s\) are valid/);
@@ -150,6 +159,11 @@ describe('a workspace from dotctl init to rollback, run from a subdirectory', ()
     assert.equal(render.code, 0, render.stderr);
     assert.match(render.stdout, /orders_archive/);
     assert.doesNotMatch(render.stdout, /Option undefined/);
+    // the rollback proof on a scratch copy of staging, before asking for approval; the target is not touched
+    const proof = cli(['--env', 'staging', '--key', key('olga'), 'test', 'DOT-APP-ADD-INDEX']);
+    assert.equal(proof.code, 0, proof.stdout + proof.stderr);
+    assert.match(proof.stdout, /PASSED: the rollback restores exactly the state before the DOT/);
+    assert.equal(await indexExists(), false, 'dotctl test changed the target');
     const r = cli(['--env', 'staging', '--key', key('olga'), 'propose', 'DOT-APP-ADD-INDEX', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { id: string; address: string; markdown_path: string; requirements: { min_approvals: number } };
