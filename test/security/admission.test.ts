@@ -37,7 +37,7 @@ describe('only admitted DOT content runs', () => {
     ]);
 
   test('an operator edits an admitted pre-check: propose is refused (exit 3) naming the file, and the added command never runs', async () => {
-    await replaceIn(grant(), 'pre_check:\n', `pre_check:\n  - kind: command\n    name: Looks like a harmless check\n    argv: [touch, ${pwned}]\n    expect: { exit_code: 0 }\n`);
+    await replaceIn(grant(), 'pre_check:\n', `pre_check:\n  - kind: command\n    name: Looks like a harmless check\n    read_only: true\n    argv: [touch, ${pwned}]\n    expect: { exit_code: 0 }\n`);
     for (const extra of [[], ['--offline']]) {
       const r = await propose(['A', 'D'], extra);
       assert.equal(r.code, 3, r.stderr);
@@ -78,7 +78,7 @@ describe('only admitted DOT content runs', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
-  test('legitimate path: once a reviewer admits the edited pre-check, propose runs it', async () => {
+  test('legitimate path: once a reviewer admits the edited pre-check (marked read_only by its author), propose runs it', async () => {
     const a = w.cli(w.inc.reviewer2, ['admit', 'A', '--comment', 'the extra check is fine']);
     assert.equal(a.code, 0, a.stderr);
     assert.match(a.stdout, /DOT-PG-GRANT-SCHEMA v\d+ content [0-9a-f]{16}… admitted; may be proposed/);
