@@ -5,7 +5,7 @@
  * links. Any range that does not hold, does not join, or whose worker failed is re-proved in
  * this thread, one row at a time from the end of the last range that joined, so the verdict
  * is always exactly `verifyChain`'s. The worker is found next to this module: dist/ledger/ in
- * the library build, dist/cli/ in the bundled CLI (scripts/bundle-cli.mjs ships it there),
+ * the library build, dist/cli/ in the bundled CLI (.ci/bundle-cli.mjs ships it there),
  * none when run from TypeScript source (one thread then).
  */
 import { existsSync } from 'node:fs';
