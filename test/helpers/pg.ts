@@ -26,7 +26,7 @@ export async function adminClient(database = 'postgres'): Promise<pg.Client> {
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(err as Error).message}); start it with: ` + 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start');
+    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(err as Error).message}); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`);
   }
   return client;
 }

@@ -47,7 +47,7 @@ export function registerLedgerCommands(program: Command): void {
             if (!json) out(`dot_action_log intact: ${verdict.rows} rows, head ${verdict.headHash}`);
             return;
           case 'broken':
-            throw new LedgerError(`dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; ` + 'restore the ledger from a backup and find out who changed it before trusting it', {
+            throw new LedgerError(`dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; restore the ledger from a backup and find out who changed it before trusting it`, {
               code: 'LEDGER_BROKEN',
               context: { ...verdict },
             });
