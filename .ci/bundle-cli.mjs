@@ -21,9 +21,8 @@ const lazyExternals = {
   },
 };
 
-await build({
-  entryPoints: ['src/cli/program.ts'],
-  outfile: 'dist/cli/program.js',
+/** What both bundles share: one ESM file for Node 20, lazy natives, require() for bundled CommonJS. */
+const common = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -38,27 +37,13 @@ await build({
   banner: {
     js: "import { createRequire as __dotctlCreateRequire } from 'node:module';\nconst require = __dotctlCreateRequire(import.meta.url);\nconst __dotctlRequire = require;",
   },
-});
+};
+
+await build({ ...common, entryPoints: ['src/cli/program.ts'], outfile: 'dist/cli/program.js' });
 
 // The worker thread of a parallel `log verify`, bundled on its own next to program.js: the
 // bundled verify finds it as ./verify-worker.js beside itself (new URL(..., import.meta.url)).
-await build({
-  entryPoints: ['src/ledger/verify-worker.ts'],
-  outfile: 'dist/cli/verify-worker.js',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  allowOverwrite: true,
-  legalComments: 'none',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
-  plugins: [lazyExternals],
-  banner: {
-    js: "import { createRequire as __dotctlCreateRequire } from 'node:module';\nconst require = __dotctlCreateRequire(import.meta.url);\nconst __dotctlRequire = require;",
-  },
-});
+await build({ ...common, entryPoints: ['src/ledger/verify-worker.ts'], outfile: 'dist/cli/verify-worker.js' });
 
 // The build's identity: SHA-256 over every file of dist/ (code only) and package.json. The
 // catalogue cache keys its entries by it, so a catalogue validated by another build (or another

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { isAbsolute, join } from 'node:path';
-import { parseDocument, LineCounter } from 'yaml';
+import { readPositionedYaml } from './yaml-doc.js';
 import type { Problem } from '../model/errors.js';
 import { PARAM_NAME } from './schema.js';
 
@@ -73,20 +73,9 @@ function urlSecret(url: string): string | null {
 
 /** Parses `dotctl.yaml`; every problem with its position, or the config. */
 export function parseWorkspace(file: string, text: string): { kind: 'valid'; config: WorkspaceConfig } | { kind: 'invalid'; problems: readonly Problem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  const at = (offset: number, message: string): Problem => ({ file, ...lines.linePos(offset), message });
-  if (doc.errors.length > 0) return { kind: 'invalid', problems: doc.errors.map((e) => at(e.pos[0], `malformed YAML: ${e.message.split('\n')[0]}`)) };
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 50 });
-  } catch (err) {
-    return { kind: 'invalid', problems: [at(0, `YAML cannot be read: ${(err as Error).message}`)] };
-  }
-  const nodeAt = (path: readonly PropertyKey[]): number => {
-    const n = doc.getIn(path as (string | number)[], true) as { range?: [number, number] } | undefined;
-    return n?.range?.[0] ?? 0;
-  };
+  const y = readPositionedYaml(file, text);
+  if (y.kind === 'invalid') return y;
+  const { value, at, nodeAt } = y;
   // a password is worth its own sentence, before the shape's "unrecognized key"
   const problems: Problem[] = [];
   const raw = (value ?? {}) as { ledger?: unknown; environments?: Record<string, { target?: unknown; libpq?: Record<string, unknown> } | null> };

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { parseDocument, LineCounter } from 'yaml';
+import { readPositionedYaml } from '../catalogue/yaml-doc.js';
 import type { Problem } from '../model/errors.js';
 
 /** Roles of the pipeline. */
@@ -54,21 +54,10 @@ export function encodePublicKey(key: KeyObject): string {
 
 /** Parses an identities file; every problem with its position, or the identities. */
 export function parseIdentities(file: string, text: string): { kind: 'valid'; identities: readonly Identity[] } | { kind: 'invalid'; problems: readonly Problem[] } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
-  const at = (offset: number, message: string): Problem => ({ file, ...lines.linePos(offset), message });
-  if (doc.errors.length > 0) return { kind: 'invalid', problems: doc.errors.map((e) => at(e.pos[0], `malformed YAML: ${e.message.split('\n')[0]}`)) };
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 50 });
-  } catch (err) {
-    return { kind: 'invalid', problems: [at(0, `YAML cannot be read: ${(err as Error).message}`)] };
-  }
+  const y = readPositionedYaml(file, text);
+  if (y.kind === 'invalid') return y;
+  const { value, at, nodeAt } = y;
   const parsed = IdentitiesSchema.safeParse(value);
-  const nodeAt = (path: readonly PropertyKey[]): number => {
-    const n = doc.getIn(path as (string | number)[], true) as { range?: [number, number] } | undefined;
-    return n?.range?.[0] ?? 0;
-  };
   if (!parsed.success) {
     return { kind: 'invalid', problems: parsed.error.issues.map((i) => at(nodeAt(i.path), `${i.path.join('.') || 'document'}: ${i.message}`)) };
   }

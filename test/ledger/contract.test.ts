@@ -320,8 +320,11 @@ function ledgerContract(backend: Backend<RawAccess>): void {
       if (site.raw.kind === 'sql') assert.deepEqual(await site.raw.versions(), [1, 2]); // memory has no schema to migrate
     });
 
-    test('a version-1 ledger gains dot_admissions and the proposals content column when opened for writing', async (t) => {
-      if (backend.name === 'memory') return t.skip('memory has no stored schema to migrate');
+    // a case of stored schemas only: the in-memory ledger has no schema to migrate, so it has no such case
+    const forStoredSchemas = (name: string, fn: () => Promise<void>): void => {
+      if (backend.name !== 'memory') test(name, fn);
+    };
+    forStoredSchemas('a version-1 ledger gains dot_admissions and the proposals content column when opened for writing', async () => {
       const s = (await backend.fresh()) as Site;
       const l = await s.open();
       const old = proposal('P-v1');
