@@ -4,7 +4,8 @@
  */
 import { InputError } from '../model/errors.js';
 import { LOG_EVENT_KINDS, PROPOSAL_STATES, type LogRow, type ProposalRecord, type ProposalState } from '../model/records.js';
-import { isLogEventKind, normalizeIsoTime, verifyChain } from '../ledger/chain.js';
+import { isLogEventKind, normalizeIsoTime } from '../ledger/chain.js';
+import { verifyLedger } from '../ledger/states.js';
 import { withLedger } from '../ledger/open.js';
 import type { LedgerStore } from '../ledger/port.js';
 import type { ChainVerdict, LogFilter } from '../ledger/port.js';
@@ -71,9 +72,9 @@ export async function readLog(ledger: string | LedgerStore, opts: LogOptions): P
   });
 }
 
-/** Re-proves the chain of the whole log. */
+/** Re-proves the chain of the whole log, then every stored proposal state against it. */
 export async function verifyLog(ledger: string | LedgerStore): Promise<ChainVerdict> {
-  return reading(ledger, (l) => (l.verifyEvents ? l.verifyEvents() : verifyChain(l.iterateEvents())));
+  return reading(ledger, verifyLedger);
 }
 
 /** Lists proposals, optionally in one state (validated). */

@@ -16,7 +16,8 @@
 import { LedgerError } from '../model/errors.js';
 import { sealEvent } from './chain.js';
 import { MEMORY_PREFIX, duplicateProposal, isMemorySpec, ledgerFailure, ledgerMissing, unknownProposal } from './failure.js';
-import type { AdmissionRecord, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState } from './port.js';
+import type { AdmissionRecord, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import { chainedState, judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateIndexRow, type StateJudgement } from './states.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -54,7 +55,11 @@ export interface MemoryLedgerOptions {
 /** The stored state of one in-memory ledger, shared by its handles. */
 interface MemoryDatabase {
   readonly log: LogRow[];
+  /** proposals as stored: their `state` is the one they were stored with */
   readonly proposals: Map<string, ProposalRecord>;
+  /** each proposal's log rows and state index rows, in seq order */
+  readonly rowsOf: Map<string, LogRow[]>;
+  readonly statesOf: Map<string, StateIndexRow[]>;
   readonly decisions: DecisionRecord[];
   readonly admissions: AdmissionRecord[];
   maxEvents: number;
@@ -80,7 +85,7 @@ export async function openMemoryLedger(spec: string, options: MemoryLedgerOption
     if (!create) {
       throw ledgerMissing(spec, name === '' ? 'an unnamed in-memory ledger exists only in the handle that created it' : 'no ledger of that name was opened for writing in this process');
     }
-    db = { log: [], proposals: new Map(), decisions: [], admissions: [], maxEvents, dropped: false };
+    db = { log: [], proposals: new Map(), rowsOf: new Map(), statesOf: new Map(), decisions: [], admissions: [], maxEvents, dropped: false };
     if (name !== '') NAMED.set(name, db);
   } else if (options.maxEvents !== undefined) {
     db.maxEvents = maxEvents;
@@ -114,7 +119,10 @@ export class MemoryLedger implements LedgerStore {
 
   /** Appends one event. */
   async appendEvent(event: NewLogEvent): Promise<LogRow> {
-    return this.write(() => this.append(event));
+    return this.write(() => {
+      refuseReservedKeys(event);
+      return this.append(event);
+    });
   }
 
   /** Reads log rows matching `filter`, in seq order; with a limit, the latest rows. */
@@ -150,25 +158,52 @@ export class MemoryLedger implements LedgerStore {
     return this.write(() => {
       if (this.db.proposals.has(proposal.id)) throw duplicateProposal(this.spec, proposal.id);
       const stored = storedProposal(proposal);
-      const row = this.append(event);
+      const row = this.append(stateEvent(event, proposal.id, proposal.state, null));
       this.db.proposals.set(stored.id, stored);
+      this.addState(row, proposal.state, null);
       return row;
     });
   }
 
-  /** Reads one proposal, or null. */
+  /** Reads one proposal with its state derived from the chain, or null. */
   async getProposal(id: string): Promise<ProposalRecord | null> {
-    return this.read(() => this.db.proposals.get(id) ?? null);
+    return this.read(() => {
+      const p = this.db.proposals.get(id);
+      if (p === undefined) return null;
+      const j = this.judge(p);
+      if (j.problem) throw stateForged(j.problem);
+      return j.state === p.state ? p : Object.freeze({ ...p, state: j.state });
+    });
   }
 
-  /** Lists proposals (optionally in one state), oldest first. */
+  /** Lists proposals (optionally in one state) with their derived states, oldest first. */
   async listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]> {
-    return this.read(() => [...this.db.proposals.values()].filter((p) => state === undefined || p.state === state).sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id)));
+    return this.read(() =>
+      [...this.db.proposals.values()]
+        .map((p) => {
+          const s = (this.db.statesOf.get(p.id)?.at(-1)?.state ?? p.state) as ProposalState;
+          return s === p.state ? p : Object.freeze({ ...p, state: s });
+        })
+        .filter((p) => state === undefined || p.state === state)
+        .sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id)),
+    );
+  }
+
+  /** The first stored proposal state that its chained events contradict, or null (states.ts). */
+  async checkProposalStates(): Promise<StateProblem | null> {
+    return this.read(() => {
+      for (const p of this.db.proposals.values()) {
+        const j = this.judge(p);
+        if (j.problem) return j.problem;
+      }
+      return null;
+    });
   }
 
   /** Stores a decision and its event; an unknown proposal is an InputError. */
   async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {
     return this.write(() => {
+      refuseReservedKeys(event);
       if (!this.db.proposals.has(decision.proposalId)) throw unknownProposal(this.spec, decision.proposalId);
       const stored = storedDecision(decision);
       const row = this.append(event);
@@ -185,6 +220,7 @@ export class MemoryLedger implements LedgerStore {
   /** Stores an admission of DOT content and its `admitted` event. */
   async addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow> {
     return this.write(() => {
+      refuseReservedKeys(event);
       const stored = deepFreeze(toAdmission(storedRow<StoredAdmission>(ADMISSION_COLUMNS, admissionValues(admission))));
       const row = this.append(event);
       this.db.admissions.push(stored);
@@ -203,11 +239,30 @@ export class MemoryLedger implements LedgerStore {
     return this.write(() => {
       const current = this.db.proposals.get(id);
       if (current === undefined) throw unknownProposal(this.spec, id);
-      if (!from.includes(current.state)) return null;
-      const row = this.append(event);
-      this.db.proposals.set(id, Object.freeze({ ...current, state: to }));
+      const j = this.judge(current);
+      if (j.problem) throw stateForged(j.problem);
+      if (!from.includes(j.state)) return null;
+      const row = this.append(stateEvent(event, id, to, j.lastSeq));
+      this.addState(row, to, j.lastSeq);
       return row;
     });
+  }
+
+  private judge(p: ProposalRecord): StateJudgement {
+    const rows = this.db.rowsOf.get(p.id) ?? [];
+    return judgeProposalState(p.id, {
+      column: p.state,
+      index: this.db.statesOf.get(p.id) ?? [],
+      chained: rows.filter((r) => chainedState(r) !== null),
+      firstSeq: rows[0]?.seq ?? null,
+    });
+  }
+
+  private addState(row: LogRow, state: ProposalState, prevSeq: number | null): void {
+    const id = row.proposalId as string;
+    const list = this.db.statesOf.get(id) ?? [];
+    list.push(Object.freeze({ seq: row.seq, proposalId: id, state, prevSeq }));
+    this.db.statesOf.set(id, list);
   }
 
   /** Closes this handle; later calls fail. A named ledger stays for its other and later handles. Idempotent. */
@@ -224,6 +279,11 @@ export class MemoryLedger implements LedgerStore {
     }
     const row = deepFreeze(toLogRow(storedRow<StoredLogRow>(LOG_COLUMNS, logRowValues(sealed.row, sealed.detailJson))));
     this.db.log.push(row);
+    if (row.proposalId !== null) {
+      const list = this.db.rowsOf.get(row.proposalId) ?? [];
+      list.push(row);
+      this.db.rowsOf.set(row.proposalId, list);
+    }
     return row;
   }
 

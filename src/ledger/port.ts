@@ -25,9 +25,18 @@ export type ChainVerdict =
       readonly kind: 'broken';
       readonly rows: number;
       readonly seq: number; // first broken row (or where the gap is)
-      readonly reason: 'hash_mismatch' | 'seq_gap' | 'broken_link' | 'bad_genesis' | 'time_backwards';
+      readonly reason: 'hash_mismatch' | 'seq_gap' | 'broken_link' | 'bad_genesis' | 'time_backwards' | 'forged_state';
       readonly message: string;
+      /** for `forged_state`: the proposal whose stored state the chain contradicts */
+      readonly proposalId?: string;
     };
+
+/** Where a stored proposal state disagrees with the chain (states.ts). */
+export interface StateProblem {
+  readonly proposalId: string;
+  readonly seq: number;
+  readonly message: string;
+}
 
 /** The store port. Every write that carries an event commits both or neither. */
 export interface LedgerStore {
@@ -42,7 +51,16 @@ export interface LedgerStore {
    * (raw rows, worker threads). Optional: where absent, verify streams iterateEvents.
    */
   verifyEvents?(): Promise<ChainVerdict>;
-  /** Stores a new proposal and its `proposed` event atomically. */
+  /**
+   * Checks every stored proposal state against the chained events that set it (states.ts): the
+   * first disagreement, or null. Assumes the chain itself verified. Optional.
+   */
+  checkProposalStates?(): Promise<StateProblem | null>;
+  /**
+   * Stores a new proposal and its `proposed` event atomically; the event records the proposal's
+   * state (its detail gains `proposal_state`, `prev_state_seq`). A proposal's state is always
+   * derived from such chained events (states.ts); no stored row is ever updated.
+   */
   putProposal(proposal: ProposalRecord, event: NewLogEvent): Promise<LogRow>;
   getProposal(id: string): Promise<ProposalRecord | null>;
   listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]>;
@@ -51,7 +69,9 @@ export interface LedgerStore {
   listDecisions(proposalId: string): Promise<readonly DecisionRecord[]>;
   /**
    * Compare-and-set of a proposal's state with its event, atomically: returns null (and writes
-   * nothing) when the current state is not one of `from`.
+   * nothing) when the current state is not one of `from`. The event records the new state as
+   * putProposal's does. A stored state the chain contradicts is a LedgerError (exit 7), here and
+   * in getProposal.
    */
   transitionProposal(id: string, from: readonly ProposalState[], to: ProposalState, event: NewLogEvent): Promise<LogRow | null>;
   /** Stores a reviewer's admission of a DOT's content and its `admitted` event atomically. */

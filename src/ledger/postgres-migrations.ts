@@ -92,7 +92,32 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE dotctl.dot_proposals ADD COLUMN content text;
     `,
   },
+  {
+    version: 3,
+    description: 'proposal states derived from chained events (dot_proposal_states); every table append-only',
+    sql: `
+      CREATE TABLE dotctl.dot_proposal_states (
+        seq         bigint PRIMARY KEY,
+        proposal_id text COLLATE "C" NOT NULL REFERENCES dotctl.dot_proposals (id),
+        state       text NOT NULL,
+        prev_seq    bigint
+      );
+      CREATE INDEX dot_proposal_states_proposal ON dotctl.dot_proposal_states (proposal_id, seq) INCLUDE (state);
+      ${appendOnly('dot_proposal_states')}
+      ${appendOnly('dot_proposals')}
+      ${appendOnly('schema_version')}
+    `,
+  },
 ];
+
+/** The triggers that refuse UPDATE, DELETE and TRUNCATE on a table of schema dotctl. */
+function appendOnly(table: string): string {
+  return `
+      CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON dotctl.${table}
+        FOR EACH ROW EXECUTE FUNCTION dotctl.refuse_change();
+      CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON dotctl.${table}
+        FOR EACH STATEMENT EXECUTE FUNCTION dotctl.refuse_change();`;
+}
 
 /** The schema version this build of dotctl writes. */
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;

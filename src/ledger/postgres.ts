@@ -10,7 +10,9 @@ import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifyRawBatches, type RawLogRow } from './verify-fast.js';
-import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState } from './port.js';
+import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
+import { evidenceOf, stateSql, suspectProblem, type StateSuspect, type StoredStateRow } from './states-sql.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -123,22 +125,29 @@ async function migrate(client: pg.PoolClient, url: string): Promise<void> {
 
 const cols = (c: readonly string[]): string => c.join(', ');
 const marks = (c: readonly string[]): string => c.map((_, i) => `$${i + 1}`).join(', ');
+const ST = stateSql('postgres');
 const SQL = {
   head: `SELECT seq, hash FROM dotctl.dot_action_log ORDER BY seq DESC LIMIT 1`,
   insertLog: `INSERT INTO dotctl.dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`,
   batch: `SELECT ${cols(LOG_COLUMNS)} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   insertProposal: `INSERT INTO dotctl.dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`,
   proposal: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE id = $1`,
-  proposalForUpdate: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE id = $1 FOR UPDATE`,
-  proposals: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals ORDER BY created_at, id`,
-  proposalsIn: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE state = $1 ORDER BY created_at, id`,
-  setState: `UPDATE dotctl.dot_proposals SET state = $1 WHERE id = $2`,
+  proposals: ST.proposals,
+  proposalsIn: ST.proposalsIn,
   insertDecision: `INSERT INTO dotctl.dot_decisions (${cols(DECISION_COLUMNS)}) VALUES (${marks(DECISION_COLUMNS)})`,
   decisions: `SELECT ${cols(DECISION_COLUMNS)} FROM dotctl.dot_decisions WHERE proposal_id = $1 ORDER BY id`,
   insertAdmission: `INSERT INTO dotctl.dot_admissions (${cols(ADMISSION_COLUMNS)}) VALUES (${marks(ADMISSION_COLUMNS)})`,
   admissions: `SELECT ${cols(ADMISSION_COLUMNS)} FROM dotctl.dot_admissions ORDER BY id`,
   admissionsOf: `SELECT ${cols(ADMISSION_COLUMNS)} FROM dotctl.dot_admissions WHERE dot_id = $1 ORDER BY id`,
 } as const;
+
+/** Judges one stored proposal's state against its chained events, on `c` (inside a transaction). */
+async function judge(c: pg.PoolClient, r: StoredProposal): Promise<StateJudgement> {
+  const index = (await c.query<StoredStateRow>(ST.indexOf, [r.id])).rows;
+  const rows = (await c.query<StoredLogRow>(ST.chainedOf, [r.id])).rows.map(toLogRow);
+  const first = (await c.query<{ seq: string | null }>(ST.firstSeqOf, [r.id])).rows[0]?.seq ?? null;
+  return judgeProposalState(r.id, evidenceOf(r.state, index, rows, first));
+}
 
 /** A LedgerStore over schema `dotctl` of one PostgreSQL database; holds a small pool until `close()`. */
 export class PostgresLedger implements LedgerStore {
@@ -153,6 +162,7 @@ export class PostgresLedger implements LedgerStore {
 
   /** Appends one event in its own locked transaction. */
   async appendEvent(event: NewLogEvent): Promise<LogRow> {
+    refuseReservedKeys(event);
     return this.write((c) => this.appendInTx(c, event));
   }
 
@@ -206,15 +216,34 @@ export class PostgresLedger implements LedgerStore {
     return this.write(async (c) => {
       if ((await c.query(SQL.proposal, [proposal.id])).rowCount !== 0) throw duplicateProposal(this.url, proposal.id);
       await c.query(SQL.insertProposal, [...proposalValues(proposal)]);
-      return this.appendInTx(c, event);
+      const row = await this.appendInTx(c, stateEvent(event, proposal.id, proposal.state, null));
+      await c.query(ST.insertState, [row.seq, proposal.id, proposal.state, null]);
+      return row;
     });
   }
 
-  /** Reads one proposal, or null. */
+  /** Reads one proposal with its state derived from the chain, or null; a forged state is a LedgerError. */
   async getProposal(id: string): Promise<ProposalRecord | null> {
-    const r = await this.read(() => this.pool.query<StoredProposal>(SQL.proposal, [id]));
-    const row = r.rows[0];
-    return row === undefined ? null : toProposal(row);
+    return this.snapshot(async (c) => {
+      const row = (await c.query<StoredProposal>(SQL.proposal, [id])).rows[0];
+      if (row === undefined) return null;
+      const j = await judge(c, row);
+      if (j.problem) throw stateForged(j.problem);
+      return toProposal({ ...row, state: j.state });
+    });
+  }
+
+  /** The first stored proposal state that its chained events contradict, or null (states.ts). */
+  async checkProposalStates(): Promise<StateProblem | null> {
+    return this.snapshot(async (c) => {
+      for (const check of ST.checks) {
+        const s = (await c.query<StateSuspect>(check)).rows[0];
+        if (s === undefined) continue;
+        const stored = (await c.query<StoredProposal>(SQL.proposal, [s.id])).rows[0];
+        return suspectProblem(s, stored === undefined ? null : await judge(c, stored));
+      }
+      return null;
+    });
   }
 
   /** Lists proposals (optionally in one state), oldest first. */
@@ -225,6 +254,7 @@ export class PostgresLedger implements LedgerStore {
 
   /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
   async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {
+    refuseReservedKeys(event);
     return this.write(async (c) => {
       if ((await c.query(SQL.proposal, [decision.proposalId])).rowCount === 0) {
         throw unknownProposal(this.url, decision.proposalId);
@@ -242,6 +272,7 @@ export class PostgresLedger implements LedgerStore {
 
   /** Stores an admission and its event in one transaction. */
   async addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow> {
+    refuseReservedKeys(event);
     return this.write(async (c) => {
       await c.query(SQL.insertAdmission, [...admissionValues(admission)]);
       return this.appendInTx(c, event);
@@ -258,12 +289,16 @@ export class PostgresLedger implements LedgerStore {
   async transitionProposal(id: string, from: readonly ProposalState[], to: ProposalState, event: NewLogEvent): Promise<LogRow | null> {
     checkProposalState(to);
     return this.write(async (c) => {
-      // Writers already queue on the advisory lock; FOR UPDATE keeps the CAS right on its own too.
-      const current = (await c.query<StoredProposal>(SQL.proposalForUpdate, [id])).rows[0];
+      // Every writer holds the advisory write lock (write()), so nothing moves the state between
+      // this read and the insert: the compare-and-set needs no row lock (and no UPDATE privilege).
+      const current = (await c.query<StoredProposal>(SQL.proposal, [id])).rows[0];
       if (current === undefined) throw unknownProposal(this.url, id);
-      if (!from.includes(current.state as ProposalState)) return null;
-      await c.query(SQL.setState, [to, id]);
-      return this.appendInTx(c, event);
+      const j = await judge(c, current);
+      if (j.problem) throw stateForged(j.problem);
+      if (!from.includes(j.state)) return null;
+      const row = await this.appendInTx(c, stateEvent(event, id, to, j.lastSeq));
+      await c.query(ST.insertState, [row.seq, id, to, j.lastSeq]);
+      return row;
     });
   }
 
@@ -307,6 +342,30 @@ export class PostgresLedger implements LedgerStore {
         broken = true;
       });
       throw ledgerFailure(this.url, 'write', err);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  /** Runs `fn` on one connection in a read-only repeatable-read transaction: one snapshot. */
+  private async snapshot<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw ledgerFailure(this.url, 'open', err);
+    }
+    let broken = false;
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw ledgerFailure(this.url, 'read', err);
     } finally {
       c.release(broken);
     }

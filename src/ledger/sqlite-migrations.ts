@@ -85,7 +85,32 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE dot_proposals ADD COLUMN content TEXT;
     `,
   },
+  {
+    version: 3,
+    description: 'proposal states derived from chained events (dot_proposal_states); every table append-only',
+    sql: `
+      CREATE TABLE dot_proposal_states (
+        seq         INTEGER PRIMARY KEY,
+        proposal_id TEXT NOT NULL REFERENCES dot_proposals (id),
+        state       TEXT NOT NULL,
+        prev_seq    INTEGER
+      );
+      CREATE INDEX dot_proposal_states_proposal ON dot_proposal_states (proposal_id, seq, state);
+      ${appendOnly('dot_proposal_states')}
+      ${appendOnly('dot_proposals')}
+      ${appendOnly('dotctl_schema_version')}
+    `,
+  },
 ];
+
+/** The triggers that refuse UPDATE and DELETE on a table (SQLite has no TRUNCATE). */
+function appendOnly(table: string): string {
+  return `
+      CREATE TRIGGER ${table}_no_update BEFORE UPDATE ON ${table}
+        BEGIN SELECT RAISE(ABORT, '${table} is append-only: UPDATE refused'); END;
+      CREATE TRIGGER ${table}_no_delete BEFORE DELETE ON ${table}
+        BEGIN SELECT RAISE(ABORT, '${table} is append-only: DELETE refused'); END;`;
+}
 
 /** The schema version this build of dotctl writes. */
 export const SQLITE_SCHEMA_VERSION = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]?.version ?? 0;

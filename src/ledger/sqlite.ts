@@ -11,7 +11,9 @@ import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifySqliteChain, type ParallelVerifyOptions } from './verify-parallel.js';
-import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState } from './port.js';
+import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
+import { evidenceOf, stateSql, suspectProblem, type StateSuspect, type StoredStateRow } from './states-sql.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -151,6 +153,7 @@ function migrate(db: Database.Database, path: string): void {
 }
 
 function prepareStatements(db: Database.Database) {
+  const st = stateSql('sqlite');
   const cols = (c: readonly string[]): string => c.join(', ');
   const marks = (c: readonly string[]): string => c.map(() => '?').join(', ');
   return {
@@ -159,9 +162,13 @@ function prepareStatements(db: Database.Database) {
     batch: db.prepare<[number, number], StoredLogRow>(`SELECT ${cols(LOG_COLUMNS)} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`),
     insertProposal: db.prepare(`INSERT INTO dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`),
     proposal: db.prepare<[string], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE id = ?`),
-    proposals: db.prepare<[], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals ORDER BY created_at, id`),
-    proposalsIn: db.prepare<[string], StoredProposal>(`SELECT ${cols(PROPOSAL_COLUMNS)} FROM dot_proposals WHERE state = ? ORDER BY created_at, id`),
-    setState: db.prepare<[string, string]>('UPDATE dot_proposals SET state = ? WHERE id = ?'),
+    proposals: db.prepare<[], StoredProposal>(st.proposals),
+    proposalsIn: db.prepare<[string], StoredProposal>(st.proposalsIn),
+    indexOf: db.prepare<[string], StoredStateRow>(st.indexOf),
+    chainedOf: db.prepare<[string], StoredLogRow>(st.chainedOf),
+    firstSeqOf: db.prepare<[string], { seq: number | null }>(st.firstSeqOf),
+    insertState: db.prepare<[number, string, string, number | null]>(st.insertState),
+    checks: st.checks.map((sql) => db.prepare<[], StateSuspect>(sql)),
     insertDecision: db.prepare(`INSERT INTO dot_decisions (${cols(DECISION_COLUMNS)}) VALUES (${marks(DECISION_COLUMNS)})`),
     decisions: db.prepare<[string], StoredDecision>(`SELECT ${cols(DECISION_COLUMNS)} FROM dot_decisions WHERE proposal_id = ? ORDER BY id`),
     insertAdmission: db.prepare(`INSERT INTO dot_admissions (${cols(ADMISSION_COLUMNS)}) VALUES (${marks(ADMISSION_COLUMNS)})`),
@@ -187,6 +194,7 @@ export class SqliteLedger implements LedgerStore {
 
   /** Appends one event in its own IMMEDIATE transaction. */
   async appendEvent(event: NewLogEvent): Promise<LogRow> {
+    refuseReservedKeys(event);
     return this.write(() => this.appendInTx(event));
   }
 
@@ -226,16 +234,39 @@ export class SqliteLedger implements LedgerStore {
     return this.write(() => {
       if (this.stmts.proposal.get(proposal.id) !== undefined) throw duplicateProposal(this.path, proposal.id);
       this.stmts.insertProposal.run(...proposalValues(proposal));
-      return this.appendInTx(event);
+      const row = this.appendInTx(stateEvent(event, proposal.id, proposal.state, null));
+      this.stmts.insertState.run(row.seq, proposal.id, proposal.state, null);
+      return row;
     });
   }
 
-  /** Reads one proposal, or null. */
+  /** Reads one proposal with its state derived from the chain, or null; a forged state is a LedgerError. */
   async getProposal(id: string): Promise<ProposalRecord | null> {
-    return this.read(() => {
-      const r = this.stmts.proposal.get(id);
-      return r === undefined ? null : toProposal(r);
-    });
+    return this.read(() =>
+      this.db.transaction(() => {
+        const r = this.stmts.proposal.get(id);
+        if (r === undefined) return null;
+        const j = this.judge(r);
+        if (j.problem) throw stateForged(j.problem);
+        return toProposal({ ...r, state: j.state });
+      })(),
+    );
+  }
+
+  /** The first stored proposal state that its chained events contradict, or null (states.ts). */
+  async checkProposalStates(): Promise<StateProblem | null> {
+    const stmts = this.stmts;
+    return this.read(() =>
+      this.db.transaction(() => {
+        for (const check of stmts.checks) {
+          const s = check.get();
+          if (s === undefined) continue;
+          const stored = stmts.proposal.get(s.id);
+          return suspectProblem(s, stored === undefined ? null : this.judge(stored));
+        }
+        return null;
+      })(),
+    );
   }
 
   /** Lists proposals (optionally in one state), oldest first. */
@@ -245,6 +276,7 @@ export class SqliteLedger implements LedgerStore {
 
   /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
   async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {
+    refuseReservedKeys(event);
     return this.write(() => {
       if (this.stmts.proposal.get(decision.proposalId) === undefined) throw unknownProposal(this.path, decision.proposalId);
       this.stmts.insertDecision.run(...decisionValues(decision));
@@ -259,6 +291,7 @@ export class SqliteLedger implements LedgerStore {
 
   /** Stores an admission and its event in one transaction. */
   async addAdmission(admission: AdmissionRecord, event: NewLogEvent): Promise<LogRow> {
+    refuseReservedKeys(event);
     return this.write(() => {
       this.stmts.insertAdmission.run(...admissionValues(admission));
       return this.appendInTx(event);
@@ -276,10 +309,20 @@ export class SqliteLedger implements LedgerStore {
     return this.write(() => {
       const current = this.stmts.proposal.get(id);
       if (current === undefined) throw unknownProposal(this.path, id);
-      if (!from.includes(current.state as ProposalState)) return null;
-      this.stmts.setState.run(to, id);
-      return this.appendInTx(event);
+      const j = this.judge(current);
+      if (j.problem) throw stateForged(j.problem);
+      if (!from.includes(j.state)) return null;
+      const row = this.appendInTx(stateEvent(event, id, to, j.lastSeq));
+      this.stmts.insertState.run(row.seq, id, to, j.lastSeq);
+      return row;
     });
+  }
+
+  /** Judges one stored proposal's state against its chained events (call inside a transaction). */
+  private judge(r: StoredProposal): StateJudgement {
+    const index = this.stmts.indexOf.all(r.id);
+    const rows = this.stmts.chainedOf.all(r.id).map(toLogRow);
+    return judgeProposalState(r.id, evidenceOf(r.state, index, rows, this.stmts.firstSeqOf.get(r.id)?.seq ?? null));
   }
 
   /** Closes the connection; later calls fail. Idempotent. */

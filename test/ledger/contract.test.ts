@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { GENESIS, hashRow, verifyChain } from '../../src/ledger/chain.js';
 import type { LedgerStore, LogRow } from '../../src/ledger/port.js';
 import { DotctlError, InputError, LedgerError } from '../../src/model/errors.js';
-import { admission, allBackends, approval, appendN, at, ev, proposal, proposedEvent, type Backend, type RawAccess, type Site } from './helpers.js';
+import { verifyLedger } from '../../src/ledger/states.js';
+import { admission, allBackends, approval, appendN, at, downgradeSql, ev, legacyProposalSql, proposal, proposedEvent, type Backend, type RawAccess, type Site } from './helpers.js';
 
 /** The port's methods; an adapter may have helpers of its own, but none that rewrites. */
 const PORT_METHODS = [
@@ -22,6 +23,7 @@ const PORT_METHODS = [
   'addDecision',
   'listDecisions',
   'transitionProposal',
+  'checkProposalStates',
   'close',
 ] as const satisfies readonly (keyof LedgerStore)[];
 
@@ -42,7 +44,7 @@ function ledgerContract(backend: Backend<RawAccess>): void {
     test('a new ledger is empty and its chain is intact at the genesis hash', async () => {
       assert.deepEqual(await ledger.readEvents(), []);
       assert.deepEqual(await verifyChain(ledger.iterateEvents()), { kind: 'intact', rows: 0, headHash: GENESIS });
-      if (site.raw.kind === 'sql') assert.deepEqual(await site.raw.versions(), [1, 2]);
+      if (site.raw.kind === 'sql') assert.deepEqual(await site.raw.versions(), [1, 2, 3]);
     });
 
     test('appended events come back byte-for-byte, chained from genesis, and verify', async () => {
@@ -317,30 +319,63 @@ function ledgerContract(backend: Backend<RawAccess>): void {
       const reader = await site.open({ mode: 'read' });
       assert.deepEqual(await reader.readEvents(), rows);
       await reader.close();
-      if (site.raw.kind === 'sql') assert.deepEqual(await site.raw.versions(), [1, 2]); // memory has no schema to migrate
+      if (site.raw.kind === 'sql') assert.deepEqual(await site.raw.versions(), [1, 2, 3]); // memory has no schema to migrate
     });
 
     // a case of stored schemas only: the in-memory ledger has no schema to migrate, so it has no such case
     const forStoredSchemas = (name: string, fn: () => Promise<void>): void => {
       if (backend.name !== 'memory') test(name, fn);
     };
-    forStoredSchemas('a version-1 ledger gains dot_admissions and the proposals content column when opened for writing', async () => {
+    forStoredSchemas('a version-1 ledger gains dot_admissions, the proposals content column and the state index when opened for writing', async () => {
       const s = (await backend.fresh()) as Site;
       const l = await s.open();
       const old = proposal('P-v1');
-      await l.putProposal(old, proposedEvent(old));
+      await l.appendEvent(proposedEvent(old));
       await l.close();
-      const prefix = s.raw.logTable.replace('dot_action_log', '');
-      const versionTable = prefix === '' ? 'dotctl_schema_version' : `${prefix}schema_version`;
-      await s.raw.tamper(`DROP TABLE ${s.raw.admissionsTable}; ALTER TABLE ${prefix}dot_proposals DROP COLUMN content; DELETE FROM ${versionTable} WHERE version = 2`);
+      await s.raw.tamper(`${downgradeSql(backend.name, 1)}; ${legacyProposalSql(backend.name, old, 1)}`);
       assert.deepEqual(await s.raw.versions(), [1]);
       const migrated = await s.open();
       try {
-        assert.deepEqual(await s.raw.versions(), [1, 2]);
+        assert.deepEqual(await s.raw.versions(), [1, 2, 3]);
         assert.deepEqual(await migrated.getProposal(old.id), old);
         await migrated.addAdmission(admission('DOT-A', 'rita'), ev({ event: 'admitted', dotId: 'DOT-A' }));
         assert.equal((await migrated.listAdmissions()).length, 1);
-        assert.equal((await verifyChain(migrated.iterateEvents())).kind, 'intact');
+        assert.equal((await verifyLedger(migrated)).kind, 'intact');
+      } finally {
+        await migrated.close();
+      }
+    });
+
+    forStoredSchemas('a version-2 ledger upgrades on open for writing: its proposals keep their stored state (the legacy limit), later changes are derived from the chain', async () => {
+      const s = (await backend.fresh()) as Site;
+      const l = await s.open();
+      const done = proposal('P-legacy-applied', { state: 'applied' });
+      const open = proposal('P-legacy-open');
+      await l.appendEvent(proposedEvent(done, 0));
+      await l.appendEvent(proposedEvent(open, 1));
+      await l.appendEvent(ev({ i: 2, event: 'applied', proposalId: done.id }));
+      await l.close();
+      await s.raw.tamper(`${downgradeSql(backend.name, 2)}; ${legacyProposalSql(backend.name, done, 2)}; ${legacyProposalSql(backend.name, open, 2)}`);
+      assert.deepEqual(await s.raw.versions(), [1, 2]);
+      const migrated = await s.open();
+      try {
+        assert.deepEqual(await s.raw.versions(), [1, 2, 3]);
+        assert.equal((await migrated.getProposal(done.id))?.state, 'applied');
+        assert.deepEqual(
+          (await migrated.listProposals('proposed')).map((p) => p.id),
+          [open.id],
+        );
+        assert.equal((await verifyLedger(migrated)).kind, 'intact');
+        const moved = await migrated.transitionProposal(open.id, ['proposed'], 'applying', ev({ i: 3, event: 'apply_started', proposalId: open.id }));
+        assert.deepEqual([moved?.detail.proposal_state, moved?.detail.prev_state_seq], ['applying', null]);
+        assert.equal((await migrated.getProposal(open.id))?.state, 'applying');
+        assert.deepEqual(
+          (await migrated.listProposals('applying')).map((p) => p.id),
+          [open.id],
+        );
+        assert.equal((await verifyLedger(migrated)).kind, 'intact');
+        // the upgraded ledger refuses what a current one refuses
+        await assert.rejects(s.raw.run(`UPDATE ${s.raw.logTable.replace('dot_action_log', 'dot_proposals')} SET state = 'proposed'`), /append-only: UPDATE refused/);
       } finally {
         await migrated.close();
       }

@@ -65,7 +65,7 @@ describe('SQLite ledger fails closed', () => {
       const readonlyWrite = ledgerError(path, /readonly/);
       await assert.rejects(ro.appendEvent(ev()), readonlyWrite);
       await assert.rejects(ro.putProposal(proposal('P-ro-2'), ev()), readonlyWrite);
-      await assert.rejects(ro.transitionProposal(p.id, ['proposed'], 'applying', ev({ event: 'apply_started' })), readonlyWrite);
+      await assert.rejects(ro.transitionProposal(p.id, ['proposed'], 'applying', ev({ event: 'apply_started', proposalId: p.id })), readonlyWrite);
       assert.equal((await ro.readEvents()).length, 3);
       assert.equal((await ro.getProposal(p.id))?.state, 'proposed');
     } finally {

@@ -173,6 +173,12 @@ function withRawSqlite<T>(file: string, fn: (db: Database.Database) => T): T {
   }
 }
 
+/** SQL that drops every append-only trigger of a SQLite ledger (what someone with the file can do). */
+export function dropAppendOnlyTriggers(db: Database.Database): string {
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE '%_no_update' OR name LIKE '%_no_delete')").pluck().all() as string[];
+  return names.map((n) => `DROP TRIGGER "${n}";`).join(' ');
+}
+
 function sqliteRaw(file: string): SqlRawAccess {
   return {
     kind: 'sql',
@@ -183,13 +189,11 @@ function sqliteRaw(file: string): SqlRawAccess {
       withRawSqlite(file, (db) => db.exec(sql));
     },
     async tamper(sql) {
-      withRawSqlite(file, (db) =>
-        db.exec(`BEGIN;
-          DROP TRIGGER IF EXISTS dot_action_log_no_update;
-          DROP TRIGGER IF EXISTS dot_action_log_no_delete;
-          ${sql};
-          COMMIT;`),
-      );
+      // whoever has the file can drop every append-only trigger first
+      withRawSqlite(file, (db) => {
+        db.pragma('foreign_keys = OFF');
+        db.exec(`BEGIN; ${dropAppendOnlyTriggers(db)} ${sql}; COMMIT;`);
+      });
     },
     async versions() {
       return withRawSqlite(file, (db) => (db.prepare('SELECT version FROM dotctl_schema_version ORDER BY version').all() as { version: number }[]).map((r) => r.version));
@@ -323,4 +327,32 @@ export function lit(value: string | number | null): string {
   if (value === null) return 'NULL';
   if (typeof value === 'number') return String(value);
   return `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * SQL (run through `tamper`) that takes a current ledger back to the schema of version `to`
+ * (1 or 2), as an older dotctl left it: for the migration cases.
+ */
+export function downgradeSql(backend: Backend['name'], to: 1 | 2): string {
+  const pg = backend === 'postgres';
+  const t = (name: string): string => (pg ? `dotctl.${name}` : name);
+  const versions = pg ? 'dotctl.schema_version' : 'dotctl_schema_version';
+  // SQLite's tamper has dropped the append-only triggers already; PostgreSQL's only bypasses them
+  const triggers = pg
+    ? ['dot_proposals', 'schema_version'].map((x) => `DROP TRIGGER ${x}_append_only ON dotctl.${x}; DROP TRIGGER ${x}_no_truncate ON dotctl.${x};`).join(' ')
+    : '';
+  const v2 = to === 1 ? `DROP TABLE ${t('dot_admissions')}; ALTER TABLE ${t('dot_proposals')} DROP COLUMN content;` : '';
+  return `DROP TABLE ${t('dot_proposal_states')}; ${triggers} ${v2} DELETE FROM ${versions} WHERE version > ${to}`;
+}
+
+/** SQL inserting `p` as an older dotctl stored it (no state index row; `content` only from version 2). */
+export function legacyProposalSql(backend: Backend['name'], p: ProposalRecord, version: 1 | 2): string {
+  const table = backend === 'postgres' ? 'dotctl.dot_proposals' : 'dot_proposals';
+  const cols = ['id', 'dot_ids', 'params', 'target_fingerprint', 'canonical', 'hash', 'state', 'created_by', 'created_at', 'expires_at', 'signature'];
+  const values = [p.id, JSON.stringify(p.dotIds), JSON.stringify(p.params), p.targetFingerprint, p.canonical, p.hash, p.state, p.createdBy, p.createdAt, p.expiresAt, p.signature];
+  if (version === 2) {
+    cols.push('content');
+    values.push(p.content ? JSON.stringify(p.content) : null);
+  }
+  return `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${values.map(lit).join(', ')})`;
 }

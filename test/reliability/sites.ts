@@ -43,9 +43,10 @@ export function sqliteSites(): SiteFactory {
       const db = new Database(file, { fileMustExist: true });
       try {
         db.pragma('foreign_keys = OFF');
+        // every append-only trigger, as someone with the file can
+        const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND (name LIKE '%_no_update' OR name LIKE '%_no_delete')").pluck().all() as string[];
         db.exec(`BEGIN;
-          DROP TRIGGER IF EXISTS dot_action_log_no_update; DROP TRIGGER IF EXISTS dot_action_log_no_delete;
-          DROP TRIGGER IF EXISTS dot_decisions_no_update; DROP TRIGGER IF EXISTS dot_decisions_no_delete;
+          ${triggers.map((t) => `DROP TRIGGER "${t}";`).join(' ')}
           ${sql};
           COMMIT;`);
       } finally {

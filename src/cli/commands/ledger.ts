@@ -115,8 +115,10 @@ const DETAIL_WIDTH = 60;
 
 /** Short one-line form of an event's detail, truncated to DETAIL_WIDTH characters. */
 export function summarizeDetail(detail: Readonly<Record<string, unknown>>): string {
-  if (Object.keys(detail).length === 0) return '-';
-  const text = JSON.stringify(detail);
+  // the state a row sets is the ledger's own bookkeeping (the EVENT column says it); --json shows it
+  const { proposal_state: _state, prev_state_seq: _prev, ...shown } = detail;
+  if (Object.keys(shown).length === 0) return '-';
+  const text = JSON.stringify(shown);
   return text.length <= DETAIL_WIDTH ? text : `${text.slice(0, DETAIL_WIDTH - 1)}…`;
 }
 
