@@ -19,6 +19,7 @@ export { GENERIC_LAWS_YAML } from './catalogue/generic-laws.js';
 export { shippedSchemasDir } from './model/package-paths.js';
 export { parseWorkspace, resolveWorkspace, WORKSPACE_FILE, type WorkspaceConfig, type ResolvedWorkspace, type ResolvedEnvironment } from './catalogue/workspace.js';
 export { openLedger } from './ledger/open.js';
+export type { LedgerRoles, LedgerRolesReport } from './ledger/postgres-roles.js';
 export type { LedgerStore, ChainVerdict } from './ledger/port.js';
 export { loadIdentities, loadSigningKey, type SigningKey } from './gate/keys.js';
 export { ROLES, type Identity, type Role } from './gate/identities.js';
@@ -107,4 +108,13 @@ export async function renderDots(
   const params = bindParams(specs, withParamDefaults(specs, defaults, parseParamPairs(pairs)));
   const rendered = renderProposal({ dots, laws: cat.laws, params, target: null, evidence: null });
   return { ...rendered, dots: dots.map((d) => d.spec.id) };
+}
+
+/**
+ * `dotctl ledger roles`: a NOLOGIN owner role owns the PostgreSQL ledger and a writer role may
+ * only read and append (src/ledger/postgres-roles.ts). Loads the driver only when called.
+ */
+export async function provisionLedgerRoles(adminUrl: string, roles: import('./ledger/postgres-roles.js').LedgerRoles): Promise<import('./ledger/postgres-roles.js').LedgerRolesReport> {
+  const { provisionLedgerRoles: provision } = await import('./ledger/postgres-roles.js');
+  return provision(adminUrl, roles);
 }

@@ -1,5 +1,15 @@
-/** The postgres ledger's schema: its forward migrations, in order. */
+/**
+ * The postgres ledger's schema: its forward migrations, in order, and how they are applied
+ * (by whoever opens an outdated ledger for writing, or by `provisionLedgerRoles` as the owner).
+ */
+import type pg from 'pg';
+import { LedgerError } from '../model/errors.js';
+import { displayLedger, ledgerTooNew } from './failure.js';
 import type { Migration } from './rows.js';
+
+/** The advisory lock namespace ("dotc") and the key of the migration lock. */
+export const LOCK_NS = 0x646f7463;
+const LOCK_MIGRATE = 1;
 
 /** Forward migrations of the PostgreSQL ledger, applied in order inside one locked transaction. */
 export const PG_MIGRATIONS: readonly Migration[] = [
@@ -121,3 +131,56 @@ function appendOnly(table: string): string {
 
 /** The schema version this build of dotctl writes. */
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]?.version ?? 0;
+
+type Queryable = pg.ClientBase;
+
+/** The schema version of the ledger in schema dotctl, or null when there is none. */
+export async function currentVersion(client: Queryable): Promise<number | null> {
+  const t = await client.query<{ t: string | null }>(`SELECT to_regclass('dotctl.schema_version')::text AS t`);
+  if (t.rows[0]?.t == null) return null;
+  const r = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM dotctl.schema_version');
+  return r.rows[0]?.v ?? 0;
+}
+
+/**
+ * Brings the ledger to PG_SCHEMA_VERSION inside the caller's transaction, under the migration
+ * lock (two processes migrating at once: the second waits, then finds nothing left to do).
+ */
+export async function migrateInTransaction(client: Queryable, url: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_MIGRATE]);
+  // only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when it exists
+  const schema = await client.query<{ n: string | null }>("SELECT to_regnamespace('dotctl')::text AS n");
+  if (schema.rows[0]?.n == null) await client.query('CREATE SCHEMA dotctl');
+  await client.query(`CREATE TABLE IF NOT EXISTS dotctl.schema_version (
+    version     integer PRIMARY KEY,
+    description text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+  )`);
+  const v = (await currentVersion(client)) ?? 0;
+  if (v > PG_SCHEMA_VERSION) throw ledgerTooNew(url, v, PG_SCHEMA_VERSION);
+  for (const m of PG_MIGRATIONS) {
+    if (m.version <= v) continue;
+    await client.query(m.sql);
+    await client.query('INSERT INTO dotctl.schema_version (version, description) VALUES ($1, $2)', [m.version, m.description]);
+  }
+}
+
+/**
+ * Creates or upgrades the ledger in its own transaction. A login without the right to change
+ * the schema (the writer role of `dotctl ledger roles`) gets one sentence naming the way out.
+ */
+export async function migrate(client: Queryable, url: string, found: number | null): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await migrateInTransaction(client, url);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if ((err as { code?: unknown }).code !== '42501') throw err;
+    const what = found === null ? 'holds no ledger yet' : `holds a ledger at schema version ${found} that this dotctl must upgrade to ${PG_SCHEMA_VERSION}`;
+    throw new LedgerError(
+      `the database ${displayLedger(url)} ${what}, and this login may not change its schema (${(err as Error).message}); have an administrator run dotctl ledger roles --owner-role NAME --writer-role NAME with a superuser --ledger URL, then connect as the writer again`,
+      { code: 'LEDGER_NEEDS_OWNER', context: { found, needed: PG_SCHEMA_VERSION } },
+    );
+  }
+}

@@ -38,13 +38,11 @@ import {
 /** The schema every dotctl table lives in. */
 export const PG_SCHEMA = 'dotctl';
 
-// Advisory lock keys (two-int form): a namespace ("dotc") and one key per purpose.
-const LOCK_NS = 0x646f7463;
-const LOCK_MIGRATE = 1;
+// The advisory lock every writer takes (two-int form, in the namespace of the migration lock).
 const LOCK_WRITE = 2;
 
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations.js';
-import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './postgres-migrations.js';
+import { LOCK_NS, PG_SCHEMA_VERSION, currentVersion, migrate } from './postgres-migrations.js';
 
 /** How to open a PostgreSQL ledger. */
 export interface PostgresLedgerOptions {
@@ -81,7 +79,7 @@ export async function openPostgresLedger(url: string, options: PostgresLedgerOpt
     const v = await currentVersion(client);
     if (v === null && options.create === false) throw ledgerMissing(url, `the database has no ${PG_SCHEMA} schema`);
     if (v !== null && v > PG_SCHEMA_VERSION) throw ledgerTooNew(url, v, PG_SCHEMA_VERSION);
-    if (v === null || v < PG_SCHEMA_VERSION) await migrate(client, url);
+    if (v === null || v < PG_SCHEMA_VERSION) await migrate(client, url, v);
     client.release();
   } catch (err) {
     client.release(true);
@@ -89,38 +87,6 @@ export async function openPostgresLedger(url: string, options: PostgresLedgerOpt
     throw ledgerFailure(url, 'write', err);
   }
   return new PostgresLedger(pool, url, options.batchSize ?? 5_000);
-}
-
-async function currentVersion(client: pg.PoolClient): Promise<number | null> {
-  const t = await client.query<{ t: string | null }>(`SELECT to_regclass('${PG_SCHEMA}.schema_version')::text AS t`);
-  if (t.rows[0]?.t == null) return null;
-  const r = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${PG_SCHEMA}.schema_version`);
-  return r.rows[0]?.v ?? 0;
-}
-
-async function migrate(client: pg.PoolClient, url: string): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    // Two processes migrating at once: the second waits here, then finds nothing left to do.
-    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_MIGRATE]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${PG_SCHEMA}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${PG_SCHEMA}.schema_version (
-      version     integer PRIMARY KEY,
-      description text NOT NULL,
-      applied_at  timestamptz NOT NULL DEFAULT now()
-    )`);
-    const v = (await currentVersion(client)) ?? 0;
-    if (v > PG_SCHEMA_VERSION) throw ledgerTooNew(url, v, PG_SCHEMA_VERSION);
-    for (const m of PG_MIGRATIONS) {
-      if (m.version <= v) continue;
-      await client.query(m.sql);
-      await client.query(`INSERT INTO ${PG_SCHEMA}.schema_version (version, description) VALUES ($1, $2)`, [m.version, m.description]);
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
 }
 
 const cols = (c: readonly string[]): string => c.join(', ');

@@ -6,8 +6,38 @@ import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
 import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 
-/** Registers `log`, `log verify`, `proposals`, `status` (ledger issue). */
+/** Registers `log`, `log verify`, `proposals`, `status` (ledger issue) and `ledger roles`. */
 export function registerLedgerCommands(program: Command): void {
+  program
+    .command('ledger')
+    .description('administer the ledger itself')
+    .command('roles')
+    .description('PostgreSQL ledger: make a NOLOGIN owner role own it and give a writer role only SELECT and INSERT (run with a superuser --ledger URL)')
+    .requiredOption('--owner-role <name>', 'the role that owns the ledger schema (created NOLOGIN when absent)')
+    .requiredOption('--writer-role <name>', 'the login operators use (created when absent): it may read and append, nothing else')
+    .option('--json', 'print what was done as JSON')
+    .action(
+      action(async (opts: { ownerRole: string; writerRole: string; json?: boolean }, cmd: Command) => {
+        const { provisionLedgerRoles } = await import('../../engine.js');
+        const r = await provisionLedgerRoles(globalOptions(cmd).ledger, { owner: opts.ownerRole, writer: opts.writerRole });
+        if (opts.json === true) {
+          return outJson({
+            database: r.database,
+            owner_role: r.owner,
+            writer_role: r.writer,
+            created_owner: r.createdOwner,
+            created_writer: r.createdWriter,
+            found_version: r.foundVersion,
+            schema_version: r.schemaVersion,
+            reowned: r.reowned,
+          });
+        }
+        const made = (created: boolean): string => (created ? 'created' : 'existing');
+        out(`ledger ${r.database}: owned by ${r.owner} (${made(r.createdOwner)}, NOLOGIN), schema version ${r.schemaVersion}${r.foundVersion === null ? ' (created)' : r.foundVersion < r.schemaVersion ? ` (upgraded from ${r.foundVersion})` : ''}${r.reowned > 0 ? `, ${r.reowned} object(s) taken over` : ''}`);
+        out(`writer ${r.writer} (${made(r.createdWriter)}): CONNECT, USAGE, SELECT, INSERT only; connect dotctl as it: --ledger postgres://${r.writer}@HOST/${r.database}`);
+      }),
+    );
+
   const log = program
     .command('log')
     .description('show dot_action_log (oldest first); `log verify` re-proves its hash chain')
