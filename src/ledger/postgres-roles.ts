@@ -74,11 +74,11 @@ function checkName(option: string, name: string): void {
           ? 'holds a NUL byte'
           : name.startsWith('-')
             ? 'starts with -, so it looks like an option'
-          : /^pg_/i.test(name)
-            ? 'starts with pg_, which PostgreSQL reserves'
-            : ['public', 'none', 'current_user', 'session_user', 'current_role'].includes(name.toLowerCase())
-              ? 'is a reserved role name'
-              : null;
+            : /^pg_/i.test(name)
+              ? 'starts with pg_, which PostgreSQL reserves'
+              : ['public', 'none', 'current_user', 'session_user', 'current_role'].includes(name.toLowerCase())
+                ? 'is a reserved role name'
+                : null;
   if (why !== null) throw new InputError(`${option} ${JSON.stringify(name)} ${why}; pass a role name such as dotctl_ledger_${option.includes('owner') ? 'owner' : 'writer'}`);
 }
 
@@ -94,17 +94,23 @@ interface RoleRow {
 
 async function provision(c: pg.Client, url: string, roles: LedgerRoles): Promise<LedgerRolesReport> {
   const id = (name: string): string => c.escapeIdentifier(name);
-  const me = (await c.query<{ user: string; superuser: boolean; db: string }>('SELECT current_user AS user, rolsuper AS superuser, current_database() AS db FROM pg_roles WHERE rolname = current_user')).rows[0];
+  const me = (
+    await c.query<{ user: string; superuser: boolean; db: string }>('SELECT current_user AS user, rolsuper AS superuser, current_database() AS db FROM pg_roles WHERE rolname = current_user')
+  ).rows[0];
   if (!me?.superuser) {
     throw new InputError(`ledger roles must run as a superuser, and ${me?.user ?? 'this login'} is not one; pass --ledger with a superuser's URL of ${displayLedger(url)}`);
   }
   const found = new Map(
-    (await c.query<RoleRow>('SELECT rolname, rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication FROM pg_roles WHERE rolname = ANY($1)', [[roles.owner, roles.writer]])).rows.map((r) => [r.rolname, r]),
+    (
+      await c.query<RoleRow>('SELECT rolname, rolsuper, rolcanlogin, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication FROM pg_roles WHERE rolname = ANY($1)', [[roles.owner, roles.writer]])
+    ).rows.map((r) => [r.rolname, r]),
   );
   const owner = found.get(roles.owner);
   const writer = found.get(roles.writer);
   if (owner?.rolcanlogin || owner?.rolsuper) {
-    throw new InputError(`--owner-role ${roles.owner} exists and ${owner.rolsuper ? 'is a superuser' : 'can log in'}; the owner must be a NOLOGIN role nobody works as: run ALTER ROLE ${id(roles.owner)} NOLOGIN, or pick another name`);
+    throw new InputError(
+      `--owner-role ${roles.owner} exists and ${owner.rolsuper ? 'is a superuser' : 'can log in'}; the owner must be a NOLOGIN role nobody works as: run ALTER ROLE ${id(roles.owner)} NOLOGIN, or pick another name`,
+    );
   }
   if (writer && (writer.rolsuper || writer.rolcreaterole || writer.rolcreatedb || writer.rolbypassrls || writer.rolreplication)) {
     throw new InputError(`--writer-role ${roles.writer} exists with powers beyond appending (superuser, CREATEROLE, CREATEDB, BYPASSRLS or REPLICATION); pick another name for the writer`);

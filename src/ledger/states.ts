@@ -33,7 +33,6 @@ export interface StateIndexRow {
   readonly prevSeq: number | null;
 }
 
-
 /** What one proposal's derived state is judged from, read in one snapshot. */
 export interface StateEvidence {
   /** the `state` column of its dot_proposals row (what it was stored with) */

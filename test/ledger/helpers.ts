@@ -338,9 +338,7 @@ export function downgradeSql(backend: Backend['name'], to: 1 | 2): string {
   const t = (name: string): string => (pg ? `dotctl.${name}` : name);
   const versions = pg ? 'dotctl.schema_version' : 'dotctl_schema_version';
   // SQLite's tamper has dropped the append-only triggers already; PostgreSQL's only bypasses them
-  const triggers = pg
-    ? ['dot_proposals', 'schema_version'].map((x) => `DROP TRIGGER ${x}_append_only ON dotctl.${x}; DROP TRIGGER ${x}_no_truncate ON dotctl.${x};`).join(' ')
-    : '';
+  const triggers = pg ? ['dot_proposals', 'schema_version'].map((x) => `DROP TRIGGER ${x}_append_only ON dotctl.${x}; DROP TRIGGER ${x}_no_truncate ON dotctl.${x};`).join(' ') : '';
   const v2 = to === 1 ? `DROP TABLE ${t('dot_admissions')}; ALTER TABLE ${t('dot_proposals')} DROP COLUMN content;` : '';
   return `DROP TABLE ${t('dot_proposal_states')}; ${triggers} ${v2} DELETE FROM ${versions} WHERE version > ${to}`;
 }

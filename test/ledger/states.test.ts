@@ -82,9 +82,15 @@ function statesSuite(backend: Backend<RawAccess>): void {
       const { site, p, other } = await appliedOn(backend, 'P-keys');
       await withOpen(site, async (l) => {
         const before = (await l.readEvents()).length;
-        await assert.rejects(l.appendEvent(ev({ i: 6, proposalId: p.id, detail: { proposal_state: 'proposed' } })), (e: unknown) => e instanceof LedgerError && /written by the ledger itself/.test(e.message));
+        await assert.rejects(
+          l.appendEvent(ev({ i: 6, proposalId: p.id, detail: { proposal_state: 'proposed' } })),
+          (e: unknown) => e instanceof LedgerError && /written by the ledger itself/.test(e.message),
+        );
         await assert.rejects(l.appendEvent(ev({ i: 6, detail: { prev_state_seq: 1 } })), LedgerError);
-        await assert.rejects(l.transitionProposal(other.id, ['proposed'], 'withdrawn', ev({ i: 6, event: 'withdrawn', proposalId: p.id })), (e: unknown) => e instanceof LedgerError && /with an event of/.test(e.message));
+        await assert.rejects(
+          l.transitionProposal(other.id, ['proposed'], 'withdrawn', ev({ i: 6, event: 'withdrawn', proposalId: p.id })),
+          (e: unknown) => e instanceof LedgerError && /with an event of/.test(e.message),
+        );
         assert.equal((await l.readEvents()).length, before);
         assert.equal((await l.getProposal(other.id))?.state, 'proposed');
       });

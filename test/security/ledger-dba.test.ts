@@ -232,7 +232,11 @@ describe('the insider with the SQLite ledger file forges a state', () => {
   });
 
   const forgeries: [string, (id: string) => string][] = [
-    ['the latest state row rewritten applied → proposed, and the column', (p) => `UPDATE dot_proposal_states SET state = 'proposed' WHERE seq = (SELECT max(seq) FROM dot_proposal_states WHERE proposal_id = '${p}'); UPDATE dot_proposals SET state = 'proposed' WHERE id = '${p}'`],
+    [
+      'the latest state row rewritten applied → proposed, and the column',
+      (p) =>
+        `UPDATE dot_proposal_states SET state = 'proposed' WHERE seq = (SELECT max(seq) FROM dot_proposal_states WHERE proposal_id = '${p}'); UPDATE dot_proposals SET state = 'proposed' WHERE id = '${p}'`,
+    ],
     ['the state rows after proposed deleted', (p) => `DELETE FROM dot_proposal_states WHERE proposal_id = '${p}' AND prev_seq IS NOT NULL`],
     ['every state row deleted, so it looks like a legacy proposal stored as proposed', (p) => `DELETE FROM dot_proposal_states WHERE proposal_id = '${p}'`],
   ];

@@ -33,7 +33,9 @@ export function registerLedgerCommands(program: Command): void {
           });
         }
         const made = (created: boolean): string => (created ? 'created' : 'existing');
-        out(`ledger ${r.database}: owned by ${r.owner} (${made(r.createdOwner)}, NOLOGIN), schema version ${r.schemaVersion}${r.foundVersion === null ? ' (created)' : r.foundVersion < r.schemaVersion ? ` (upgraded from ${r.foundVersion})` : ''}${r.reowned > 0 ? `, ${r.reowned} object(s) taken over` : ''}`);
+        out(
+          `ledger ${r.database}: owned by ${r.owner} (${made(r.createdOwner)}, NOLOGIN), schema version ${r.schemaVersion}${r.foundVersion === null ? ' (created)' : r.foundVersion < r.schemaVersion ? ` (upgraded from ${r.foundVersion})` : ''}${r.reowned > 0 ? `, ${r.reowned} object(s) taken over` : ''}`,
+        );
         out(`writer ${r.writer} (${made(r.createdWriter)}): CONNECT, USAGE, SELECT, INSERT only; connect dotctl as it: --ledger postgres://${r.writer}@HOST/${r.database}`);
       }),
     );
