@@ -15,7 +15,7 @@ export interface Site {
   /** what --ledger takes */
   readonly spec: string;
   /** qualified table name */
-  table(name: 'dot_action_log' | 'dot_proposals' | 'dot_decisions'): string;
+  table(name: 'dot_action_log' | 'dot_proposals' | 'dot_decisions' | 'dot_proposal_states'): string;
   /** runs SQL with the append-only triggers (and foreign keys) bypassed */
   tamper(sql: string): Promise<void>;
   /** a value from the ledger, read raw */

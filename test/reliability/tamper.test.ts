@@ -251,8 +251,10 @@ logSuite(postgresSites);
 interface GateCase {
   readonly name: string;
   readonly sql: (s: Site, ids: { p: string; p2: string }) => string;
-  /** what apply must say (exit 3), or `exit2` for a proposal that is gone */
+  /** what apply must say (exit 3, or `code`), or `exit2` for a proposal that is gone */
   readonly expect: RegExp | 'exit2';
+  /** the exit code when not 3: 7 where the ledger itself names the tampering */
+  readonly code?: 7;
   /** the proposal to apply (default p) */
   readonly apply?: 'p' | 'forged';
 }
@@ -286,7 +288,8 @@ function gateCases(): GateCase[] {
       expect: /changed since .* was proposed/,
     },
     { name: 'proposal hash changed', sql: (s, i) => `UPDATE ${P(s)} SET hash = ${lit('c'.repeat(64))} WHERE id = ${lit(i.p)}`, expect: /changed since .* was proposed|does not verify/ },
-    { name: 'proposal state changed to applied', sql: (s, i) => `UPDATE ${P(s)} SET state = 'applied' WHERE id = ${lit(i.p)}`, expect: /is applied/ },
+    // the state is derived from the chain: a state column that disagrees with it is named as tampering
+    { name: 'proposal state changed to applied', sql: (s, i) => `UPDATE ${P(s)} SET state = 'applied' WHERE id = ${lit(i.p)}`, expect: /state column now says applied.*tampered/, code: 7 },
     { name: 'proposal created_by changed to another operator', sql: (s, i) => `UPDATE ${P(s)} SET created_by = 'omar' WHERE id = ${lit(i.p)}`, expect: sigFail },
     { name: 'proposal created_by changed to a reviewer', sql: (s, i) => `UPDATE ${P(s)} SET created_by = 'raj' WHERE id = ${lit(i.p)}`, expect: /proposer raj is not an enabled operator/ },
     // the stored expires_at columns are informational: expiry is computed from the signed times,
@@ -332,7 +335,12 @@ function gateFindings(): GateCase[] {
       expect: /expired|0 valid|tamper/,
     },
     { name: 'a rejection deleted (the log still records it)', sql: (s, i) => `DELETE FROM ${D(s)} WHERE proposal_id = ${lit(i.p)} AND kind = 'reject'`, expect: /rejected|tamper/ },
-    { name: 'proposal state put back from applied to proposed (the log records it applied)', sql: (s, i) => `UPDATE ${P(s)} SET state = 'proposed' WHERE id = ${lit(i.p)}`, expect: /applied|tamper/ },
+    {
+      name: 'proposal state put back from applied to proposed (the log records it applied)',
+      sql: (s, i) => `UPDATE ${P(s)} SET state = 'proposed' WHERE id = ${lit(i.p)}; DELETE FROM ${s.table('dot_proposal_states')} WHERE proposal_id = ${lit(i.p)} AND prev_seq IS NOT NULL`,
+      expect: /applied|tamper/,
+      code: 7,
+    },
   ];
 }
 
@@ -431,7 +439,7 @@ function gateSuite(factory: () => SiteFactory): void {
       results.forEach((r, i) => {
         const c = cases[i];
         if (!c) return;
-        const code = c.expect === 'exit2' ? 2 : 3;
+        const code = c.expect === 'exit2' ? 2 : (c.code ?? 3);
         const ok = r.code === code && (c.expect === 'exit2' || c.expect.test(r.stderr)) && r.stderr.trim().split('\n').length === 1 && !hasStackTrace(r.stderr);
         if (!ok) wrong.push(`${c.name}: expected exit ${code}${c.expect === 'exit2' ? '' : ` matching ${c.expect}`}, got exit ${r.code}: ${r.stderr.trim()}`);
       });
@@ -447,7 +455,7 @@ function gateSuite(factory: () => SiteFactory): void {
         await s.tamper(c.sql(s, ids));
         const before = recorder.connections();
         const r = await as(s, 'omar', ['apply', ids.p]);
-        assert.equal(r.code, 3, `apply was not refused at the gate (exit ${r.code}: ${r.stderr.trim()})`);
+        assert.equal(r.code, c.code ?? 3, `apply was not refused at the gate (exit ${r.code}: ${r.stderr.trim()})`);
         assert.match(r.stderr, c.expect as RegExp);
         assert.equal(recorder.connections(), before);
       });
