@@ -112,7 +112,7 @@ export const PG_MIGRATIONS: readonly Migration[] = [
         state       text NOT NULL,
         prev_seq    bigint
       );
-      CREATE INDEX dot_proposal_states_proposal ON dotctl.dot_proposal_states (proposal_id, seq) INCLUDE (state);
+      CREATE INDEX dot_proposal_states_proposal ON dotctl.dot_proposal_states (proposal_id, seq DESC) INCLUDE (state);
       ${appendOnly('dot_proposal_states')}
       ${appendOnly('dot_proposals')}
       ${appendOnly('schema_version')}

@@ -49,16 +49,19 @@ export function stateSql(dialect: 'sqlite' | 'postgres'): StateSql {
   // JSON text of a top-level key; the chain verified first, so every detail is canonical JSON
   const json = (col: string, key: string): string => (pg ? `(${col}::jsonb ->> '${key}')` : `(CASE WHEN json_valid(${col}) THEN json_extract(${col}, '$.${key}') END)`);
   const cols = (derived: string): string => PROPOSAL_COLUMNS.map((c) => (c === 'state' ? `${derived} AS state` : `p.${c}`)).join(', ');
-  const latest = pg
-    ? `(SELECT DISTINCT ON (proposal_id) proposal_id, state FROM ${t('dot_proposal_states')} ORDER BY proposal_id, seq DESC)`
-    : `(SELECT proposal_id, state, max(seq) FROM ${t('dot_proposal_states')} GROUP BY proposal_id)`;
-  const list = `SELECT ${cols('coalesce(s.state, p.state)')} FROM ${t('dot_proposals')} p LEFT JOIN ${latest} s ON s.proposal_id = p.id`;
+  // the latest index row's state, else the stored one (a legacy proposal): SQLite looks it up per
+  // proposal in the covering index, PostgreSQL joins the latest row of each proposal at once
+  const derived = pg ? 'coalesce(s.state, p.state)' : `coalesce((SELECT s.state FROM dot_proposal_states s WHERE s.proposal_id = p.id ORDER BY s.seq DESC LIMIT 1), p.state)`;
+  const from = pg
+    ? `${t('dot_proposals')} p LEFT JOIN (SELECT DISTINCT ON (proposal_id) proposal_id, state FROM ${t('dot_proposal_states')} ORDER BY proposal_id, seq DESC) s ON s.proposal_id = p.id`
+    : 'dot_proposals p';
+  const list = `SELECT ${cols(derived)} FROM ${from}`;
   const S = t('dot_proposal_states');
   const L = t('dot_action_log');
   const P = t('dot_proposals');
   return {
     proposals: `${list} ORDER BY p.created_at, p.id`,
-    proposalsIn: `${list} WHERE coalesce(s.state, p.state) = ${ph(1)} ORDER BY p.created_at, p.id`,
+    proposalsIn: `${list} WHERE ${derived} = ${ph(1)} ORDER BY p.created_at, p.id`,
     proposal: `SELECT ${PROPOSAL_COLUMNS.join(', ')} FROM ${P} WHERE id = ${ph(1)}`,
     indexOf: `SELECT seq, proposal_id, state, prev_seq FROM ${S} WHERE proposal_id = ${ph(1)} ORDER BY seq`,
     chainedOf: `SELECT ${LOG_COLUMNS.join(', ')} FROM ${L} WHERE proposal_id = ${ph(1)} AND ${has('detail', STATE_KEY)} ORDER BY seq`,
