@@ -53,7 +53,20 @@ export async function rewriteAndRehash(spec: string, seq: number, edit: (r: LogR
     prev = hash;
   });
   const mine = out.slice(start);
-  const values = (r: LogRow): (string | number | null)[] => [r.seq, r.at, r.actor, r.event, r.proposalId, r.dotId, r.actionCode, r.proposalHash, r.outcome, canonicalJson(r.detail), r.prevHash, r.hash];
+  const values = (r: LogRow): (string | number | null)[] => [
+    r.seq,
+    r.at,
+    r.actor,
+    r.event,
+    r.proposalId,
+    r.dotId,
+    r.actionCode,
+    r.proposalHash,
+    r.outcome,
+    canonicalJson(r.detail),
+    r.prevHash,
+    r.hash,
+  ];
   const cols = 'seq, at, actor, event, proposal_id, dot_id, action_code, proposal_hash, outcome, detail, prev_hash, hash';
   if (isPg(spec)) {
     const c = new pg.Client({ connectionString: spec });

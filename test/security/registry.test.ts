@@ -23,8 +23,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     let ledgerDb: ScratchDb | null = null;
     let flags: string[];
     const clones: (() => Promise<void>)[] = [];
-    const as = (who: Person | string, args: readonly string[], f: readonly string[] = flags): CliResult =>
-      runCli([...f, '--key', typeof who === 'string' ? who : who.key, ...args], { cwd: inc.dir });
+    const as = (who: Person | string, args: readonly string[], f: readonly string[] = flags): CliResult => runCli([...f, '--key', typeof who === 'string' ? who : who.key, ...args], { cwd: inc.dir });
     const ledger = (): string => flags[flags.indexOf('--ledger') + 1]!;
     const propose = async (): Promise<string> => {
       const r = as(inc.operator, ['propose', 'A', 'D', ...(await paramsFor(inc, ['A', 'D'])), '--json']);

@@ -90,7 +90,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       }
       const v = runCli([...flags, 'log', 'verify'], { cwd: inc.dir });
       assert.equal(v.code, 0, v.stderr);
-      assert.match(v.stdout, new RegExp(`^dot_action_log intact: ${rows.length} rows, head [0-9a-f]{64}; signed through seq ${rows.length - 1} \\(${heads.length} signed heads\\), unsigned tail 0 rows\\n$`));
+      assert.match(
+        v.stdout,
+        new RegExp(`^dot_action_log intact: ${rows.length} rows, head [0-9a-f]{64}; signed through seq ${rows.length - 1} \\(${heads.length} signed heads\\), unsigned tail 0 rows\\n$`),
+      );
     });
 
     test('a row rewritten and every later hash recomputed without the keys: log verify and apply exit 7', async () => {
@@ -98,7 +101,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const proposed = (await readRows(spec)).find((r) => r.event === 'proposed' && r.proposalId === id)!;
       await rewriteAndRehash(spec, proposed.seq, (r) => ({ ...r, detail: { ...r.detail, address: 'somewhere-else' } }));
       const firstHead = (await readRows(spec)).find((r) => r.event === 'head_signed' && (r.detail as { covers_seq: number }).covers_seq >= proposed.seq)!;
-      refused(verify(f), 7, new RegExp(`^dotctl: dot_action_log is broken at seq ${firstHead.seq}: the head olga signed at seq ${firstHead.seq} covers row ${proposed.seq} as .* rows up to ${proposed.seq} were rewritten and re-hashed`));
+      refused(
+        verify(f),
+        7,
+        new RegExp(
+          `^dotctl: dot_action_log is broken at seq ${firstHead.seq}: the head olga signed at seq ${firstHead.seq} covers row ${proposed.seq} as .* rows up to ${proposed.seq} were rewritten and re-hashed`,
+        ),
+      );
       const v = JSON.parse(runCli([...f, 'log', 'verify', '--json'], { cwd: inc.dir }).stdout) as { reason: string; seq: number };
       assert.deepEqual([v.reason, v.seq], ['bad_head', firstHead.seq]);
       refused(apply(f), 7, new RegExp(`does not verify at seq ${firstHead.seq} .* dotctl will not apply on an unverifiable ledger`));
@@ -120,7 +129,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       refused(apply(f), 7, /dotctl will not apply on an unverifiable ledger/);
     });
 
-    test("a head forged for another member, or with a signature that does not verify, breaks the ledger (exit 7)", async () => {
+    test('a head forged for another member, or with a signature that does not verify, breaks the ledger (exit 7)', async () => {
       const { spec, f } = await onCopy();
       const rows = await readRows(spec);
       const last = rows.at(-1)!;
@@ -133,7 +142,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const second = await onCopy();
       const r2 = await readRows(second.spec);
       const l2 = r2.at(-1)!;
-      const bad = await appendForged(second.spec, headEvent(l2.at, 'olga', { covers_seq: l2.seq, covers_hash: l2.hash, key: olga.publicKey, signature: signHead(olga.privateKey, { ...claim, actor: 'olga', seq: 1 }) }));
+      const bad = await appendForged(
+        second.spec,
+        headEvent(l2.at, 'olga', { covers_seq: l2.seq, covers_hash: l2.hash, key: olga.publicKey, signature: signHead(olga.privateKey, { ...claim, actor: 'olga', seq: 1 }) }),
+      );
       refused(verify(second.f), 7, new RegExp(`broken at seq ${bad.seq}: the signature of the head at seq ${bad.seq} by olga does not verify`));
     });
 
