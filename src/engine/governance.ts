@@ -219,16 +219,15 @@ export async function proposeBundle(given: EngineOptions, refs: readonly string[
         `${label(c.requiredBy)} needs its companion ${label(c.dotId)}, which is neither in this proposal nor applied on this target: the apply will be refused until it is; propose them together, or apply the companion first`,
       );
     }
-    await ledger.putProposal(record, {
-      // the row is dated as the signed proposal: the registry in force then judges its proposer
-      ...eventFor(o, me.name, record, dots, 'proposed', 'ok', {
+    await ledger.putProposal(
+      record,
+      eventFor(o, me.name, record, dots, 'proposed', 'ok', {
         target: fingerprint,
         address: where,
         offline: opts.offline === true,
         evidence: evidence.map((e) => ({ dot: e.dotId, section: e.section, index: e.index, check: e.name, outcome: e.outcome, observed: e.observed })),
       }),
-      at,
-    });
+    );
   });
   await mkdir(opts.out ? join(markdownPath, '..') : dir, { recursive: true });
   const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n`;
