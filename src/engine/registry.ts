@@ -65,7 +65,10 @@ export async function readRegistry(ledger: LedgerStore): Promise<RegistryView> {
   const entries: RegistryEntry[] = [genesisEntry(g)];
   for (const row of changed) {
     if (row.seq < g.seq) throw new RegistryBrokenError(row.seq, 'a registry change before the genesis');
-    entries.push(changeEntry(row, entries));
+    // a change that reached its quorum against a registry replaced meanwhile (two last
+    // signatures at once) lost the race: proven, but never in force
+    const entry = changeEntry(row, entries);
+    if (entry) entries.push(entry);
   }
   return { entries, upgradedSeq: up?.seq ?? null };
 }
@@ -82,25 +85,20 @@ function genesisEntry(row: LogRow): RegistryEntry {
   return { seq: row.seq, rowHash: row.hash, at: row.at, registry, changeId: null };
 }
 
-function changeEntry(row: LogRow, before: readonly RegistryEntry[]): RegistryEntry {
+function changeEntry(row: LogRow, before: readonly RegistryEntry[]): RegistryEntry | null {
   const d = row.detail as Record<string, unknown>;
-  const base = before.at(-1)!;
   const registry = parseRegistryDoc(d.registry);
   if (typeof registry === 'string') throw new RegistryBrokenError(row.seq, registry);
   const id = str(d.change_id);
   const sigs = parseSignatures(d.signatures);
   if (!id || !sigs) throw new RegistryBrokenError(row.seq, 'the registry change lacks its id or signatures');
-  if (d.base_hash !== base.rowHash) throw new RegistryBrokenError(row.seq, `registry change ${id} replaces another registry than the one in force since seq ${base.seq}`);
-  const why =
-    checkChange(base.registry, base.rowHash, registry, id, sigs) ??
-    checkRegistry(
-      registry,
-      base.registry,
-      before.map((e) => e.registry),
-    )[0] ??
-    null;
+  const at = before.findIndex((e) => e.rowHash === d.base_hash);
+  const base = before[at];
+  if (!base) throw new RegistryBrokenError(row.seq, `registry change ${id} replaces no registry this ledger ever had in force`);
+  const history = before.slice(0, at + 1).map((e) => e.registry);
+  const why = checkChange(base.registry, base.rowHash, registry, id, sigs) ?? checkRegistry(registry, base.registry, history)[0] ?? null;
   if (why) throw new RegistryBrokenError(row.seq, `registry change ${id} is not proven: ${why}`);
-  return { seq: row.seq, rowHash: row.hash, at: row.at, registry, changeId: id };
+  return at === before.length - 1 ? { seq: row.seq, rowHash: row.hash, at: row.at, registry, changeId: id } : null;
 }
 
 /** The registry in force at `seq` (its row included); legacy rows before the genesis are judged by the genesis. */
