@@ -28,6 +28,16 @@ export type { EngineOptions, Progress } from './engine/options.js';
 export type { RunHooks } from './engine/apply/journal.js';
 export { admitDots, listAdmissionStatus, checkAdmitted, loadFrozen, type AdmitResult, type AdmissionStatus, type Unadmitted } from './engine/admission.js';
 export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
+export type { LogVerdict, Signing } from './engine/signed-history.js';
+export {
+  initLedger,
+  upgradeLedger,
+  type LedgerInitOptions,
+  type LedgerInitResult,
+  type RegistryChangeResult,
+  type RegistryReport,
+} from './engine/registry-changes.js';
+export { DEFAULT_QUORUM } from './gate/registry.js';
 export type { AdmissionRecord, DecisionRecord, LogRow, ProposalRecord, ProposalState } from './model/records.js';
 export { DotctlError, InputError, LedgerError, formatProblem } from './model/errors.js';
 export { describeRequirements } from './render/proposal.js';

@@ -13,6 +13,8 @@ export interface GlobalOptions {
   readonly target: string | undefined;
   readonly identities: string | undefined;
   readonly key: string | undefined;
+  /** every --key given (ledger init / upgrade: one per member), else DOTCTL_KEY */
+  readonly signers: readonly string[];
   /** the workspace (`dotctl.yaml`) found from the current directory upwards, or null */
   readonly workspace: ResolvedWorkspace | null;
   /** where rendered proposals go (the workspace's, else ./proposals) */
@@ -46,7 +48,7 @@ function catalogueCacheDir(ledger: string, env: NodeJS.ProcessEnv): string | und
 export function globalOptions(cmd: Command): GlobalOptions {
   let root: Command = cmd;
   while (root.parent) root = root.parent;
-  const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string; env?: string }>();
+  const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string[]; env?: string }>();
   const env = process.env;
   const ws = loadWorkspace(process.cwd(), o.env ?? (env.DOTCTL_ENV || undefined), env);
   const chosen = ws?.environment ?? null;
@@ -60,7 +62,8 @@ export function globalOptions(cmd: Command): GlobalOptions {
     ledger,
     target: o.target ?? env.DOTCTL_TARGET ?? chosen?.target ?? undefined,
     identities: o.identities ?? env.DOTCTL_IDENTITIES ?? ws?.identities ?? undefined,
-    key: o.key ?? env.DOTCTL_KEY ?? undefined,
+    key: o.key?.at(-1) ?? env.DOTCTL_KEY ?? undefined,
+    signers: o.key ?? (env.DOTCTL_KEY ? [env.DOTCTL_KEY] : []),
     workspace: ws,
     proposals: ws?.proposals,
     keys: ws?.keys ?? '.dotctl/keys',

@@ -12,6 +12,7 @@ import { registerDemoCommands } from './commands/demo.js';
 import { registerWorkspaceCommands } from './commands/workspace.js';
 import { registerAuthoringCommands } from './commands/authoring.js';
 import { registerWithdrawCommand } from './commands/withdraw.js';
+import { registerRegistryCommands } from './commands/registry.js';
 import { addHelpExtras } from './help-extras.js';
 
 function buildProgram(): Command {
@@ -23,8 +24,8 @@ function buildProgram(): Command {
     .option('--dots <dir>', 'DOT catalogue directory (env DOTCTL_DOTS, default ./dots)')
     .option('--ledger <path|url>', 'ledger: SQLite file or postgres:// URL (env DOTCTL_LEDGER, default .dotctl/ledger.db)')
     .option('--target <url>', 'target PostgreSQL URL (env DOTCTL_TARGET, else libpq PG* env)')
-    .option('--identities <file>', 'identities file (env DOTCTL_IDENTITIES)')
-    .option('--key <file>', 'private key of the acting identity (env DOTCTL_KEY)')
+    .option('--identities <file>', "identities file, read by ledger init / upgrade only: who may act is the ledger's registry (env DOTCTL_IDENTITIES)")
+    .option('--key <file>', 'private key of the acting identity (env DOTCTL_KEY); ledger init / upgrade take one per member', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--env <name>', 'workspace environment (dotctl.yaml): its target and parameter values (env DOTCTL_ENV)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -34,6 +35,7 @@ function buildProgram(): Command {
   registerApplyCommands(program);
   registerWithdrawCommand(program);
   registerLedgerCommands(program);
+  registerRegistryCommands(program);
   registerDemoCommands(program);
   registerWorkspaceCommands(program);
   addHelpExtras(program);

@@ -11,13 +11,13 @@ import { changedFiles, frozenSource } from '../catalogue/content.js';
 import { admissionLaw } from '../catalogue/laws.js';
 import { findDot, orderBundle } from '../catalogue/bundle.js';
 import { formatProblem } from '../model/errors.js';
-import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { decideAdmission, type AdmissionDecision } from '../gate/admission.js';
 import type { Identity } from '../gate/identities.js';
 import type { LedgerStore, NewLogEvent } from '../ledger/port.js';
 import { withTrustedTime } from './clock.js';
-import { catalogueOf, identitiesOf, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
+import { catalogueOf, ledgerName, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
+import { actorFrom, admissionRegistry, readRegistry, type RegistryView } from './registry.js';
 
 /** One DOT whose current content may not be proposed yet, and the way out. */
 export interface Unadmitted {
@@ -30,13 +30,24 @@ export interface Unadmitted {
   readonly message: string;
 }
 
+/** Who judges admissions: the registry in force now, and the one in force at each admission's row. */
+export interface AdmissionJudges {
+  readonly identities: readonly Identity[];
+  readonly identitiesFor?: (a: AdmissionRecord) => readonly Identity[] | null;
+}
+
+/** The judges of admissions from the ledger's registry (each admission by the registry in force at its row). */
+export async function admissionJudges(ledger: LedgerStore, view: RegistryView, identities: readonly Identity[]): Promise<AdmissionJudges> {
+  return { identities, identitiesFor: admissionRegistry(view, await ledger.readEvents({ event: 'admitted' })) };
+}
+
 /** The admission verdict on one DOT's current content. */
-export function admissionOf(dot: ValidDot, cat: Catalogue, admissions: readonly AdmissionRecord[], identities: readonly Identity[], now: string): AdmissionDecision {
+export function admissionOf(dot: ValidDot, cat: Catalogue, admissions: readonly AdmissionRecord[], judges: AdmissionJudges, now: string): AdmissionDecision {
   return decideAdmission({
     dotId: dot.spec.id,
     contentHash: dot.content.hash,
     admissions: admissions.filter((a) => a.dotId === dot.spec.id),
-    identities,
+    ...judges,
     requirements: admissionLaw(dot.spec, cat.laws),
     now,
   });
@@ -46,11 +57,11 @@ export function admissionOf(dot: ValidDot, cat: Catalogue, admissions: readonly 
  * Which DOTs of `dots` are not admitted in their current content: each names the files that
  * differ from its last admitted version and the way out. Reads the ledger only.
  */
-export async function checkAdmitted(ledger: LedgerStore, cat: Catalogue, dots: readonly ValidDot[], identities: readonly Identity[], now: string): Promise<Unadmitted[]> {
+export async function checkAdmitted(ledger: LedgerStore, cat: Catalogue, dots: readonly ValidDot[], judges: AdmissionJudges, now: string): Promise<Unadmitted[]> {
   const admissions = await ledger.listAdmissions();
   const out: Unadmitted[] = [];
   for (const dot of dots) {
-    const decision = admissionOf(dot, cat, admissions, identities, now);
+    const decision = admissionOf(dot, cat, admissions, judges, now);
     if (decision.kind === 'admitted') continue;
     const last = decision.lastAdmitted;
     const changed = last ? changedFiles(last.fileHashes, dot.content.fileHashes) : Object.keys(dot.content.files).sort();
@@ -69,9 +80,17 @@ export async function checkAdmitted(ledger: LedgerStore, cat: Catalogue, dots: r
 }
 
 /** Refuses (GateError, exit 3, logged `refused`) when a DOT of the bundle is not admitted. */
-export async function requireAdmitted(o: EngineOptions, ledger: LedgerStore, cat: Catalogue, dots: readonly ValidDot[], identities: readonly Identity[], actor: string, action: string): Promise<void> {
+export async function requireAdmitted(
+  o: EngineOptions,
+  ledger: LedgerStore,
+  cat: Catalogue,
+  dots: readonly ValidDot[],
+  registry: { readonly view: RegistryView; readonly identities: readonly Identity[] },
+  actor: string,
+  action: string,
+): Promise<void> {
   const at = nowIso(o);
-  const missing = await checkAdmitted(ledger, cat, dots, identities, at);
+  const missing = await checkAdmitted(ledger, cat, dots, await admissionJudges(ledger, registry.view, registry.identities), at);
   if (missing.length === 0) return;
   const reason = missing.map((m) => m.message).join('; ');
   await ledger.appendEvent(dotEvent(at, actor, 'refused', missing.map((m) => m.dotId).join('+'), 'refused', { action, reason, changed: Object.fromEntries(missing.map((m) => [m.dotId, m.changed])) }));
@@ -101,10 +120,9 @@ export async function admitDots(o: EngineOptions, refs: readonly string[] | 'all
   const cat = await catalogueOf(o);
   const dots = refs === 'all' ? [...cat.dots.values()] : refs.map((r) => findDot(cat, r));
   if (dots.length === 0) throw new InputError('name at least one DOT to admit (id or option label), or pass --all');
-  const identities = await identitiesOf(o);
   const key = await signerOf(o);
-  const me = actingIdentity(identities, key);
   return withLedgerOf(o, 'write', async (ledger) => {
+    const { view, registry, me } = await actorFrom(ledger, ledgerName(o), key);
     const at = nowIso(await withTrustedTime(o, ledger, null));
     if (me.disabled || !me.roles.includes('reviewer')) {
       const reason = `${me.name} is not ${me.disabled ? 'enabled' : 'a reviewer'}; only reviewers admit DOT content`;
@@ -133,7 +151,7 @@ export async function admitDots(o: EngineOptions, refs: readonly string[] | 'all
         );
         all = [...prior, record];
       }
-      const decision = admissionOf(dot, cat, all, identities, at);
+      const decision = admissionOf(dot, cat, all, await admissionJudges(ledger, view, registry.members), at);
       results.push({ dotId: dot.spec.id, version: dot.spec.version, contentHash: dot.content.hash, outcome: mine ? 'already' : 'admitted', decision });
     }
     return results;
@@ -153,18 +171,20 @@ export interface AdmissionStatus {
 export async function listAdmissionStatus(o: EngineOptions, ref?: string): Promise<{ statuses: AdmissionStatus[]; note: string | null }> {
   const cat = await catalogueOf(o);
   const dots = ref === undefined ? [...cat.dots.values()] : [findDot(cat, ref)];
-  const identities = o.identities ? await identitiesOf(o) : null;
   return withLedgerOf(o, 'read', async (ledger) => {
     const admissions = await ledger.listAdmissions();
     const now = nowIso(await withTrustedTime(o, ledger, null));
+    const view = await readRegistry(ledger);
+    const registry = view.entries.at(-1)?.registry;
+    const judges = registry ? await admissionJudges(ledger, view, registry.members) : null;
     const statuses = dots.map((d) => ({
       dotId: d.spec.id,
       version: d.spec.version,
       contentHash: d.content.hash,
-      decision: identities ? admissionOf(d, cat, admissions, identities, now) : null,
+      decision: judges ? admissionOf(d, cat, admissions, judges, now) : null,
       admissions: admissions.filter((a) => a.dotId === d.spec.id),
     }));
-    return { statuses, note: identities ? null : 'pass --identities (or DOTCTL_IDENTITIES) to see whether the current content is admitted' };
+    return { statuses, note: judges ? null : 'the ledger has no identity registry (dotctl ledger init), so admissions cannot be judged' };
   });
 }
 

@@ -5,10 +5,10 @@
 import { InputError } from '../model/errors.js';
 import { LOG_EVENT_KINDS, PROPOSAL_STATES, type LogRow, type ProposalRecord, type ProposalState } from '../model/records.js';
 import { isLogEventKind, normalizeIsoTime } from '../ledger/chain.js';
-import { verifyLedger } from '../ledger/states.js';
+import { verifySignedLog, type LogVerdict } from './signed-history.js';
 import { withLedger } from '../ledger/open.js';
 import type { LedgerStore } from '../ledger/port.js';
-import type { ChainVerdict, LogFilter } from '../ledger/port.js';
+import type { LogFilter } from '../ledger/port.js';
 
 /** `dotctl log` options as typed by a user. */
 export interface LogOptions {
@@ -72,9 +72,9 @@ export async function readLog(ledger: string | LedgerStore, opts: LogOptions): P
   });
 }
 
-/** Re-proves the chain of the whole log, then every stored proposal state against it. */
-export async function verifyLog(ledger: string | LedgerStore): Promise<ChainVerdict> {
-  return reading(ledger, verifyLedger);
+/** Re-proves the chain of the whole log, then every signed head and registry event (signed-history.ts). */
+export async function verifyLog(ledger: string | LedgerStore): Promise<LogVerdict> {
+  return reading(ledger, verifySignedLog);
 }
 
 /** Lists proposals, optionally in one state (validated). */

@@ -7,7 +7,9 @@
 import type { Catalogue } from '../catalogue/validate.js';
 import type { SigningKey } from '../gate/keys.js';
 import type { Identity } from '../gate/identities.js';
-import type { ChainVerdict, LedgerStore, LogRow, ProposalRecord, ProposalState } from '../ledger/port.js';
+import type { LedgerStore, LogRow, ProposalRecord, ProposalState } from '../ledger/port.js';
+import type { LogVerdict } from './signed-history.js';
+import { approveRegistryChange, proposeRegistryChange, readRegistryReport, type RegistryChangeResult, type RegistryReport } from './registry-changes.js';
 import { applyProposal, rollbackProposal } from './apply/index.js';
 import type { ApplyReport } from './apply/report.js';
 import type { RunHooks } from './apply/journal.js';
@@ -25,7 +27,7 @@ export interface EngineDeps {
   readonly catalogue: Catalogue | string;
   /** an open ledger store, closed by the caller (or its path / postgres:// URL) */
   readonly ledger: LedgerStore | string;
-  /** who may act (or the identities file) */
+  /** ignored: who may act is the ledger's identity registry (initLedger, changeRegistry); accepted so callers need not change */
   readonly identities?: readonly Identity[] | string;
   /** the key the engine acts with (or its file); the acting identity is derived from it */
   readonly signer?: SigningKey | string;
@@ -61,7 +63,14 @@ export interface Engine {
   status(id: string): Promise<ProposalStatus>;
   proposals(state?: ProposalState): Promise<readonly ProposalRecord[]>;
   log(filter?: LogOptions): Promise<readonly LogRow[]>;
-  verifyLog(): Promise<ChainVerdict>;
+  /** Re-proves the chain, every signed head and every registry event. */
+  verifyLog(): Promise<LogVerdict>;
+  /** Proposes a new identity registry (an identities file, or identities and a quorum) as the signer, an admin (a reviewer when there is none). */
+  changeRegistry(next: string | { readonly identities: readonly Identity[]; readonly quorum?: number }): Promise<RegistryChangeResult>;
+  /** Signs a proposed registry change; the signature that reaches the quorum puts it in force. */
+  approveRegistryChange(changeId: string): Promise<RegistryChangeResult>;
+  /** The identity registry in force (also as an identities file) and the changes waiting for signatures. */
+  registry(): Promise<RegistryReport>;
   /** Admits DOT content as the signer (a reviewer): the named DOTs, or every DOT with 'all'. */
   admit(dots: readonly string[] | 'all', comment?: string): Promise<AdmitResult[]>;
   /** Who admitted which content of a DOT (or of every DOT), and whether its current content may be proposed. */
@@ -103,5 +112,8 @@ export function createEngine(deps: EngineDeps): Engine {
     admissions: (dot) => listAdmissionStatus(o, dot),
     test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),
     withdraw: (id, reason, supersededBy) => withdrawProposal(o, id, reason, supersededBy ?? null),
+    changeRegistry: (next) => proposeRegistryChange(o, next),
+    approveRegistryChange: (id) => approveRegistryChange(o, id),
+    registry: () => readRegistryReport(o),
   };
 }

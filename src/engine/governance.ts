@@ -14,17 +14,17 @@ import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { renderProposal } from '../render/proposal.js';
 import { resolveBundle } from '../catalogue/bundle.js';
 import { freezeContent } from '../catalogue/content.js';
-import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
-import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
-import type { Identity } from '../gate/identities.js';
+import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateInput, type GateProposal } from '../gate/decide.js';
+import { actorFrom, decisionRegistry, proposerRegistry, readRegistry, type RegistryView } from './registry.js';
+import { requireVerified } from './signed-history.js';
 import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
 import { strictestTimeouts } from '../exec/sql-session.js';
 import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { onTargetClock, withTrustedTime } from './clock.js';
-import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
+import { addHours, nowIso, type EngineOptions, catalogueOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
 import { loadFrozen, requireAdmitted } from './admission.js';
 
@@ -116,6 +116,12 @@ export function gateProposal(p: LoadedProposal): GateProposal {
   return { id: r.id, hash: r.hash, currentHash: p.currentHash, createdBy: r.createdBy, createdAt: r.createdAt, expiresAt: r.expiresAt, state: r.state, signature: r.signature, canonical: r.canonical };
 }
 
+/** The gate's registries as of each decision and of the proposal (their rows in `events`). */
+export function asOfDecisions(view: RegistryView, events: readonly LogRow[]): Pick<GateInput, 'identitiesFor' | 'proposerIdentities'> {
+  const proposer = proposerRegistry(view, events);
+  return { identitiesFor: decisionRegistry(view, events), ...(proposer ? { proposerIdentities: proposer } : {}) };
+}
+
 /** Companion status of a bundle on its target, from the ledger. */
 export async function companionStatus(ledger: LedgerStore, p: { readonly record: Pick<ProposalRecord, 'targetFingerprint'>; readonly dots: readonly ValidDot[] }): Promise<CompanionStatus[]> {
   const inBundle = new Set(p.dots.map((d) => d.spec.id));
@@ -156,18 +162,17 @@ export async function proposeBundle(given: EngineOptions, refs: readonly string[
   const specs = dots.map((d) => d.spec);
   // the workspace environment's values (e.g. expected_host) under the -p ones, which win
   const params = bindParams(specs, withParamDefaults(specs, given.paramDefaults, parseParamPairs(pairs)));
-  const identities = await identitiesOf(given);
   const key = await signerOf(given);
-  const me = actingIdentity(identities, key);
-  if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
   const env = given.env ?? process.env;
   const address = resolveTarget(given.target, env);
-  // only admitted DOT content may run anything, even the read-only checks below (and the
-  // admission is judged before any connection to the target)
-  const pre = await withLedgerOf(given, 'write', async (ledger) => {
+  // who acts is the key's member in the ledger's registry; only admitted DOT content may run
+  // anything, even the read-only checks below (judged before any connection to the target)
+  const { pre, me } = await withLedgerOf(given, 'write', async (ledger) => {
+    const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
+    if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
     const trusted = await withTrustedTime(given, ledger, null);
-    await requireAdmitted(trusted, ledger, cat, dots, identities, me.name, 'propose');
-    return trusted;
+    await requireAdmitted(trusted, ledger, cat, dots, { view, identities: registry.members }, me.name, 'propose');
+    return { pre: trusted, me };
   });
   // the proposal is dated (and its TTL runs) by the ledger server's clock, else the target's
   const o = await onTargetClock(pre, address);
@@ -264,10 +269,12 @@ async function refuse(ledger: LedgerStore, o: EngineOptions, actor: string, p: L
 export async function decideProposal(given: EngineOptions, id: string, kind: 'approve' | 'reject', comment: string | null): Promise<DecisionResult> {
   if (kind === 'reject' && (!comment || comment.trim() === '')) throw new InputError('a rejection needs a reason: pass --reason TEXT');
   const cat = await catalogueOf(given);
-  const identities = await identitiesOf(given);
   const key = await signerOf(given);
-  const me = actingIdentity(identities, key);
   return withLedgerOf(given, 'write', async (ledger) => {
+    // the gate decides on a ledger that verifies (chain, signed heads, registry) or not at all
+    await requireVerified(ledger, ledgerName(given), kind);
+    const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
+    const identities = registry.members;
     // no target is touched: the ledger server's clock, on a SQLite ledger the local one (README, Time)
     const o = await withTrustedTime(given, ledger, null);
     // reviewers sign what was proposed: the hash over today's DOT files, the params and the stored target
@@ -286,16 +293,19 @@ export async function decideProposal(given: EngineOptions, id: string, kind: 'ap
       at,
       expiresAt: kind === 'approve' ? addHours(at, loaded.requirements.approvalTtlHours) : null,
     };
-    await ledger.addDecision(decision, eventFor(o, me.name, loaded.record, loaded.dots, kind === 'approve' ? 'approved' : 'rejected', 'ok', { comment, expires_at: decision.expiresAt }));
+    // the row is dated as the signed decision: the registry in force at it judges the decision later
+    await ledger.addDecision(decision, { ...eventFor(o, me.name, loaded.record, loaded.dots, kind === 'approve' ? 'approved' : 'rejected', 'ok', { comment, expires_at: decision.expiresAt }), at });
+    const events = await ledger.readEvents({ proposalId: id });
     const gate = decideGate({
       proposal: gateProposal(loaded),
       decisions: [...prior, decision],
       identities,
+      ...asOfDecisions(view, events),
       requirements: loaded.requirements,
       now: at,
       applier: null,
       companions: await companionStatus(ledger, loaded),
-      events: await ledger.readEvents({ proposalId: id }),
+      events,
     });
     return { id, actor: me.name, kind, hash: loaded.record.hash, expiresAt: decision.expiresAt, gate };
   });
@@ -327,7 +337,7 @@ function applyLiveness(record: ProposalRecord, events: readonly LogRow[]): strin
   return `interrupted: the ${what} (pid ${live.pid}, started ${started.at}) is gone; dotctl ${what} ${record.id} again re-checks and completes it`;
 }
 
-/** Reads a proposal's status; the gate verdict needs the identities file (else it is omitted with a note). */
+/** Reads a proposal's status; the gate verdict needs the ledger's identity registry (else it is omitted with a note). */
 export async function proposalStatus(given: EngineOptions, id: string): Promise<ProposalStatus> {
   return withLedgerOf(given, 'read', async (ledger) => {
     const o = await withTrustedTime(given, ledger, null);
@@ -346,10 +356,21 @@ export async function proposalStatus(given: EngineOptions, id: string): Promise<
       currentHash = loaded.currentHash;
       requirements = loaded.requirements;
       companions = await companionStatus(ledger, loaded);
-      if (o.identities) {
-        const identities: readonly Identity[] = await identitiesOf(o);
-        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions, events });
-      } else note = 'pass --identities (or DOTCTL_IDENTITIES) to see the gate decision';
+      const view = await readRegistry(ledger);
+      const registry = view.entries.at(-1)?.registry;
+      if (registry) {
+        gate = decideGate({
+          proposal: gateProposal(loaded),
+          decisions,
+          identities: registry.members,
+          ...asOfDecisions(view, events),
+          requirements: loaded.requirements,
+          now: nowIso(o),
+          applier: null,
+          companions,
+          events,
+        });
+      } else note = 'the ledger has no identity registry (dotctl ledger init), so no gate decision can be made';
     } catch (err) {
       note = `gate not evaluated: ${(err as Error).message}`;
     }

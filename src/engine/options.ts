@@ -5,13 +5,14 @@
  */
 import { loadCatalogue } from '../catalogue/load.js';
 import type { Catalogue } from '../catalogue/validate.js';
-import { loadIdentities, loadSigningKey, type SigningKey } from '../gate/keys.js';
+import { loadSigningKey, type SigningKey } from '../gate/keys.js';
 import type { Identity } from '../gate/identities.js';
 import { withLedger } from '../ledger/open.js';
 import type { LedgerStore } from '../ledger/port.js';
 import type { RunHooks } from './apply/journal.js';
 import type { ParamDefaults } from '../catalogue/params.js';
 import type { TrustedClock } from './clock.js';
+import { withSignedHead } from './signed-head.js';
 
 /** The engine's parts and settings. */
 export interface EngineOptions {
@@ -21,7 +22,10 @@ export interface EngineOptions {
   readonly ledger: string | LedgerStore;
   /** the target's postgres:// URL (else the libpq PG* variables of `env`) */
   readonly target: string | undefined;
-  /** who may act, or the identities file */
+  /**
+   * ignored by every governed operation: who may act is the ledger's identity registry (created by
+   * initLedger / upgradeLedger, changed by registry changes); kept so callers need not change
+   */
   readonly identities: string | undefined | readonly Identity[];
   /** the acting key, or its file */
   readonly key: string | undefined | SigningKey;
@@ -61,11 +65,6 @@ export function catalogueOf(o: EngineOptions): Promise<Catalogue> {
   return typeof o.dots === 'string' ? loadCatalogue(o.dots, o.catalogueCache) : Promise.resolve(o.dots);
 }
 
-/** The identities, read when given as a file. */
-export function identitiesOf(o: EngineOptions): Promise<readonly Identity[]> {
-  return typeof o.identities === 'string' || o.identities === undefined ? loadIdentities(o.identities) : Promise.resolve(o.identities);
-}
-
 /** The acting key, read when given as a file. */
 export function signerOf(o: EngineOptions): Promise<SigningKey> {
   return typeof o.key === 'string' || o.key === undefined ? loadSigningKey(o.key) : Promise.resolve(o.key);
@@ -76,9 +75,14 @@ export function ledgerName(o: EngineOptions): string {
   return typeof o.ledger === 'string' ? o.ledger : 'the ledger';
 }
 
-/** Runs `fn` with the ledger: opened (and closed) here when given as a path, else the caller's store. */
+/**
+ * Runs `fn` with the ledger: opened (and closed) here when given as a path, else the caller's
+ * store. In `write` mode whatever `fn` appends ends with a head signed by the acting key
+ * (signed-head.ts), also when `fn` fails after writing.
+ */
 export function withLedgerOf<T>(o: EngineOptions, mode: 'read' | 'write', fn: (ledger: LedgerStore) => Promise<T>): Promise<T> {
-  return typeof o.ledger === 'string' ? withLedger(o.ledger, { mode }, fn) : fn(o.ledger);
+  const run = mode === 'write' ? (l: LedgerStore): Promise<T> => withSignedHead(l, () => (o.key === undefined ? Promise.resolve(null) : signerOf(o)), fn) : fn;
+  return typeof o.ledger === 'string' ? withLedger(o.ledger, { mode }, run) : run(o.ledger);
 }
 
 export { addHours } from '../model/time.js';

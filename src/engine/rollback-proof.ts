@@ -19,7 +19,6 @@ import { scratchEffects, type ScratchEffects } from '../exec/scratch-effects.js'
 import { describeDifference, diffSnapshots, readSnapshot, type Snapshot } from '../exec/snapshot.js';
 import { SqlSession, strictestTimeouts } from '../exec/sql-session.js';
 import { resolveTarget, targetFingerprint, withTarget, withTransaction } from '../exec/target.js';
-import { actingIdentity } from '../gate/keys.js';
 import { openLedger } from '../ledger/open.js';
 import type { LedgerStore, NewLogEvent } from '../ledger/port.js';
 import { Journal } from './apply/journal.js';
@@ -27,7 +26,8 @@ import { runOutside, runReverse, runTransaction, runUndo, runVerifyAfter, type U
 import { planApply, type ApplyPlan } from './apply/plan.js';
 import { failed, type StepReport } from './apply/report.js';
 import { bound, runCommandStep, runPlannedCheck, runSteps, type RunContext } from './apply/run.js';
-import { catalogueOf, identitiesOf, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
+import { catalogueOf, ledgerName, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
+import { actorFrom } from './registry.js';
 
 /** One stage of the proof and how it went. */
 export interface ProofStage {
@@ -226,7 +226,9 @@ export async function proveRollback(o: EngineOptions, refs: readonly string[], r
     const proof = await runProof(o, dots, rawParams, opts);
     return { ...proof, recorded: { not: 'no acting key (--key or DOTCTL_KEY): the result is not recorded in the action log' } };
   }
-  const me = actingIdentity(await identitiesOf(o), await signerOf(o));
+  const key = await signerOf(o);
+  // refused before the (slow) proof when the key is no member of the ledger's registry
+  const { me } = await withLedgerOf(o, 'read', (ledger) => actorFrom(ledger, ledgerName(o), key));
   const proof = await runProof(o, dots, rawParams, opts);
   await withLedgerOf(o, 'write', async (ledger) => {
     for (const d of dots) {

@@ -5,10 +5,10 @@
  * proposal can never be applied; nothing on the target is touched.
  */
 import { GateError, InputError } from '../model/errors.js';
-import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { eventFor, getProposalOrFail, resolveStored } from './governance.js';
-import { catalogueOf, identitiesOf, ledgerName, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
+import { catalogueOf, ledgerName, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
+import { actorFrom } from './registry.js';
 
 /** What a withdrawal reports. */
 export interface WithdrawResult {
@@ -23,10 +23,9 @@ export interface WithdrawResult {
 export async function withdrawProposal(o: EngineOptions, id: string, reason: string, supersededBy: string | null = null): Promise<WithdrawResult> {
   if (reason.trim() === '') throw new InputError('a withdrawal needs a reason: pass --reason TEXT');
   const cat = await catalogueOf(o);
-  const identities = await identitiesOf(o);
   const key = await signerOf(o);
-  const me = actingIdentity(identities, key);
   return withLedgerOf(o, 'write', async (ledger) => {
+    const { me } = await actorFrom(ledger, ledgerName(o), key);
     const p = resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)));
     const refuse = async (why: string): Promise<never> => {
       await ledger.appendEvent(eventFor(o, me.name, p.record, p.dots, 'refused', 'refused', { action: 'withdraw', reason: why }));

@@ -21,6 +21,8 @@ export interface AdmissionInput {
   /** every admission recorded for this DOT id (any hash), in the order they were made */
   readonly admissions: readonly AdmissionRecord[];
   readonly identities: readonly Identity[];
+  /** the registry in force when an admission was made (its row of the log); absent: `identities`; null: no row vouches for it */
+  readonly identitiesFor?: (a: AdmissionRecord) => readonly Identity[] | null;
   /** what the DOT's laws ask (`admission_approvals`); it can only raise the default */
   readonly requirements: AdmissionLaw;
   readonly now: string;
@@ -46,9 +48,10 @@ export type AdmissionDecision =
     };
 
 /** Why an admission does not count (null when it counts for its hash). */
-function discount(a: AdmissionRecord, dotId: string, identities: readonly Identity[], now: string): string | null {
+function discount(a: AdmissionRecord, dotId: string, identities: readonly Identity[] | null, now: string): string | null {
+  if (!identities) return `${a.actor}'s admission has no row in the action log, so no registry can vouch for it`;
   const who = identities.find((i) => i.name === a.actor);
-  if (!who) return `${a.actor} is not in the identities file`;
+  if (!who) return `${a.actor} was not in the identity registry when the admission was made`;
   if (a.dotId !== dotId || !verifyStatement(who.publicKey, a.signature, 'admit', dotId, a.contentHash, a.at)) {
     return `the signature of ${a.actor}'s admission does not verify for this DOT and content (wrong key, other DOT or hash, or tampered)`;
   }
@@ -64,7 +67,7 @@ function validAdmitters(input: AdmissionInput, hash: string, upTo: number): { na
   const discounted: DiscountedAdmission[] = [];
   input.admissions.slice(0, upTo).forEach((a) => {
     if (a.contentHash !== hash) return;
-    const why = discount(a, input.dotId, input.identities, input.now);
+    const why = discount(a, input.dotId, input.identitiesFor ? input.identitiesFor(a) : input.identities, input.now);
     if (why) discounted.push({ actor: a.actor, reason: why });
     else if (!names.includes(a.actor)) names.push(a.actor);
   });

@@ -83,6 +83,14 @@ export interface GateInput {
   readonly companions: readonly CompanionStatus[];
   /** the proposal's rows of dot_action_log, cross-checked against the stored records */
   readonly events?: readonly LogRow[];
+  /**
+   * the registry in force when a decision was made (its row of the log), by which its signature
+   * and its signer's roles are judged; absent: `identities` (a key rotated or revoked later does
+   * not void an earlier signature, and a key is never judged by a registry it was not in)
+   */
+  readonly identitiesFor?: (d: DecisionRecord) => readonly Identity[] | null;
+  /** the registry in force when the proposal was made; absent: `identities` */
+  readonly proposerIdentities?: readonly Identity[];
 }
 
 /**
@@ -148,9 +156,9 @@ export function decideGate(input: GateInput): GateDecision {
       message: `the DOT files, parameters or target changed since ${p.id} was proposed (hash ${p.hash.slice(0, 12)}… is now ${p.currentHash.slice(0, 12)}…); every approval is void; propose again`,
     });
   }
-  const proposer = byName(identities, p.createdBy);
+  const proposer = byName(input.proposerIdentities ?? identities, p.createdBy);
   if (!has(proposer, 'operator')) {
-    unmet.push({ kind: 'proposer_invalid', message: `proposer ${p.createdBy} is not an enabled operator in the identities file` });
+    unmet.push({ kind: 'proposer_invalid', message: `proposer ${p.createdBy} was not an enabled operator in the identity registry when it was proposed` });
   } else if (!p.signature || !verifyStatement(proposer!.publicKey, p.signature, 'propose', p.id, p.hash, p.createdAt)) {
     unmet.push({ kind: 'proposer_invalid', message: `the proposer's signature on ${p.id} does not verify against ${p.createdBy}'s key: the proposal record was tampered with or re-attributed` });
   }
@@ -159,12 +167,17 @@ export function decideGate(input: GateInput): GateDecision {
   const approvers: string[] = [];
   const rejecters: string[] = [];
   for (const d of input.decisions) {
-    const who = byName(identities, d.actor);
+    const asOf = input.identitiesFor ? input.identitiesFor(d) : identities;
+    const who = asOf ? byName(asOf, d.actor) : undefined;
     const counted = (reason: string | null): void => {
       if (reason) discounted.push({ actor: d.actor, reason });
     };
+    if (!asOf) {
+      counted(`${d.actor}'s ${d.kind === 'approve' ? 'approval' : 'rejection'} has no row in the action log, so no registry can vouch for it`);
+      continue;
+    }
     if (!who) {
-      counted(`${d.actor} is not in the identities file`);
+      counted(`${d.actor} was not in the identity registry when the ${d.kind === 'approve' ? 'approval' : 'rejection'} was made`);
       continue;
     }
     if (!verifyStatement(who.publicKey, d.signature, d.kind, p.id, d.hashSigned, d.at)) {
@@ -235,7 +248,10 @@ export function groupShortfalls(req: GateRequirements, approvers: readonly strin
     const counted = approvers.filter((a) => members.includes(a));
     if (counted.length >= g.min) continue;
     const from = g.sources.length > 0 ? ` (${g.sources.join(', ')})` : '';
-    const who = members.length === 0 ? `no enabled reviewer belongs to group ${g.group}; add ${g.group} to the groups: of a reviewer in the identities file` : `members: ${members.join(', ')}`;
+    const who =
+      members.length === 0
+        ? `no enabled reviewer belongs to group ${g.group}; add ${g.group} to the groups: of a reviewer by a registry change (dotctl identities change)`
+        : `members: ${members.join(', ')}`;
     out.push({
       kind: 'group_approvals_missing',
       message: `control group ${g.group}${from}: ${g.min} approval(s) from its members required, ${counted.length} valid (${g.min - counted.length} missing)${counted.length > 0 ? `; approved by ${counted.join(', ')}` : ''}; ${who}`,
@@ -246,7 +262,7 @@ export function groupShortfalls(req: GateRequirements, approvers: readonly strin
 
 /** Why `who` may not approve/reject `p` now, or null when they may. */
 export function checkDecider(p: GateProposal, who: Identity, kind: 'approve' | 'reject', prior: readonly DecisionRecord[], now: string): string | null {
-  if (who.disabled) return `${who.name} is disabled in the identities file`;
+  if (who.disabled) return `${who.name} is disabled in the identity registry`;
   if (!who.roles.includes('reviewer')) return `${who.name} is not a reviewer; only reviewers ${kind}`;
   if (!['proposed', 'interrupted'].includes(p.state)) return `proposal ${p.id} is ${p.state} and can no longer be ${kind === 'approve' ? 'approved' : 'rejected'}`;
   if (now >= addHours(p.createdAt, PROPOSAL_TTL_HOURS)) return `proposal ${p.id} expired at ${addHours(p.createdAt, PROPOSAL_TTL_HOURS)}`;

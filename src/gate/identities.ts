@@ -7,8 +7,11 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readPositionedYaml } from '../catalogue/yaml-doc.js';
 import type { Problem } from '../model/errors.js';
 
-/** Roles of the pipeline. */
-export const ROLES = ['operator', 'reviewer', 'auditor'] as const;
+/**
+ * Roles of the pipeline. An `admin` signs changes of the identity registry (when a registry has
+ * no admin, its reviewers do); it gives no right to propose, approve or apply.
+ */
+export const ROLES = ['operator', 'reviewer', 'auditor', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** `ed25519:` followed by the base64 of the 32-byte raw public key. */
@@ -26,8 +29,11 @@ export const IdentitySchema = z.strictObject({
     .describe('Control groups this identity belongs to (e.g. data-owners); a law may require approvals from a group.'),
 });
 
-/** The identities file. */
-export const IdentitiesSchema = z.strictObject({ identities: z.array(IdentitySchema) });
+/** The identities file: the import/export form of a ledger's identity registry. */
+export const IdentitiesSchema = z.strictObject({
+  quorum: z.number().int().min(1).max(100).optional().describe('Signatures of distinct admins (reviewers when no member is an admin) a registry change needs; default 2.'),
+  identities: z.array(IdentitySchema),
+});
 
 /** A validated identity. */
 export interface Identity {
@@ -53,7 +59,7 @@ export function encodePublicKey(key: KeyObject): string {
 }
 
 /** Parses an identities file; every problem with its position, or the identities. */
-export function parseIdentities(file: string, text: string): { kind: 'valid'; identities: readonly Identity[] } | { kind: 'invalid'; problems: readonly Problem[] } {
+export function parseIdentities(file: string, text: string): { kind: 'valid'; identities: readonly Identity[]; quorum: number | null } | { kind: 'invalid'; problems: readonly Problem[] } {
   const y = readPositionedYaml(file, text);
   if (y.kind === 'invalid') return y;
   const { value, at, nodeAt } = y;
@@ -78,7 +84,7 @@ export function parseIdentities(file: string, text: string): { kind: 'valid'; id
     keys.set(e.public_key, e.name);
     out.push({ name: e.name, roles: [...new Set(e.roles)], publicKey: e.public_key, disabled: e.disabled ?? false, ...(e.groups && e.groups.length > 0 ? { groups: [...new Set(e.groups)] } : {}) });
   });
-  return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'valid', identities: out };
+  return problems.length > 0 ? { kind: 'invalid', problems } : { kind: 'valid', identities: out, quorum: parsed.data.quorum ?? null };
 }
 
 /** The identity holding a public key, if any. */

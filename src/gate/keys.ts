@@ -65,6 +65,11 @@ export async function loadSigningKey(file: string | undefined): Promise<SigningK
 
 /** Reads and validates the identities file. */
 export async function loadIdentities(file: string | undefined): Promise<readonly Identity[]> {
+  return (await loadIdentitiesFile(file)).identities;
+}
+
+/** Reads and validates an identities file with its registry quorum (null when it names none). */
+export async function loadIdentitiesFile(file: string | undefined): Promise<{ identities: readonly Identity[]; quorum: number | null }> {
   if (!file) throw new InputError('no identities file; pass --identities FILE or set DOTCTL_IDENTITIES');
   const st = await stat(file).catch(() => null);
   if (st && st.size > MAX_IDENTITIES_BYTES) {
@@ -74,13 +79,17 @@ export async function loadIdentities(file: string | undefined): Promise<readonly
   if (text === null) throw new InputError(`cannot read the identities file ${file}; check --identities / DOTCTL_IDENTITIES`);
   const r = parseIdentities(file, text);
   if (r.kind === 'invalid') throw new SpecError(r.problems);
-  return r.identities;
+  return { identities: r.identities, quorum: r.quorum };
 }
 
-/** The identity whose key this is, or a gate refusal. */
+/** The identity whose key this is in the ledger's identity registry in force, or a gate refusal. */
 export function actingIdentity(identities: readonly Identity[], key: SigningKey): Identity {
   const who = identityByKey(identities, key.publicKey);
-  if (!who) throw new GateError(`the key ${key.file} belongs to no identity in the identities file; add its entry (dotctl keygen prints it)`);
-  if (who.disabled) throw new GateError(`${who.name} is disabled in the identities file`);
+  if (!who) {
+    throw new GateError(
+      `the key ${key.file} belongs to no member of the ledger's identity registry (editing an identities file adds no one); a member is added by a registry change: dotctl identities change FILE, approved by the quorum`,
+    );
+  }
+  if (who.disabled) throw new GateError(`${who.name} is disabled in the ledger's identity registry`);
   return who;
 }

@@ -6,12 +6,14 @@
  */
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { publicKeyObject } from './identities.js';
+import { canonicalJson } from '../model/canonical.js';
 
 /**
  * What a signature can mean. For `admit` the id is a DOT id and the hash its content hash
- * (a reviewer admits that exact content of that DOT).
+ * (a reviewer admits that exact content of that DOT). For `registry` the id is a registry change
+ * id (`genesis` for the first registry) and the hash that of the registry change.
  */
-export type SignedAction = 'propose' | 'approve' | 'reject' | 'admit' | 'withdraw';
+export type SignedAction = 'propose' | 'approve' | 'reject' | 'admit' | 'withdraw' | 'registry';
 
 /** The exact bytes that are signed. */
 export function signedStatement(action: SignedAction, proposalId: string, hash: string, at: string): Buffer {
@@ -27,6 +29,35 @@ export function signStatement(privateKey: KeyObject, action: SignedAction, propo
 export function verifyStatement(publicKey: string, signature: string, action: SignedAction, proposalId: string, hash: string, at: string): boolean {
   try {
     return verify(null, signedStatement(action, proposalId, hash, at), publicKeyObject(publicKey), Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/** What a signed head vouches for: this ledger's row `seq` hashes to `hash`, signed by `actor` at `at`. */
+export interface HeadClaim {
+  /** the ledger id: the hash of its row seq 1 */
+  readonly ledgerId: string;
+  readonly seq: number;
+  readonly hash: string;
+  readonly actor: string;
+  readonly at: string;
+}
+
+/** The exact bytes of a head signature: the canonical JSON of the claim. */
+export function headStatement(c: HeadClaim): Buffer {
+  return Buffer.from(canonicalJson({ ledger_id: c.ledgerId, seq: c.seq, hash: c.hash, actor: c.actor, at: c.at }), 'utf8');
+}
+
+/** Signs a head claim; base64 signature. */
+export function signHead(privateKey: KeyObject, c: HeadClaim): string {
+  return sign(null, headStatement(c), privateKey).toString('base64');
+}
+
+/** True when `signature` is `publicKey`'s signature of the head claim. */
+export function verifyHead(publicKey: string, signature: string, c: HeadClaim): boolean {
+  try {
+    return verify(null, headStatement(c), publicKeyObject(publicKey), Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }

@@ -135,7 +135,9 @@ export class MemoryLedger implements LedgerStore {
           (f.dotId === undefined || r.dotId === f.dotId) &&
           (f.actor === undefined || r.actor === f.actor) &&
           (f.event === undefined || r.event === f.event) &&
-          (f.since === undefined || r.at >= f.since),
+          (f.since === undefined || r.at >= f.since) &&
+          (f.fromSeq === undefined || r.seq >= f.fromSeq) &&
+          (f.toSeq === undefined || r.seq <= f.toSeq),
       ),
     );
     if (f.limit === undefined) return rows;

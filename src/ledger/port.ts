@@ -15,6 +15,8 @@ export interface LogFilter {
   readonly actor?: string;
   readonly event?: LogEventKind;
   readonly since?: string; // ISO-8601; rows with at >= since
+  readonly fromSeq?: number; // rows with seq >= fromSeq
+  readonly toSeq?: number; // rows with seq <= toSeq
   readonly limit?: number; // the latest `limit` matching rows, still returned in seq order
 }
 

@@ -222,6 +222,8 @@ export function buildLogQuery(table: string, filter: LogFilter, placeholder: (n:
   if (filter.actor !== undefined) add('actor', '=', filter.actor);
   if (filter.event !== undefined) add('event', '=', filter.event);
   if (filter.since !== undefined) add('at', '>=', filter.since);
+  if (filter.fromSeq !== undefined) add('seq', '>=', filter.fromSeq);
+  if (filter.toSeq !== undefined) add('seq', '<=', filter.toSeq);
   const cols = LOG_COLUMNS.join(', ');
   const cond = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   if (filter.limit === undefined) return { sql: `SELECT ${cols} FROM ${table}${cond} ORDER BY seq`, params };
@@ -251,6 +253,12 @@ export function normalizeFilter(filter: LogFilter): LogFilter {
     throw new InputError(`limit ${String(filter.limit)} is not a non-negative integer; pass a count of rows`, {
       context: { limit: filter.limit },
     });
+  }
+  for (const [name, v] of [
+    ['fromSeq', filter.fromSeq],
+    ['toSeq', filter.toSeq],
+  ] as const) {
+    if (v !== undefined && !Number.isSafeInteger(v)) throw new InputError(`${name} ${String(v)} is not an integer; pass a seq`, { context: { [name]: v } });
   }
   if (filter.event !== undefined && !isLogEventKind(filter.event)) {
     throw new InputError(`event ${JSON.stringify(filter.event)} is not a log event kind; use one of ${LOG_EVENT_KINDS.join(', ')}`);

@@ -24,7 +24,19 @@ export type LogEventKind =
   /** `dotctl test` proved (or failed to prove) a DOT's rollback on a scratch copy; bound to its content hash */
   | 'tested'
   /** an operator withdrew a proposal that was never applied */
-  | 'withdrawn';
+  | 'withdrawn'
+  /** the first identity registry of the ledger, signed by every member (detail: registry, nonce, signatures) */
+  | 'registry_genesis'
+  /** a member proposed a new registry (detail: change id, the registry it replaces, the new one, signature) */
+  | 'registry_proposed'
+  /** a member signed a proposed registry change that has not reached its quorum yet */
+  | 'registry_approved'
+  /** a registry change reached its quorum and is in force from this row (detail: every signature) */
+  | 'registry_changed'
+  /** the acting identity's signature over the chain head after a command's last row */
+  | 'head_signed'
+  /** a ledger of an earlier dotctl was given a registry: the rows before this one are legacy, unsigned */
+  | 'ledger_upgraded';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -45,6 +57,12 @@ export const LOG_EVENT_KINDS = [
   'admitted',
   'tested',
   'withdrawn',
+  'registry_genesis',
+  'registry_proposed',
+  'registry_approved',
+  'registry_changed',
+  'head_signed',
+  'ledger_upgraded',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */

@@ -137,6 +137,12 @@ describe('a workspace from dotctl init to rollback, run from a subdirectory: ini
     await writeFile(join(ws, 'identities.yaml'), `identities:\n${ids.join('\n')}\n`);
   });
 
+  test('ledger init makes the identities the genesis registry of the workspace ledger, signed by all three', () => {
+    const r = cli(['ledger', 'init', '--key', key('olga'), '--key', key('rita'), '--key', key('raj')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /identity registry of 3 member\(s\) \(olga, raj, rita\), quorum 2, signed by every member/);
+  });
+
   test('two reviewers admit the new DOT', () => {
     for (const who of ['rita', 'raj']) {
       const r = cli(['--key', key(who), 'admit', 'DOT-APP-ADD-INDEX']);

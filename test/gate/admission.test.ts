@@ -84,7 +84,7 @@ test('operators, disabled reviewers, unknown names, forged or replayed signature
   const cases: [AdmissionRecord, RegExp][] = [
     [admit(op, V1), /olga is not a reviewer/],
     [admit(gone, V1), /gus is disabled/],
-    [{ ...admit(rev1, V1), actor: 'mallory' }, /mallory is not in the identities file/],
+    [{ ...admit(rev1, V1), actor: 'mallory' }, /mallory was not in the identity registry/],
     [admit(rev2, V1, { signer: rev1 }), /signature of raj's admission does not verify/],
     [admit(rev2, V1, { signedHash: V2 }), /does not verify/], // signed another content, filed under this one
     [admit(rev2, V1, { signedDot: 'DOT-Y' }), /does not verify/], // replayed from another DOT

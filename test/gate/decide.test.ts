@@ -195,7 +195,7 @@ test('unknown, disabled and non-reviewer approvers do not count', () => {
   const disabled = person('dora', ['reviewer'], true);
   const ids = [...identities, disabled.identity];
   for (const [who, reason] of [
-    [ghost, /ghost is not in the identities file/],
+    [ghost, /ghost was not in the identity registry/],
     [disabled, /dora is disabled/],
     [op2, /omar is not a reviewer/],
   ] as const) {
@@ -265,7 +265,7 @@ test('control group: the owner alone does not make dual control; an owner approv
   assert.deepEqual(kinds(off).sort(), ['approvals_missing', 'group_approvals_missing']);
   assert.match(
     off.unmet.find((u) => u.kind === 'group_approvals_missing')?.message ?? '',
-    /no enabled reviewer belongs to group data-owners; add data-owners to the groups: of a reviewer in the identities file/,
+    /no enabled reviewer belongs to group data-owners; add data-owners to the groups: of a reviewer by a registry change/,
   );
 });
 

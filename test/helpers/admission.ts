@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
+import { ensureGenesisFor } from './genesis.js';
 
 /** Someone with a key file. */
 export interface KeyHolder {
@@ -19,6 +20,8 @@ export interface KeyHolder {
  * the CLI's words when an admission is refused.
  */
 export function admitAll(flags: readonly string[], reviewers: readonly KeyHolder[], cwd?: string): void {
+  // a ledger a suite swapped in (PostgreSQL) gets the fixture's genesis registry first
+  ensureGenesisFor(flags, cwd);
   for (const r of reviewers) {
     const res = runCli([...flags, '--key', r.key, 'admit', '--all', '--comment', 'test fixture'], { cwd });
     if (res.code !== 0) throw new Error(`admit --all by ${r.name} failed (exit ${res.code}): ${res.stderr}`);

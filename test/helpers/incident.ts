@@ -2,7 +2,8 @@
  * A scratch incident for tests: a database holding the seed's `sandbox_tac` schema (owned by a
  * workflow-admin-like role, 243 rows, serial/identity columns), a dump role without USAGE, a
  * temp directory with the pre-hardening backup script and a backup directory, and identities
- * (operator, two reviewers, auditor) with fresh keys. `cleanup()` drops all of it.
+ * (operator, two reviewers, auditor) with fresh keys, and a SQLite ledger initialised with them
+ * as its genesis identity registry (`dotctl ledger init`). `cleanup()` drops all of it.
  */
 import { mkdtemp, rm, copyFile, mkdir, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir, hostname } from 'node:os';
@@ -10,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { adminClient, createScratchDb, createScratchRole, dropScratchRoles, type ScratchDb } from './pg.js';
 import { buildIncident } from '../../src/cli/demo/incident.js';
 import { generateKeyFile } from '../../src/gate/keys.js';
+import { ensureGenesis, registerFixture } from './genesis.js';
 
 export interface Person {
   readonly name: string;
@@ -78,6 +80,12 @@ export async function createIncident(label = 'inc'): Promise<Incident> {
   const identities = join(dir, 'identities.yaml');
   await writeFile(identities, yaml);
   const ledger = join(dir, 'ledger.db');
+  // the ledger starts as dotctl ledger init makes it: the identities as its genesis registry, signed by all
+  registerFixture(
+    identities,
+    Object.values(made).map((p) => p.key),
+  );
+  ensureGenesis(ledger, identities, dir);
   const extraRoles: string[] = [];
   const params = {
     expected_host: hostname(),

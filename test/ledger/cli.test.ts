@@ -185,10 +185,23 @@ describe('dotctl log verify', () => {
   test('an intact ledger: exit 0 and one line with the row count and head hash', () => {
     const r = dotctl(['--ledger', ledgerPath, 'log', 'verify']);
     assertExit(r, 0);
-    assert.equal(r.stdout, `dot_action_log intact: ${rows.length} rows, head ${rows[rows.length - 1]?.hash}\n`);
+    // rows written around dotctl, with no identity registry: the chain holds, nothing is signed
+    assert.equal(
+      r.stdout,
+      `dot_action_log intact: ${rows.length} rows, head ${rows[rows.length - 1]?.hash}; no identity registry: all ${rows.length} rows are legacy, unsigned (dotctl ledger upgrade signs from then on)\n`,
+    );
     const json = dotctl(['--ledger', ledgerPath, 'log', 'verify', '--json']);
     assertExit(json, 0);
-    assert.deepEqual(JSON.parse(json.stdout), { kind: 'intact', rows: rows.length, head_hash: rows[rows.length - 1]?.hash });
+    assert.deepEqual(JSON.parse(json.stdout), {
+      kind: 'intact',
+      rows: rows.length,
+      head_hash: rows[rows.length - 1]?.hash,
+      signed_through: 0,
+      unsigned_tail: 0,
+      legacy_rows: rows.length,
+      heads: 0,
+      registry: false,
+    });
   });
 
   test('a tampered ledger: exit 7 naming the first broken row and why', () => {
@@ -259,7 +272,7 @@ describe('dotctl log verify on a PostgreSQL ledger', () => {
   test('verifies and lists through a postgres:// URL', () => {
     const v = dotctl(['--ledger', db.url, 'log', 'verify']);
     assertExit(v, 0);
-    assert.match(v.stdout, /^dot_action_log intact: 2 rows, head [0-9a-f]{64}\n$/);
+    assert.match(v.stdout, /^dot_action_log intact: 2 rows, head [0-9a-f]{64}; no identity registry: all 2 rows are legacy, unsigned \(dotctl ledger upgrade signs from then on\)\n$/);
     const log = dotctl(['--ledger', db.url, 'log', '--json']);
     assertExit(log, 0);
     assert.equal(log.stdout.trimEnd().split('\n').length, 2);

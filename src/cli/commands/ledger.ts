@@ -3,14 +3,13 @@
  * read mode (a missing ledger is reported, never created) and load the ledger modules lazily.
  */
 import type { Command } from 'commander';
-import type { DecisionRecord, LogRow, ProposalRecord, LogOptions } from '../../engine.js';
+import type { DecisionRecord, LogRow, ProposalRecord, LogOptions, Signing } from '../../engine.js';
 import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue) and `ledger roles`. */
 export function registerLedgerCommands(program: Command): void {
-  program
-    .command('ledger')
-    .description('administer the ledger itself')
+  const ledgerCmd = program.commands.find((c) => c.name() === 'ledger') ?? program.command('ledger');
+  ledgerCmd
     .command('roles')
     .description('PostgreSQL ledger: make a NOLOGIN owner role own it and give a writer role only SELECT and INSERT (run with a superuser --ledger URL)')
     .requiredOption('--owner-role <name>', 'the role that owns the ledger schema (created NOLOGIN when absent)')
@@ -66,7 +65,7 @@ export function registerLedgerCommands(program: Command): void {
 
   log
     .command('verify')
-    .description('re-prove the hash chain of dot_action_log; exit 7 naming the first broken row')
+    .description('re-prove the hash chain of dot_action_log, every signed head and the identity registry; exit 7 naming the first broken row')
     .option('--json', 'print the verdict as JSON')
     .action(
       action(async (_opts: { json?: boolean }, cmd: Command) => {
@@ -76,7 +75,7 @@ export function registerLedgerCommands(program: Command): void {
         if (json) outJson(verdict);
         switch (verdict.kind) {
           case 'intact':
-            if (!json) out(`dot_action_log intact: ${verdict.rows} rows, head ${verdict.headHash}`);
+            if (!json) out(`dot_action_log intact: ${verdict.rows} rows, head ${verdict.headHash}; ${describeSigning(verdict)}`);
             return;
           case 'broken':
             throw new LedgerError(`dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; restore the ledger from a backup and find out who changed it before trusting it`, {
@@ -130,6 +129,14 @@ export function registerLedgerCommands(program: Command): void {
         for (const line of lines) out(line);
       }),
     );
+}
+
+/** What `log verify` says of an intact log's signatures. */
+export function describeSigning(v: Signing & { readonly rows: number }): string {
+  if (!v.registry) return `no identity registry: all ${v.rows} rows are legacy, unsigned (dotctl ledger upgrade signs from then on)`;
+  const legacy = v.legacyRows > 0 ? `${v.legacyRows} legacy rows (unsigned, before the upgrade), ` : '';
+  const tail = v.unsignedTail > 0 ? `, unsigned tail ${v.unsignedTail} rows (a command that stopped before it signed; the next command's head covers them)` : ', unsigned tail 0 rows';
+  return `${legacy}signed through seq ${v.signedThrough} (${v.heads} signed heads)${tail}`;
 }
 
 /** What the gate section says of a proposal that is past applying: no "not ready to apply" for what was applied. */

@@ -38,9 +38,11 @@ environments:
       # expected_host: prod-db-1
 `;
 
-const IDENTITIES_YAML = `# Who may act. dotctl keygen NAME --role reviewer writes NAME's private key and prints the
+const IDENTITIES_YAML = `# Who may act first: dotctl ledger init makes this file the ledger's genesis identity registry
+# (every member signs it); after that, editing it changes nothing — dotctl identities change FILE
+# proposes a change. dotctl keygen NAME --role reviewer writes NAME's private key and prints the
 # entry to paste below. Roles: operator (proposes, applies), reviewer (admits DOTs, approves),
-# auditor (reads the log). groups: names control groups a law may ask approvals from, e.g.
+# auditor (reads the log), admin (signs registry changes; without admins, reviewers do). groups: names control groups a law may ask approvals from, e.g.
 # the generic law DATA-OWNER needs one approval from a member of data-owners.
 identities: []
 #  - name: rita
@@ -111,8 +113,8 @@ export function registerWorkspaceCommands(program: Command): void {
         const files = await initWorkspace(dir ?? '.');
         if (opts.json) return outJson({ root: resolve(dir ?? '.'), files });
         for (const f of files) out(`${f.outcome === 'written' ? 'wrote' : 'kept '} ${f.file}`);
-        out('next: set the targets in dotctl.yaml, add people with dotctl keygen NAME --role …, write a DOT in dots/ citing the laws in dots/laws.yaml,');
-        out('      then dotctl validate, dotctl admit, dotctl --env staging propose …');
+        out('next: set the targets in dotctl.yaml, add people with dotctl keygen NAME --role …, then dotctl ledger init --key A.key --key B.key … (every member signs),');
+        out('      write a DOT in dots/ citing the laws in dots/laws.yaml, then dotctl validate, dotctl admit, dotctl --env staging propose …');
       }),
     );
 }

@@ -14,6 +14,7 @@ import { buildIncident, SEED_ROWS, SEED_TABLES } from './incident.js';
 import { KUMA_PATH } from './backup-script.js';
 import { columns, firstLine, short } from './print.js';
 import { check, PEOPLE, type Person, type Stage } from './stage.js';
+import { addMemberByQuorum, initDemoLedger } from './registry-stage.js';
 
 import { SCHEMA, VERIFY_PATH, runBackup, describePushes, tool, pairsFor, rowCounts, expectSeedRows, rowLine, schemaExists, summarizeSteps, stepObserved, applyAs } from './stage-tools.js';
 const incident: Stage = {
@@ -108,7 +109,7 @@ const silentFailure: Stage = {
 };
 
 const identities: Stage = {
-  title: 'Identities: an operator, two reviewers, an auditor, each with a fresh Ed25519 key; the reviewers admit the catalogue',
+  title: 'Identities: four people with fresh Ed25519 keys, the ledger registry signed by all, a fifth added by quorum; the catalogue admitted',
   async run(ctx) {
     let yaml = '# dotctl identities of the demo (written by dotctl demo)\nidentities:\n';
     const rows: string[][] = [['NAME', 'ROLE', 'KEY FILE', 'MODE', 'PUBLIC KEY']];
@@ -124,6 +125,7 @@ const identities: Stage = {
     for (const l of columns(rows, '')) ctx.say(l);
     ctx.say(`identities file: ${ctx.paths.identities}`);
     ctx.say('the engine derives who is acting from the key that signs, never from a flag');
+    const genesis = await initDemoLedger(ctx);
     // a DOT is code that runs with the target's privileges: nothing of it runs until reviewers admit its exact files
     const { reviewer1, reviewer2 } = ctx.people;
     await ctx.as(reviewer1).admit('all', 'read every line of the seed fixes');
@@ -131,7 +133,8 @@ const identities: Stage = {
     const pending = admitted.filter((a) => a.decision.kind !== 'admitted');
     check(pending.length === 0, `after two reviewers, ${pending.map((a) => a.dotId).join(', ')} is still not admitted`);
     ctx.say(`${reviewer1.name} and ${reviewer2.name} admit the ${admitted.length} seed DOTs (Ed25519 signatures over each DOT's content hash: YAML, diffs, laws)`);
-    return { identities: Object.values(ctx.people).map((p) => ({ name: p.name, role: p.role })), admitted: admitted.map((a) => a.dotId) };
+    const change = await addMemberByQuorum(ctx);
+    return { identities: Object.values(ctx.people).map((p) => ({ name: p.name, role: p.role })), admitted: admitted.map((a) => a.dotId), ...genesis, ...change };
   },
 };
 
@@ -376,6 +379,7 @@ const audit: Stage = {
     check(verdict.kind === 'intact', verdict.kind === 'broken' ? `log verify: the chain is broken at seq ${verdict.seq}: ${verdict.message}` : '');
     check(verdict.rows === rows.length, `log verify saw ${verdict.rows} rows, the log has ${rows.length}`);
     ctx.say(`log verify: dot_action_log intact — ${verdict.rows} rows, every row's hash re-computed and linked, head ${short(verdict.headHash, 16)}`);
+    ctx.say(`  ${verdict.heads} heads, each signed by the member who acted, cover every row through seq ${verdict.signedThrough}; unsigned tail: ${verdict.unsignedTail}`);
     return { rows: verdict.rows, headHash: verdict.headHash, proposals: proposals.map((p) => ({ id: p.id, dots: p.dotIds, state: p.state })) };
   },
 };

@@ -12,16 +12,17 @@
 import { hostname } from 'node:os';
 import { GateError, LedgerError } from '../../model/errors.js';
 import { resolveSecrets } from '../../catalogue/bind.js';
-import { actingIdentity } from '../../gate/keys.js';
 import { decideGate, type GateDecision, type GateInput, type Unmet } from '../../gate/decide.js';
 import type { Identity } from '../../gate/identities.js';
 import type { LedgerStore, ProposalState } from '../../ledger/port.js';
 import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
 import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
-import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
+import { asOfDecisions, companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
+import { actorFrom } from '../registry.js';
+import { requireVerified } from '../signed-history.js';
 import { onTargetClock, withTrustedTime } from '../clock.js';
-import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
+import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
 import { planApply } from './plan.js';
@@ -146,14 +147,15 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
 /** Applies a proposal (or rehearses it with `dryRun`). */
 export async function applyProposal(given: EngineOptions, id: string, opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
   const cat = await catalogueOf(given);
-  const identities = await identitiesOf(given);
   const key = await signerOf(given);
-  const me = actingIdentity(identities, key);
   const address = resolveTarget(given.target, given.env ?? process.env);
   const dry = opts.dryRun === true;
   const action = dry ? 'rehearsal' : 'apply';
 
   return withLedgerOf(given, 'write', async (ledger) => {
+    // the gate decides on a ledger that verifies (chain, signed heads, registry) or not at all
+    await requireVerified(ledger, ledgerName(given), dry ? 'rehearse' : 'apply');
+    const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
     // expiry is judged, and every row stamped, by the ledger server's clock; on a SQLite ledger
     // first by the local one (a refusal needs no trust and comes before any connection to the
     // target), then again by the target's before anything runs
@@ -163,14 +165,16 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
     const fingerprint = record.targetFingerprint;
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
     const gp = gateProposal(p);
+    const events = await ledger.readEvents({ proposalId: id });
     const input: Omit<GateInput, 'now'> = {
       proposal: !dry && gp.state === 'applying' ? { ...gp, state: 'interrupted' } : gp,
       decisions: await ledger.listDecisions(id),
-      identities,
+      identities: registry.members,
+      ...asOfDecisions(view, events),
       requirements: p.requirements,
       applier: dry ? null : me,
       companions: dry ? [] : await companionStatus(ledger, p),
-      events: await ledger.readEvents({ proposalId: id }),
+      events,
     };
     // on the local clock only what holds at any time is judged (GateInput.now null)
     const judge = (at: EngineOptions): { gate: GateDecision; unmet: Unmet[] } => {
@@ -231,11 +235,11 @@ const ROLLBACK_FROM: readonly ProposalState[] = ['applied', 'failed', 'needs_att
 /** Rolls back a proposal (applied, failed or needs_attention): runs its DOTs' rollback sections (gated, locked, logged). */
 export async function rollbackProposal(given: EngineOptions, id: string): Promise<ApplyReport> {
   const cat = await catalogueOf(given);
-  const identities = await identitiesOf(given);
   const key = await signerOf(given);
-  const me = actingIdentity(identities, key);
   const address = resolveTarget(given.target, given.env ?? process.env);
   return withLedgerOf(given, 'write', async (ledger) => {
+    await requireVerified(ledger, ledgerName(given), 'roll back');
+    const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
     const p = resolveStored(cat, record);
@@ -264,7 +268,8 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
       const g = decideGate({
         proposal: { ...gateProposal(p), state: 'proposed', expiresAt: null, createdAt: p.record.createdAt },
         decisions,
-        identities,
+        identities: registry.members,
+        ...asOfDecisions(view, await ledger.readEvents({ proposalId: id })),
         requirements: p.requirements,
         now: appliedAt,
         applier: me,

@@ -1,0 +1,130 @@
+/**
+ * `log verify` beyond the hash chain: every signed head and every registry event is checked
+ * against the registry in force at its seq, in a separate pass over those few rows (the chain
+ * itself is re-proven by the store's fast verify). Rows re-hashed without the keys no longer
+ * match the heads that covered them; a head signed by a key the registry did not hold then, or
+ * a signature that does not verify, breaks the ledger. Rows after the last signed head (a
+ * command that died before it signed) are reported as an unsigned tail.
+ */
+import { LedgerError } from '../model/errors.js';
+import type { LogRow } from '../model/records.js';
+import { verifyLedger } from '../ledger/states.js';
+import type { ChainVerdict, LedgerStore } from '../ledger/port.js';
+import { verifyHead } from '../gate/signature.js';
+import { readRegistry, registryAt, RegistryBrokenError, type RegistryView } from './registry.js';
+import { readLedgerId } from './signed-head.js';
+
+/** How much of an intact log is signed. */
+export interface Signing {
+  /** the last row a verified head covers (0: none) */
+  readonly signedThrough: number;
+  /** rows after it, head rows aside: what a command wrote before it died unsigned */
+  readonly unsignedTail: number;
+  /** rows of an earlier dotctl before `ledger_upgraded` (or every row of a ledger with no registry): legacy, unsigned */
+  readonly legacyRows: number;
+  /** signed heads verified */
+  readonly heads: number;
+  /** whether the ledger has an identity registry */
+  readonly registry: boolean;
+}
+
+type ChainBroken = Extract<ChainVerdict, { kind: 'broken' }>;
+
+/** The verdict of `log verify`: the chain's, and then its signatures'. */
+export type LogVerdict =
+  | (Extract<ChainVerdict, { kind: 'intact' }> & Signing)
+  | ChainBroken
+  | {
+      readonly kind: 'broken';
+      readonly rows: number;
+      readonly seq: number;
+      readonly reason: 'bad_registry' | 'bad_head' | 'unknown_signer' | 'bad_signature' | 'unsigned_history';
+      readonly message: string;
+    };
+
+type Broken = Extract<LogVerdict, { kind: 'broken' }>;
+
+/** Re-proves the chain, then every head signature and registry event; never writes. */
+export async function verifySignedLog(ledger: LedgerStore): Promise<LogVerdict> {
+  const chain = await verifyLedger(ledger);
+  if (chain.kind === 'broken') return chain;
+  const signing = await checkSignatures(ledger, chain.rows);
+  return 'reason' in signing ? signing : { ...chain, ...signing };
+}
+
+/**
+ * The ledger verified before the gate decides on it (approve, apply, rollback, a registry
+ * change): a LedgerError (exit 7) naming the seq when it does not verify.
+ */
+export async function requireVerified(ledger: LedgerStore, name: string, action: string): Promise<void> {
+  const v = await verifySignedLog(ledger);
+  if (v.kind === 'broken') {
+    throw new LedgerError(
+      `the ledger ${name} does not verify at seq ${v.seq} (${v.message}); dotctl will not ${action} on an unverifiable ledger: run dotctl log verify and restore it from a backup`,
+      {
+        code: 'LEDGER_BROKEN',
+        context: { seq: v.seq, reason: v.reason },
+      },
+    );
+  }
+}
+
+async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signing | Broken> {
+  const broken = (seq: number, reason: Broken['reason'], message: string): Broken => ({ kind: 'broken', rows, seq, reason, message });
+  let view: RegistryView;
+  try {
+    view = await readRegistry(ledger);
+  } catch (err) {
+    if (err instanceof RegistryBrokenError) return broken(err.seq, 'bad_registry', err.message.replace(/; restore the ledger.*$/, ''));
+    throw err;
+  }
+  if (view.entries.length === 0) return { signedThrough: 0, unsignedTail: 0, legacyRows: rows, heads: 0, registry: false };
+  const legacyRows = view.upgradedSeq === null ? 0 : view.upgradedSeq - 1;
+  const heads = await ledger.readEvents({ event: 'head_signed' });
+  const ledgerId = await readLedgerId(ledger);
+  let signedThrough = 0;
+  for (const h of heads) {
+    const d = h.detail as Record<string, unknown>;
+    const covers = d.covers_seq;
+    const hash = d.covers_hash;
+    const key = d.key;
+    const signature = d.signature;
+    if (typeof covers !== 'number' || !Number.isSafeInteger(covers) || covers < 1 || covers >= h.seq || typeof hash !== 'string' || typeof key !== 'string' || typeof signature !== 'string') {
+      return broken(h.seq, 'bad_head', `the signed head at seq ${h.seq} is malformed`);
+    }
+    const coveredHash = covers === h.seq - 1 ? h.prevHash : (await ledger.readEvents({ fromSeq: covers, toSeq: covers }))[0]?.hash;
+    if (coveredHash !== hash) {
+      return broken(
+        h.seq,
+        'bad_head',
+        `the head ${h.actor} signed at seq ${h.seq} covers row ${covers} as ${hash.slice(0, 12)}…, but that row now hashes to ${String(coveredHash).slice(0, 12)}…: rows up to ${covers} were rewritten and re-hashed`,
+      );
+    }
+    // judged by the registry before the covered row: a command that rotates its signer's own key signs with the key it acted with
+    const member = registryAt(view, covers - 1)?.members.find((m) => m.name === h.actor);
+    if (!member || member.publicKey !== key || member.disabled) {
+      const why = !member ? `${h.actor} was not a member` : member.disabled ? `${h.actor} was disabled` : `the key is not ${h.actor}'s`;
+      return broken(h.seq, 'unknown_signer', `the head at seq ${h.seq} is signed by a key the identity registry did not hold for ${h.actor} at seq ${covers} (${why})`);
+    }
+    if (!verifyHead(key, signature, { ledgerId: ledgerId ?? '', seq: covers, hash, actor: h.actor, at: h.at })) {
+      return broken(h.seq, 'bad_signature', `the signature of the head at seq ${h.seq} by ${h.actor} does not verify`);
+    }
+    signedThrough = Math.max(signedThrough, covers);
+  }
+  const tail = await unsignedTail(ledger, Math.max(signedThrough, legacyRows));
+  const actors = [...new Set(tail.map((r) => r.actor))];
+  if (actors.length > 1) {
+    const other = tail.find((r) => r.actor !== tail[0]!.actor)!;
+    return broken(
+      other.seq,
+      'unsigned_history',
+      `rows ${tail[0]!.seq}–${tail.at(-1)!.seq} are covered by no signed head and come from ${actors.join(', ')}; a command that dies leaves rows of its own actor only, so signed heads were removed`,
+    );
+  }
+  return { signedThrough, unsignedTail: tail.length, legacyRows, heads: heads.length, registry: true };
+}
+
+/** Rows after `seq`, head rows aside. */
+async function unsignedTail(ledger: LedgerStore, seq: number): Promise<LogRow[]> {
+  return (await ledger.readEvents({ fromSeq: seq + 1 })).filter((r) => r.event !== 'head_signed');
+}
