@@ -135,7 +135,7 @@ export function decisionRegistry(view: RegistryView, events: readonly LogRow[]):
   return (d) => {
     const kind = d.kind === 'approve' ? 'approved' : 'rejected';
     const mine = events.filter((e) => e.event === kind && e.actor === d.actor);
-    const row = mine.find((e) => e.at === d.at) ?? (view.upgradedSeq !== null ? mine.find((e) => e.seq < view.upgradedSeq!) : undefined);
+    const row = mine.find((e) => atOf(e) === d.at) ?? (view.upgradedSeq !== null ? mine.find((e) => e.seq < view.upgradedSeq!) : undefined);
     return row ? (registryAt(view, row.seq)?.members ?? null) : null;
   };
 }
@@ -149,7 +149,13 @@ export function proposerRegistry(view: RegistryView, events: readonly LogRow[]):
 /** For each admission, the registry in force at its `admitted` row (matched by DOT, actor, time and content), or null. */
 export function admissionRegistry(view: RegistryView, rows: readonly LogRow[]): (a: AdmissionRecord) => readonly Identity[] | null {
   return (a) => {
-    const row = rows.find((e) => e.dotId === a.dotId && e.actor === a.actor && e.at === a.at && (e.detail as { content_hash?: unknown }).content_hash === a.contentHash);
+    const row = rows.find((e) => e.dotId === a.dotId && e.actor === a.actor && atOf(e) === a.at && (e.detail as { content_hash?: unknown }).content_hash === a.contentHash);
     return row ? (registryAt(view, row.seq)?.members ?? null) : null;
   };
+}
+
+/** The time a row's writer claimed: its `at`, or the `claimed_at` kept when the ledger dated it at its head's time. */
+function atOf(e: LogRow): string {
+  const claimed = (e.detail as { claimed_at?: unknown }).claimed_at;
+  return typeof claimed === 'string' ? claimed : e.at;
 }

@@ -24,6 +24,8 @@ export type ChainFields = Omit<LogRow, 'prevHash' | 'hash'>;
 export interface ChainHead {
   readonly seq: number;
   readonly hash: string;
+  /** the time of the head row, when the adapter read it: a new row is never dated before it */
+  readonly at?: string;
 }
 
 /** Hash of one row chained onto `prevHash`. */
@@ -102,10 +104,12 @@ export function sealEvent(head: ChainHead | null, event: NewLogEvent): SealedRow
       context: { event: event.event },
     });
   };
-  const at = normalizeIsoTime(event.at) ?? refuse(`its time ${JSON.stringify(event.at)} is not ISO-8601 with a zone`);
+  const given = normalizeIsoTime(event.at) ?? refuse(`its time ${JSON.stringify(event.at)} is not ISO-8601 with a zone`);
+  const at = notBeforeHead(head, given);
   if (!isLogEventKind(event.event)) refuse(`${JSON.stringify(event.event)} is not a log event kind`);
   if (typeof event.actor !== 'string' || event.actor.length === 0) refuse('its actor is empty');
-  const detail = event.detail;
+  // a clamped row keeps the time its writer's clock claimed (the act's own record carries it too)
+  const detail = at !== given && event.detail !== null && typeof event.detail === 'object' && !Array.isArray(event.detail) ? { ...event.detail, claimed_at: given } : event.detail;
   if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) refuse('its detail is not a JSON object');
   let detailJson = '';
   try {
@@ -128,6 +132,17 @@ export function sealEvent(head: ChainHead | null, event: NewLogEvent): SealedRow
   };
   const prevHash = head === null ? GENESIS : head.hash;
   return { row: { ...fields, prevHash, hash: hashRow(prevHash, fields) }, detailJson };
+}
+
+/**
+ * Time in the log never runs backwards: a row whose clock reads before the head's time is dated
+ * at the head's time (its detail keeps the time it claimed as `claimed_at`). The act keeps its own claimed time where it has one (a decision's `at`,
+ * judged by the gate on a trusted clock: a backdated approval only expires sooner, a future-dated
+ * one is refused); the chain stays verifiable whatever clock a writer had.
+ */
+function notBeforeHead(head: ChainHead | null, at: string): string {
+  const headAt = head?.at === undefined ? null : normalizeIsoTime(head.at);
+  return headAt !== null && at < headAt ? headAt : at;
 }
 
 /** Where a verification stands after the rows seen so far. */

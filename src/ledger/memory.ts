@@ -275,7 +275,7 @@ export class MemoryLedger implements LedgerStore {
   /** Seals `event` onto the head and stores it; the last step of every write, after all checks. */
   private append(event: NewLogEvent): LogRow {
     const head = this.db.log[this.db.log.length - 1];
-    const sealed = sealEvent(head === undefined ? null : { seq: head.seq, hash: head.hash }, event);
+    const sealed = sealEvent(head === undefined ? null : { seq: head.seq, hash: head.hash, at: head.at }, event);
     if (this.db.log.length >= this.db.maxEvents) {
       throw new Error(`it is full: it holds ${this.db.log.length} events, its maxEvents`);
     }

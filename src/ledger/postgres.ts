@@ -93,7 +93,7 @@ const cols = (c: readonly string[]): string => c.join(', ');
 const marks = (c: readonly string[]): string => c.map((_, i) => `$${i + 1}`).join(', ');
 const ST = stateSql('postgres');
 const SQL = {
-  head: `SELECT seq, hash FROM dotctl.dot_action_log ORDER BY seq DESC LIMIT 1`,
+  head: `SELECT seq, hash, at FROM dotctl.dot_action_log ORDER BY seq DESC LIMIT 1`,
   insertLog: `INSERT INTO dotctl.dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`,
   batch: `SELECT ${cols(LOG_COLUMNS)} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   insertProposal: `INSERT INTO dotctl.dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`,
@@ -276,8 +276,8 @@ export class PostgresLedger implements LedgerStore {
   }
 
   private async appendInTx(c: pg.PoolClient, event: NewLogEvent): Promise<LogRow> {
-    const head = (await c.query<{ seq: string; hash: string }>(SQL.head)).rows[0];
-    const prev: ChainHead | null = head === undefined ? null : { seq: Number(head.seq), hash: head.hash };
+    const head = (await c.query<{ seq: string; hash: string; at: string }>(SQL.head)).rows[0];
+    const prev: ChainHead | null = head === undefined ? null : { seq: Number(head.seq), hash: head.hash, at: head.at };
     const sealed = sealEvent(prev, event);
     await c.query(SQL.insertLog, [...logRowValues(sealed.row, sealed.detailJson)]);
     return sealed.row;

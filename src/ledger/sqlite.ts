@@ -157,7 +157,7 @@ function prepareStatements(db: Database.Database) {
   const cols = (c: readonly string[]): string => c.join(', ');
   const marks = (c: readonly string[]): string => c.map(() => '?').join(', ');
   return {
-    head: db.prepare<[], ChainHead>('SELECT seq, hash FROM dot_action_log ORDER BY seq DESC LIMIT 1'),
+    head: db.prepare<[], ChainHead>('SELECT seq, hash, at FROM dot_action_log ORDER BY seq DESC LIMIT 1'),
     insertLog: db.prepare(`INSERT INTO dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`),
     batch: db.prepare<[number, number], StoredLogRow>(`SELECT ${cols(LOG_COLUMNS)} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`),
     insertProposal: db.prepare(`INSERT INTO dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`),
