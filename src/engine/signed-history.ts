@@ -3,8 +3,8 @@
  * against the registry in force at its seq, in a separate pass over those few rows (the chain
  * itself is re-proven by the store's fast verify). Rows re-hashed without the keys no longer
  * match the heads that covered them; a head signed by a key the registry did not hold then, or
- * a signature that does not verify, breaks the ledger. Rows after the last signed head (a
- * command that died before it signed) are reported as an unsigned tail.
+ * a signature that does not verify, breaks the ledger. Rows after the last signed head (commands
+ * still running, or one that died before it signed) are reported as an unsigned tail.
  */
 import { LedgerError } from '../model/errors.js';
 import type { LogRow } from '../model/records.js';
@@ -20,6 +20,8 @@ export interface Signing {
   readonly signedThrough: number;
   /** rows after it, head rows aside: what a command wrote before it died unsigned */
   readonly unsignedTail: number;
+  /** who wrote the unsigned tail */
+  readonly tailActors: readonly string[];
   /** rows of an earlier dotctl before `ledger_upgraded` (or every row of a ledger with no registry): legacy, unsigned */
   readonly legacyRows: number;
   /** signed heads verified */
@@ -38,7 +40,7 @@ export type LogVerdict =
       readonly kind: 'broken';
       readonly rows: number;
       readonly seq: number;
-      readonly reason: 'bad_registry' | 'bad_head' | 'unknown_signer' | 'bad_signature' | 'unsigned_history';
+      readonly reason: 'bad_registry' | 'bad_head' | 'unknown_signer' | 'bad_signature';
       readonly message: string;
     };
 
@@ -78,7 +80,7 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
     if (err instanceof RegistryBrokenError) return broken(err.seq, 'bad_registry', err.message.replace(/; restore the ledger.*$/, ''));
     throw err;
   }
-  if (view.entries.length === 0) return { signedThrough: 0, unsignedTail: 0, legacyRows: rows, heads: 0, registry: false };
+  if (view.entries.length === 0) return { signedThrough: 0, unsignedTail: 0, tailActors: [], legacyRows: rows, heads: 0, registry: false };
   const legacyRows = view.upgradedSeq === null ? 0 : view.upgradedSeq - 1;
   const heads = await ledger.readEvents({ event: 'head_signed' });
   const ledgerId = await readLedgerId(ledger);
@@ -111,17 +113,11 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
     }
     signedThrough = Math.max(signedThrough, covers);
   }
+  // rows of commands still running (or that died) are not signed yet: reported, never an error,
+  // since concurrent commands of several actors leave such a tail at any moment
   const tail = await unsignedTail(ledger, Math.max(signedThrough, legacyRows));
-  const actors = [...new Set(tail.map((r) => r.actor))];
-  if (actors.length > 1) {
-    const other = tail.find((r) => r.actor !== tail[0]!.actor)!;
-    return broken(
-      other.seq,
-      'unsigned_history',
-      `rows ${tail[0]!.seq}–${tail.at(-1)!.seq} are covered by no signed head and come from ${actors.join(', ')}; a command that dies leaves rows of its own actor only, so signed heads were removed`,
-    );
-  }
-  return { signedThrough, unsignedTail: tail.length, legacyRows, heads: heads.length, registry: true };
+  const tailActors = [...new Set(tail.map((r) => r.actor))];
+  return { signedThrough, unsignedTail: tail.length, tailActors, legacyRows, heads: heads.length, registry: true };
 }
 
 /** Rows after `seq`, head rows aside. */

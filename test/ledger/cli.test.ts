@@ -198,6 +198,7 @@ describe('dotctl log verify', () => {
       head_hash: rows[rows.length - 1]?.hash,
       signed_through: 0,
       unsigned_tail: 0,
+      tail_actors: [],
       legacy_rows: rows.length,
       heads: 0,
       registry: false,

@@ -135,7 +135,10 @@ export function registerLedgerCommands(program: Command): void {
 export function describeSigning(v: Signing & { readonly rows: number }): string {
   if (!v.registry) return `no identity registry: all ${v.rows} rows are legacy, unsigned (dotctl ledger upgrade signs from then on)`;
   const legacy = v.legacyRows > 0 ? `${v.legacyRows} legacy rows (unsigned, before the upgrade), ` : '';
-  const tail = v.unsignedTail > 0 ? `, unsigned tail ${v.unsignedTail} rows (a command that stopped before it signed; the next command's head covers them)` : ', unsigned tail 0 rows';
+  const tail =
+    v.unsignedTail > 0
+      ? `, unsigned tail ${v.unsignedTail} rows by ${v.tailActors.join(', ')} (commands still running, or one that stopped before it signed; the next command's head covers them)`
+      : ', unsigned tail 0 rows';
   return `${legacy}signed through seq ${v.signedThrough} (${v.heads} signed heads)${tail}`;
 }
 
