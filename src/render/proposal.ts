@@ -138,6 +138,8 @@ function renderBoundStep(i: number, s: BoundStep): string {
       return `${head} — archive schema ${code(s.schema)} (pg_dump custom format, sha256 recorded, verified non-empty with pg_restore --list) to ${code(s.to)}`;
     case 'restore':
       return `${head} — restore from the archive ${code(s.from)} with pg_restore`;
+    case 'restore_drill':
+      return `${head} — restore the newest good dump of ${code(s.dir)} (gzip intact, pg_dump's "dump complete" line, payload ≥ ${s.minPayloadBytes} bytes) into a scratch database on the target's server, compare every table's row count with the live database (within ${s.tolerancePct} %${s.excludeSchemas.length > 0 ? `, schemas ${s.excludeSchemas.map(code).join(', ')} left out` : ''}), record the restore's duration and size, drop the scratch database; the live database is only read`;
     case 'file': {
       const c = s.checks;
       const parts = [
