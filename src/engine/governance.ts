@@ -26,6 +26,7 @@ import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { onTargetClock, withTrustedTime } from './clock.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
+import { drillFor } from './drill-gate.js';
 import { loadFrozen, requireAdmitted } from './admission.js';
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
@@ -348,7 +349,8 @@ export async function proposalStatus(given: EngineOptions, id: string): Promise<
       companions = await companionStatus(ledger, loaded);
       if (o.identities) {
         const identities: readonly Identity[] = await identitiesOf(o);
-        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions, events });
+        const drill = await drillFor(ledger, loaded.requirements, record.targetFingerprint);
+        gate = decideGate({ proposal: gateProposal(loaded), decisions, identities, requirements: loaded.requirements, now: nowIso(o), applier: null, companions, events, drill });
       } else note = 'pass --identities (or DOTCTL_IDENTITIES) to see the gate decision';
     } catch (err) {
       note = `gate not evaluated: ${(err as Error).message}`;

@@ -49,6 +49,7 @@ export interface Unmet {
     | 'applier_not_operator'
     | 'applier_approved'
     | 'companion_missing'
+    | 'restore_drill_missing'
     | 'ledger_tampered';
   readonly message: string;
 }
@@ -83,6 +84,31 @@ export interface GateInput {
   readonly companions: readonly CompanionStatus[];
   /** the proposal's rows of dot_action_log, cross-checked against the stored records */
   readonly events?: readonly LogRow[];
+  /** the newest restore drill that passed on the proposal's target (when the requirements ask for one) */
+  readonly drill?: DrillStatus | null;
+}
+
+/** A restore drill applied (and so passed) on a target: its proposal and the trusted time of its `applied` row. */
+export interface DrillStatus {
+  readonly proposalId: string;
+  readonly at: string;
+}
+
+/**
+ * The restore-drill law: an irreversible bundle is applied only when a drill passed on the same
+ * target within the hours a cited law names. Without the trusted time (`now` null) only a drill
+ * that never happened is judged, since that holds at any time. Pure.
+ */
+export function drillShortfall(req: GateRequirements, drill: DrillStatus | null | undefined, now: string | null): Unmet | null {
+  const hours = req.restoreDrillHours;
+  if (hours === undefined) return null;
+  const law = (req.sources.restore_drill_hours ?? []).join(', ') || 'restore_drill_hours';
+  const way = 'apply a restore drill (DOT-PG-RESTORE-DRILL) on this target first, then apply this proposal again';
+  if (!drill) return { kind: 'restore_drill_missing', message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and none ever passed here; ${way}` };
+  if (now === null) return null;
+  const until = addHours(drill.at, hours);
+  if (now < until) return null;
+  return { kind: 'restore_drill_missing', message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and the last one (${drill.proposalId}, ${drill.at}) is older; ${way}` };
 }
 
 /**
@@ -220,6 +246,8 @@ export function decideGate(input: GateInput): GateDecision {
       });
     }
   }
+  const drill = drillShortfall(req, input.drill, now);
+  if (drill) unmet.push(drill);
   return { kind: unmet.length === 0 ? 'allow' : 'refuse', approvers, discounted, unmet };
 }
 

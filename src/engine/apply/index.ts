@@ -21,6 +21,7 @@ import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
 import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
 import { onTargetClock, withTrustedTime } from '../clock.js';
+import { drillFor } from '../drill-gate.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
@@ -171,6 +172,8 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
       applier: dry ? null : me,
       companions: dry ? [] : await companionStatus(ledger, p),
       events: await ledger.readEvents({ proposalId: id }),
+      // the restore-drill law is judged at apply (a drill may pass between approval and apply)
+      drill: dry ? undefined : await drillFor(ledger, p.requirements, fingerprint),
     };
     // on the local clock only what holds at any time is judged (GateInput.now null)
     const judge = (at: EngineOptions): { gate: GateDecision; unmet: Unmet[] } => {
