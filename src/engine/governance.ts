@@ -297,6 +297,7 @@ export async function decideProposal(given: EngineOptions, id: string, kind: 'ap
       applier: null,
       companions: await companionStatus(ledger, loaded),
       events: await ledger.readEvents({ proposalId: id }),
+      drill: await drillFor(ledger, loaded.requirements, loaded.record.targetFingerprint),
     });
     return { id, actor: me.name, kind, hash: loaded.record.hash, expiresAt: decision.expiresAt, gate };
   });

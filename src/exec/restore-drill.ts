@@ -139,7 +139,12 @@ export async function restoreDrill(target: TargetAddress, step: Drill): Promise<
       return null;
     }).then(
       () => drillInto(target, scratch, dump, step, expected, base, passedOver),
-      (err: Error) => ({ outcome: 'failed' as const, observed: `cannot create the scratch database ${scratchName} on ${targetFingerprint(target)} (${err.message}); the drill needs a role that may CREATE DATABASE`, expected, detail: base }),
+      (err: Error) => ({
+        outcome: 'failed' as const,
+        observed: `cannot create the scratch database ${scratchName} on ${targetFingerprint(target)} (${err.message}); the drill needs a role that may CREATE DATABASE`,
+        expected,
+        detail: base,
+      }),
     );
   } catch (err) {
     result = { outcome: 'error', observed: `the drill stopped: ${(err as Error).message}`, expected, detail: base };
@@ -147,7 +152,12 @@ export async function restoreDrill(target: TargetAddress, step: Drill): Promise<
   try {
     await dropScratch(target, scratchName);
   } catch (err) {
-    return { outcome: 'error', observed: `${result.observed}; the scratch database ${scratchName} could not be dropped (${(err as Error).message}): drop it by hand`, expected, detail: { ...base, dropped: false } };
+    return {
+      outcome: 'error',
+      observed: `${result.observed}; the scratch database ${scratchName} could not be dropped (${(err as Error).message}): drop it by hand`,
+      expected,
+      detail: { ...base, dropped: false },
+    };
   }
   return { ...result, detail: { ...result.detail, dropped: true } };
 }
@@ -164,7 +174,8 @@ async function drillInto(
   const started = Date.now();
   const failure = await restoreInto(scratch, dump.path);
   const restoreMs = Date.now() - started;
-  if (failure) return { outcome: 'failed', observed: `the restore of ${dump.name} into ${scratch.database} failed after ${restoreMs} ms: ${failure}`, expected, detail: { ...base, restore_ms: restoreMs } };
+  if (failure)
+    return { outcome: 'failed', observed: `the restore of ${dump.name} into ${scratch.database} failed after ${restoreMs} ms: ${failure}`, expected, detail: { ...base, restore_ms: restoreMs } };
   const { restored, size } = await withTarget(scratch, {}, async (s) => ({
     restored: await countRows(s.client, step.excludeSchemas),
     size: Number((await s.client.query('SELECT pg_database_size(current_database())::bigint AS n')).rows[0]?.n ?? 0),

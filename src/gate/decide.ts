@@ -84,7 +84,7 @@ export interface GateInput {
   readonly companions: readonly CompanionStatus[];
   /** the proposal's rows of dot_action_log, cross-checked against the stored records */
   readonly events?: readonly LogRow[];
-  /** the newest restore drill that passed on the proposal's target (when the requirements ask for one) */
+  /** the newest restore drill that passed on the proposal's target (null: none); not judged when absent */
   readonly drill?: DrillStatus | null;
 }
 
@@ -101,14 +101,19 @@ export interface DrillStatus {
  */
 export function drillShortfall(req: GateRequirements, drill: DrillStatus | null | undefined, now: string | null): Unmet | null {
   const hours = req.restoreDrillHours;
-  if (hours === undefined) return null;
+  // undefined: not looked up (a caller that judges something else); null: looked up, none passed
+  if (hours === undefined || drill === undefined) return null;
   const law = (req.sources.restore_drill_hours ?? []).join(', ') || 'restore_drill_hours';
   const way = 'apply a restore drill (DOT-PG-RESTORE-DRILL) on this target first, then apply this proposal again';
-  if (!drill) return { kind: 'restore_drill_missing', message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and none ever passed here; ${way}` };
+  if (!drill)
+    return { kind: 'restore_drill_missing', message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and none ever passed here; ${way}` };
   if (now === null) return null;
   const until = addHours(drill.at, hours);
   if (now < until) return null;
-  return { kind: 'restore_drill_missing', message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and the last one (${drill.proposalId}, ${drill.at}) is older; ${way}` };
+  return {
+    kind: 'restore_drill_missing',
+    message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and the last one (${drill.proposalId}, ${drill.at}) is older; ${way}`,
+  };
 }
 
 /**

@@ -184,7 +184,8 @@ export function describeRequirements(r: GateRequirements): string[] {
   if (r.rollbackRequired) lines.push(`Rollback: required${src('rollback_required')}.`);
   if (r.preCheckRequired) lines.push(`Pre-check: required${src('pre_check_required')}.`);
   if (r.postVerifyRequired) lines.push(`Post-verify: required${src('post_verify_required')}.`);
-  if (r.restoreDrillHours !== undefined) lines.push(`Restore drill: applied only when a restore drill passed on the same target within ${r.restoreDrillHours} h before the apply${src('restore_drill_hours')}.`);
+  if (r.restoreDrillHours !== undefined)
+    lines.push(`Restore drill: applied only when a restore drill passed on the same target within ${r.restoreDrillHours} h before the apply${src('restore_drill_hours')}.`);
   if (r.registryEntry) lines.push(`Registry entry: recorded in the action log on apply${src('registry_entry')}.`);
   if (r.actionLog) lines.push(`Action log: every step is written to dot_action_log${src('action_log')}.`);
   if (r.companionsApplied) lines.push(`Companions: must be in the same bundle or already applied on the target${src('companions_applied')}.`);

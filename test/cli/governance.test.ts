@@ -110,7 +110,7 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.match(s2.stdout, /0 valid \(1 missing\)/);
     });
 
-    test('C2 needs dual control: one approval is refused at apply, two distinct reviewers pass the gate', async () => {
+    test('C2 needs dual control: one approval is refused at apply, two distinct reviewers meet it', async () => {
       const p = as(inc.operator.key, ['propose', 'C2', 'D', ...(await paramsFor(inc, ['C2', 'D'])), '--json']);
       assert.equal(p.code, 0, p.stderr);
       c2 = (JSON.parse(p.stdout) as { id: string }).id;
@@ -120,7 +120,9 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       assert.match(one.stderr, /dual control \(CONST-IRREVERSIBLE, risk:irreversible\): 2 approval\(s\) from distinct reviewers required.*1 valid \(1 missing\)/);
       const second = as(inc.reviewer2.key, ['approve', c2]);
       assert.equal(second.code, 0, second.stderr);
-      assert.match(second.stdout, /gate: ready to apply/);
+      // dual control is met; what is left is the restore drill CONST-IRREVERSIBLE asks for (test/exec/restore-drill.test.ts)
+      assert.match(second.stdout, /gate: not ready — CONST-IRREVERSIBLE requires a restore drill that passed on this target within 24 h/);
+      assert.doesNotMatch(second.stdout, /dual control/);
     });
 
     test('any rejection blocks', () => {

@@ -126,6 +126,7 @@ describe('the restore-drill law, judged on the trusted time (pure)', () => {
   test('no drill at all is refused even before the trusted time is known; without the law nothing is asked', () => {
     assert.equal(drillShortfall(req, null, null)?.kind, 'restore_drill_missing');
     assert.equal(drillShortfall(req, drill, null), null);
+    assert.equal(drillShortfall(req, undefined, '2026-04-29T10:00:00.000Z'), null, 'not looked up: not judged');
     assert.equal(drillShortfall({ sources: {} } as unknown as GateRequirements, null, '2026-04-29T10:00:00.000Z'), null);
   });
 
