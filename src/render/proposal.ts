@@ -208,6 +208,7 @@ function describeLawRequires(law: Law): string {
   if (q.approval_ttl_hours !== undefined) parts.push(`approval TTL ≤ ${q.approval_ttl_hours} h`);
   if (q.admission_approvals !== undefined) parts.push(`admission by ≥ ${q.admission_approvals} reviewer(s)`);
   for (const g of q.group_approvals ?? []) parts.push(`≥ ${g.min} approval(s) from group ${g.group}`);
+  if (q.restore_drill_hours !== undefined) parts.push(`for an irreversible DOT, a restore drill passed on the target within ${q.restore_drill_hours} h`);
   return parts.join(', ') || 'nothing machine-checkable';
 }
 

@@ -149,8 +149,12 @@ for (const ledgerKind of ['sqlite', 'postgres'] as const) {
       const text = await readFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, 'utf8');
       await writeFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, text.replace('DROP SCHEMA :"schema" CASCADE', 'DROP SCHEMA :"schema" CASCADE -- edited'));
       await appendFile(`${dots}/DOT-PG-DROP-SCHEMA.yaml`, '\n# reviewed text changed after approval\n');
-      const st = JSON.parse(runCli([...flags, '--dots', dots, 'status', c2, '--json']).stdout) as { gate: { kind: string }; current_hash: string; proposal: { hash: string } };
-      assert.equal(st.gate.kind, 'allow');
+      const st = JSON.parse(runCli([...flags, '--dots', dots, 'status', c2, '--json']).stdout) as { gate: { unmet: { kind: string }[] }; current_hash: string; proposal: { hash: string } };
+      // the approvals still count; what is left is only the restore drill CONST-IRREVERSIBLE asks for
+      assert.deepEqual(
+        st.gate.unmet.map((u) => u.kind),
+        ['restore_drill_missing'],
+      );
       assert.equal(st.current_hash, st.proposal.hash);
       // the edited file itself cannot be proposed until reviewers admit it
       const r = runCli([...flags, '--dots', dots, '--key', inc.operator.key, 'propose', 'C2', 'D', ...(await paramsFor(inc, ['C2', 'D']))], { cwd: inc.dir });

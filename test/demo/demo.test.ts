@@ -132,7 +132,7 @@ test('a stage whose claim does not hold stops the demo: clear message, exit 1, e
   assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /✓ stage 1 did what it claims/);
   assert.match(r.stdout, /✗ stage 2 \(The nightly backup before the fix\) did not do what it claims: gzip -t must call the 20-byte artefact valid/);
-  assert.doesNotMatch(r.stdout, /── 3\/6/, 'the demo stops at the first failed claim');
+  assert.doesNotMatch(r.stdout, /── 3\/7/, 'the demo stops at the first failed claim');
   assert.match(r.stdout, /the demo stopped: stage 2/);
   assert.ok(!hasStackTrace(r.stdout + r.stderr));
   const { prefix, workDir } = scratchOf(r.stdout);
