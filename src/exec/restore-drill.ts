@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { BoundStep } from '../catalogue/steps.js';
 import { auditBackupDir, formatBytes, type BackupVerdict } from './backup-audit.js';
@@ -97,9 +98,53 @@ const firstError = (stderr: string): string =>
   stderr.trim().split('\n')[0] ??
   '';
 
-/** Restores `dump` (plain SQL, gzip) into `scratch` with psql, stopping at the first error. */
+/** The `\restrict KEY` / `\unrestrict KEY` lines pg_dump writes around a plain dump (2025 minor releases on). */
+const DUMP_RESTRICT = /^\\(un)?restrict [A-Za-z0-9]+\r?$/;
+
+/**
+ * A dump is data, not a script to trust: one that holds `\connect live_db` or `\! command`
+ * would reach the live database or the shell. The stream given to psql starts with psql's own
+ * `\restrict <random key>` (the guard PostgreSQL added for CVE-2025-8714), so every backslash
+ * command after it is refused and, with ON_ERROR_STOP, ends the restore; the dump's own
+ * `\restrict`/`\unrestrict` lines are dropped. A psql too old to know `\restrict` refuses it
+ * as an invalid command: the drill fails, it never runs a dump unguarded.
+ */
+export function restrictedScript(): Transform {
+  const key = randomBytes(24).toString('hex');
+  let carry = '';
+  let started = false;
+  const lines = (text: string): string =>
+    text
+      .split('\n')
+      .filter((l) => !DUMP_RESTRICT.test(l))
+      .map((l) => `${l}\n`)
+      .join('');
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      // latin1 maps bytes to characters one to one, so no byte of the dump is changed
+      const all = carry + chunk.toString('latin1');
+      const cut = all.lastIndexOf('\n');
+      carry = all.slice(cut + 1);
+      const head = started ? '' : `\\restrict ${key}\n`;
+      started = true;
+      done(null, Buffer.from(head + (cut >= 0 ? lines(all.slice(0, cut)) : ''), 'latin1'));
+    },
+    flush(done) {
+      const head = started ? '' : `\\restrict ${key}\n`;
+      done(null, Buffer.from(head + (carry === '' || DUMP_RESTRICT.test(carry) ? '' : carry), 'latin1'));
+    },
+  });
+}
+
+/** Restores `dump` (plain SQL, gzip) into `scratch` with psql in restricted mode, stopping at the first error. */
 async function restoreInto(scratch: TargetAddress, dump: string): Promise<string | null> {
-  const input = createReadStream(dump).pipe(createGunzip());
+  const file = createReadStream(dump);
+  const gunzip = createGunzip();
+  const input = restrictedScript();
+  // a read or gzip error ends psql's input with it (runProgram kills psql), never leaves it waiting
+  file.on('error', (err) => input.destroy(err));
+  gunzip.on('error', (err) => input.destroy(err));
+  file.pipe(gunzip).pipe(input);
   const r = await runProgram(['psql', '-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-d', scratch.database, '-f', '-'], {
     env: toolEnv(scratch),
     timeoutMs: ARCHIVE_TIMEOUT_MS,

@@ -11,7 +11,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { drillShortfall } from '../../src/gate/decide.js';
-import { judgeCounts } from '../../src/exec/restore-drill.js';
+import { judgeCounts, restrictedScript } from '../../src/exec/restore-drill.js';
+import { existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import type { GateRequirements } from '../../src/catalogue/laws.js';
 import { adminClient } from '../helpers/pg.js';
 import { createWalk, pgFlags, run, schemaRows, type Walk } from './harness.js';
@@ -110,6 +112,52 @@ describe('restore drill before C2', () => {
     const r = w.cli(w.inc.operator2, ['apply', c2]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.equal(await schemaRows(w), null);
+  });
+});
+
+describe('a dump is data: the backslash commands of a planted dump never run', () => {
+  let w: Walk;
+  let marker = '';
+  let planted = '';
+  before(async () => {
+    w = await createWalk('x_drill_attack');
+    marker = join(w.inc.dir, 'pwned');
+    // someone who can write to the backup directory plants a "dump" that passes the audit
+    // (gzip intact, "dump complete" at the end) and holds psql meta-commands: a shell command,
+    // and a reconnect to the live database to change it
+    const plain = join(w.inc.dir, 'plain.sql');
+    assert.equal(run(['pg_dump', ...pgFlags(w), '--no-owner', '--no-acl', '-f', plain]).code, 0);
+    const dump = await readFile(plain, 'utf8');
+    planted = `\\! touch ${marker}\n\\connect ${w.inc.db.name}\nCREATE TABLE public.pwned (x int);\n${dump}`;
+    await writeFile(join(w.inc.backupDir, 'directus_2026-04-28_0000.sql.gz'), gzipSync(planted));
+  });
+  after(async () => w?.inc.cleanup());
+
+  test('the attack: fed to psql as it is, the planted dump runs its shell command', async () => {
+    const u = new URL(w.inc.db.url);
+    const scratch = join(w.inc.dir, 'attack-proof');
+    const r = run(['psql', '-X', '-q', '-h', u.hostname, '-p', u.port || '5432', '-U', 'postgres', '-d', 'postgres', '-c', `\\! touch ${scratch}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(scratch), true, 'psql runs \\! commands unless restricted');
+  });
+
+  test('the drill refuses it: exit 4 naming the restricted backslash command; no shell command ran, the live database is unchanged', async () => {
+    const id = await w.propose(['DOT-PG-RESTORE-DRILL']);
+    w.approve(id);
+    const r = w.cli(w.inc.operator2, ['apply', id]);
+    assert.equal(r.code, 4, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /the restore of directus_2026-04-28_0000\.sql\.gz into dotctl_drill_[0-9a-f]{12} failed .*backslash commands are restricted/);
+    assert.equal(existsSync(marker), false, 'the planted shell command ran');
+    assert.equal(await w.scalar(`SELECT count(*)::int FROM pg_class WHERE relname = 'pwned'`), 0);
+  });
+
+  test("the guard: psql's own \\restrict first, the dump's \\restrict and \\unrestrict lines dropped, bytes kept across chunk boundaries", async () => {
+    const text = "-- head\n\\restrict abc123\nSELECT 'é';\n\\unrestrict abc123\n";
+    const chunks = [Buffer.from(text).subarray(0, 7), Buffer.from(text).subarray(7, 19), Buffer.from(text).subarray(19)];
+    const parts: Buffer[] = [];
+    for await (const c of Readable.from(chunks).pipe(restrictedScript())) parts.push(c as Buffer);
+    const out = Buffer.concat(parts).toString('utf8');
+    assert.match(out, /^\\restrict [0-9a-f]{48}\n-- head\nSELECT 'é';\n$/);
   });
 });
 
