@@ -110,7 +110,7 @@ export const RestoreDrillStep = z.strictObject({
   dir: z.string().min(1).describe('Directory of the *.sql.gz dumps (plain pg_dump output, gzip); {{param}} allowed.'),
   tolerance_pct: z
     .union([z.number().min(0).max(100), z.string().min(1)])
-    .describe("How far, in percent of the live count, a restored table's row count may be from the live one; a number or {{param}} of an integer parameter."),
+    .describe("How far a restored table's row count may be from the live one, in percent of the larger of the two; a number or {{param}} of an integer parameter."),
   min_payload_bytes: z
     .union([z.number().int().min(0), z.string().min(1)])
     .optional()
