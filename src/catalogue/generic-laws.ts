@@ -61,11 +61,14 @@ laws:
     title: Archive before anything is destroyed
     text: >-
       Before a change drops or overwrites data, a verified archive of everything it destroys is
-      taken, and the change's undo is the restore from that archive.
+      taken, and the change's undo is the restore from that archive. And the backups are proven
+      to restore first: a restore drill (a DOT whose diff is a restore_drill step, such as
+      DOT-PG-RESTORE-DRILL) passed on the same database within the last 24 hours.
     requires:
       archive_before_diff: true
       rollback_required: true
       pre_check_required: true
+      restore_drill_hours: 24
 
   - id: DATA-OWNER
     title: The data's owner agrees

@@ -27,6 +27,12 @@ export interface GateRequirements {
    * hash, stay what they were for laws without groups).
    */
   readonly groupApprovals?: readonly GroupRequirement[];
+  /**
+   * Hours within which a restore drill must have passed on the same target before the apply: set
+   * only when an irreversible DOT of the bundle cites a law with `restore_drill_hours` (absent
+   * otherwise, so the canonical JSON of other proposals stays what it was).
+   */
+  readonly restoreDrillHours?: number;
   /** requirement name → the law ids (or `risk:irreversible`, `risk:derived` when the diff's content makes it irreversible) that impose it */
   readonly sources: Readonly<Record<string, readonly string[]>>;
 }
@@ -101,6 +107,12 @@ export function gateRequirements(dots: readonly Dot[], laws: ReadonlyMap<string,
     }
     // the label can only tighten: a diff that destroys makes the DOT irreversible whatever it says
     if (effectiveRisk(dot, laws).risk === 'irreversible') {
+      for (const id of dot.laws) {
+        const hours = laws.get(id)?.requires.restore_drill_hours;
+        if (hours === undefined) continue;
+        r.restoreDrillHours = Math.min(r.restoreDrillHours ?? hours, hours);
+        note('restore_drill_hours', id);
+      }
       const src = dot.risk === 'irreversible' ? 'risk:irreversible' : 'risk:derived';
       r.dualControl = true;
       r.archiveBeforeDiff = true;

@@ -98,6 +98,26 @@ export const RestoreStep = z.strictObject({
   from: z.string().min(1).describe('Archive file path; {{param}} allowed.'),
 });
 
+/**
+ * A restore drill: the newest good dump of a backup directory (judged as the backup audit
+ * judges it) restored into a scratch database on the target's server, its per-table row counts
+ * compared with the live database's, and the scratch database dropped. Reads the live database
+ * only; what it proves is that the backups restore, and how long a restore takes.
+ */
+export const RestoreDrillStep = z.strictObject({
+  kind: z.literal('restore_drill'),
+  name,
+  dir: z.string().min(1).describe('Directory of the *.sql.gz dumps (plain pg_dump output, gzip); {{param}} allowed.'),
+  tolerance_pct: z
+    .union([z.number().min(0).max(100), z.string().min(1)])
+    .describe("How far a restored table's row count may be from the live one, in percent of the larger of the two; a number or {{param}} of an integer parameter."),
+  min_payload_bytes: z
+    .union([z.number().int().min(0), z.string().min(1)])
+    .optional()
+    .describe('A dump whose decompressed payload is smaller is not restored (default 1); a number or {{param}} of an integer parameter.'),
+  exclude_schemas: z.array(z.string().min(1)).optional().describe('Schemas left out of the comparison (e.g. one the backup deliberately excludes); {{param}} allowed.'),
+});
+
 /** A file check: the seed's "scripts not world-writable" hard stop. */
 export const FileStep = z.strictObject({
   kind: z.literal('file'),
@@ -121,7 +141,7 @@ export const HostStep = z.strictObject({
 });
 
 /** Every step kind, tagged on `kind`. */
-export const Step = z.discriminatedUnion('kind', [SqlStep, PatchStep, CommandStep, ArchiveStep, RestoreStep, FileStep, HostStep]);
+export const Step = z.discriminatedUnion('kind', [SqlStep, PatchStep, CommandStep, ArchiveStep, RestoreStep, RestoreDrillStep, FileStep, HostStep]);
 export type StepInput = z.input<typeof Step>;
 export type Step = z.output<typeof Step>;
 export type StepKind = Step['kind'];
@@ -194,7 +214,7 @@ export type Section = (typeof SECTIONS)[number];
 export const SECTION_KINDS: Readonly<Record<Section, readonly StepKind[]>> = {
   hard_stops: ['host', 'file', 'sql', 'command'],
   pre_check: ['host', 'file', 'sql', 'command'],
-  diff: ['archive', 'sql', 'patch', 'command'],
+  diff: ['archive', 'sql', 'patch', 'command', 'restore_drill'],
   rollback: ['restore', 'sql', 'patch', 'command'],
   post_verify: ['sql', 'command', 'file'],
 };
@@ -226,6 +246,17 @@ export const Requirements = z.strictObject({
   admission_approvals: z.number().int().min(1).max(10).optional(),
   /** control groups: approvals that must come from members of named groups (they count towards min_approvals too) */
   group_approvals: z.array(GroupApproval).optional(),
+  /**
+   * an irreversible DOT citing the law is applied only when a restore drill (a DOT whose diff is
+   * a restore_drill step) was applied on the same target, and passed, within this many hours
+   */
+  restore_drill_hours: z
+    .number()
+    .int()
+    .min(1)
+    .max(720)
+    .optional()
+    .describe('An irreversible DOT citing this law is applied only after a restore drill passed on the same target within this many hours.'),
 });
 export type Requirements = z.infer<typeof Requirements>;
 

@@ -31,7 +31,7 @@ params:
     description: TODO what the schema is
     # default: my_schema        # without a default, -p schema=… is required
 
-# Each section is a list of steps; kinds: sql, patch, command, archive, restore, file, host.
+# Each section is a list of steps; kinds: sql, patch, command, archive, restore, restore_drill, file, host.
 hard_stops:
   - kind: sql
     name: Schema exists

@@ -77,8 +77,26 @@ export type BoundStep =
     }
   | { readonly kind: 'archive'; readonly name: string; readonly schema: string; readonly to: string }
   | { readonly kind: 'restore'; readonly name: string; readonly from: string }
+  | {
+      readonly kind: 'restore_drill';
+      readonly name: string;
+      readonly dir: string;
+      readonly tolerancePct: number;
+      readonly minPayloadBytes: number;
+      readonly excludeSchemas: readonly string[];
+    }
   | { readonly kind: 'file'; readonly name: string; readonly path: string; readonly checks: Omit<Extract<Step, { kind: 'file' }>, 'kind' | 'name' | 'path'> }
   | { readonly kind: 'host'; readonly name: string; readonly equals: string };
+
+/** A dump smaller than this (decompressed) is never restored by a drill unless the DOT says otherwise. */
+export const DEFAULT_DRILL_MIN_PAYLOAD_BYTES = 1;
+
+/** A drill's number field: a number, or `{{param}}` of an integer parameter (validate checks which). */
+function drillNumber(step: string, field: string, v: number | string, t: (s: string) => string): number {
+  const n = typeof v === 'number' ? v : Number(t(v));
+  if (!Number.isFinite(n) || n < 0) throw new ParamError(field, `${field} of the restore drill "${step}" is ${JSON.stringify(typeof v === 'number' ? v : t(v))}; it must be a number ≥ 0`);
+  return n;
+}
 
 /** Default timeout of a command step. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
@@ -115,6 +133,15 @@ export function bindStep(step: Step, params: BoundParams, text: ValueText = disp
       return { kind: 'archive', name: step.name, schema: t(step.schema), to: t(step.to) };
     case 'restore':
       return { kind: 'restore', name: step.name, from: t(step.from) };
+    case 'restore_drill':
+      return {
+        kind: 'restore_drill',
+        name: step.name,
+        dir: t(step.dir),
+        tolerancePct: drillNumber(step.name, 'tolerance_pct', step.tolerance_pct, t),
+        minPayloadBytes: drillNumber(step.name, 'min_payload_bytes', step.min_payload_bytes ?? DEFAULT_DRILL_MIN_PAYLOAD_BYTES, t),
+        excludeSchemas: (step.exclude_schemas ?? []).map(t),
+      };
     case 'file': {
       const { kind: _k, name, path, ...checks } = step;
       return { kind: 'file', name, path: t(path), checks: checks.owner !== undefined ? { ...checks, owner: t(checks.owner) } : checks };

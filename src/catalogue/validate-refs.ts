@@ -42,6 +42,13 @@ function templatedFields(step: Step): [Path, string][] {
       ];
     case 'restore':
       return [[['from'], step.from]];
+    case 'restore_drill':
+      return [
+        [['dir'], step.dir],
+        ...(typeof step.tolerance_pct === 'string' ? [[['tolerance_pct'], step.tolerance_pct] as [Path, string]] : []),
+        ...(typeof step.min_payload_bytes === 'string' ? [[['min_payload_bytes'], step.min_payload_bytes] as [Path, string]] : []),
+        ...(step.exclude_schemas ?? []).map((x, i): [Path, string] => [['exclude_schemas', i], x]),
+      ];
     case 'file':
       return [[['path'], step.path], ...(step.owner !== undefined ? [[['owner'], step.owner] as [Path, string]] : [])];
     case 'host':
@@ -151,6 +158,19 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
           for (const key of ['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const) {
             const bad = checkRegex(step.expect?.[key]);
             if (bad) problems.push(problemAt(src, [...at, 'expect', key], `invalid regular expression: ${bad}`));
+          }
+          break;
+        }
+        case 'restore_drill': {
+          // a number field is a number, or exactly one placeholder of an integer parameter
+          for (const key of ['tolerance_pct', 'min_payload_bytes'] as const) {
+            const v = step[key];
+            if (typeof v !== 'string') continue;
+            const m = /^\{\{([a-z_][a-z0-9_]*)\}\}$/.exec(v);
+            const p = m ? params[m[1]!] : undefined;
+            if (!m || (p && p.type !== 'integer')) {
+              problems.push(problemAt(src, [...at, key], `${key} must be a number or {{name}} of an integer parameter${m ? `; parameter ${m[1]} is declared ${p?.type}` : ''}`));
+            }
           }
           break;
         }

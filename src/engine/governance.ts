@@ -26,6 +26,7 @@ import { collectEvidence, type CheckRecord } from '../exec/run-checks.js';
 import { onTargetClock, withTrustedTime } from './clock.js';
 import { addHours, nowIso, type EngineOptions, catalogueOf, ledgerName, signerOf, withLedgerOf } from './options.js';
 import { attemptLiveness } from './apply/recovery.js';
+import { drillFor } from './drill-gate.js';
 import { loadFrozen, requireAdmitted } from './admission.js';
 
 /** A proposal as stored, with what it binds resolved against today's catalogue. */
@@ -306,6 +307,7 @@ export async function decideProposal(given: EngineOptions, id: string, kind: 'ap
       applier: null,
       companions: await companionStatus(ledger, loaded),
       events,
+      drill: await drillFor(ledger, loaded.requirements, loaded.record.targetFingerprint),
     });
     return { id, actor: me.name, kind, hash: loaded.record.hash, expiresAt: decision.expiresAt, gate };
   });
@@ -369,6 +371,7 @@ export async function proposalStatus(given: EngineOptions, id: string): Promise<
           applier: null,
           companions,
           events,
+          drill: await drillFor(ledger, loaded.requirements, record.targetFingerprint),
         });
       } else note = 'the ledger has no identity registry (dotctl ledger init), so no gate decision can be made';
     } catch (err) {

@@ -12,6 +12,7 @@ import { archiveSchema, restoreArchive } from './archive.js';
 import { checkCommand, checkFile, judgeCommand, type CheckResult } from './checks.js';
 import { baseEnv, runCommand } from './command.js';
 import { patchFile } from './patch.js';
+import { restoreDrill } from './restore-drill.js';
 import { undoArchive, undoPatch } from './undo.js';
 import type { TargetAddress } from './target.js';
 
@@ -33,6 +34,8 @@ export interface Effects {
   patch(step: Of<'patch'>): Promise<EffectResult>;
   archive(step: Of<'archive'>, expectTables: number, onProgress?: (bytes: number) => void): Promise<EffectResult>;
   restore(step: Of<'restore'>): Promise<EffectResult>;
+  /** a restore drill: a scratch database on the target's server, restored, compared, dropped; the target is only read */
+  restoreDrill(step: Of<'restore_drill'>): Promise<EffectResult>;
   command(step: Of<'command'>, libpq: Readonly<Record<string, string>>): Promise<EffectResult>;
   file(step: Of<'file'>): Promise<EffectResult>;
   /** true when SQL that cannot run in a transaction may run (never in a rehearsal) */
@@ -95,6 +98,9 @@ export function liveEffects(target: TargetAddress): Effects {
         ? { outcome: 'passed', observed: `restored ${r.entries} entries from ${step.from}`, expected: `a restore from ${step.from}` }
         : { outcome: 'failed', observed: r.message, expected: `a restore from ${step.from}` };
     },
+    restoreDrill(step) {
+      return restoreDrill(target, step);
+    },
     async command(step, libpq) {
       return checkCommand(step, libpq);
     },
@@ -152,6 +158,10 @@ export async function rehearsalEffects(target: TargetAddress): Promise<Effects> 
     },
     async restore(step) {
       return { outcome: 'passed', skipped: true, observed: `not rehearsed: a restore from ${step.from} would change the target`, expected: '' };
+    },
+    // the drill changes nothing of the target (its scratch database is its own and is dropped): rehearsed for real
+    restoreDrill(step) {
+      return restoreDrill(target, step);
     },
     async command(step, libpq) {
       if (!step.rehearse) return { outcome: 'passed', skipped: true, observed: 'not rehearsed: the DOT does not mark this command safe to rehearse', expected: '' };

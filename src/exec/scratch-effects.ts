@@ -95,6 +95,11 @@ export async function scratchEffects(scratch: TargetAddress): Promise<ScratchEff
         ? { outcome: 'passed', observed: `restored ${r.entries} entries into the scratch copy from ${step.from}`, expected: `a restore from ${step.from}` }
         : { outcome: 'failed', observed: unswap(r.message), expected: `a restore from ${step.from}` };
     },
+    async restoreDrill(step) {
+      // the scratch copy holds only some schemas' rows: a drill against it would prove nothing
+      notRun.push(`restore drill "${step.name}" (${step.dir})`);
+      return { outcome: 'passed', skipped: true, observed: 'not run by dotctl test: a restore drill compares a dump with the live database, which the scratch copy is not', expected: '' };
+    },
     command: command(changes),
     async file(step) {
       const path = swap(step.path);

@@ -49,6 +49,7 @@ export interface Unmet {
     | 'applier_not_operator'
     | 'applier_approved'
     | 'companion_missing'
+    | 'restore_drill_missing'
     | 'ledger_tampered';
   readonly message: string;
 }
@@ -91,6 +92,36 @@ export interface GateInput {
   readonly identitiesFor?: (d: DecisionRecord) => readonly Identity[] | null;
   /** the registry in force when the proposal was made; absent: `identities` */
   readonly proposerIdentities?: readonly Identity[];
+  /** the newest restore drill that passed on the proposal's target (null: none); not judged when absent */
+  readonly drill?: DrillStatus | null;
+}
+
+/** A restore drill applied (and so passed) on a target: its proposal and the trusted time of its `applied` row. */
+export interface DrillStatus {
+  readonly proposalId: string;
+  readonly at: string;
+}
+
+/**
+ * The restore-drill law: an irreversible bundle is applied only when a drill passed on the same
+ * target within the hours a cited law names. Without the trusted time (`now` null) only a drill
+ * that never happened is judged, since that holds at any time. Pure.
+ */
+export function drillShortfall(req: GateRequirements, drill: DrillStatus | null | undefined, now: string | null): Unmet | null {
+  const hours = req.restoreDrillHours;
+  // undefined: not looked up (a caller that judges something else); null: looked up, none passed
+  if (hours === undefined || drill === undefined) return null;
+  const law = (req.sources.restore_drill_hours ?? []).join(', ') || 'restore_drill_hours';
+  const way = 'apply a restore drill (DOT-PG-RESTORE-DRILL) on this target first, then apply this proposal again';
+  if (!drill)
+    return { kind: 'restore_drill_missing', message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and none ever passed here; ${way}` };
+  if (now === null) return null;
+  const until = addHours(drill.at, hours);
+  if (now < until) return null;
+  return {
+    kind: 'restore_drill_missing',
+    message: `${law} requires a restore drill that passed on this target within ${hours} h before an irreversible change, and the last one (${drill.proposalId}, ${drill.at}) is older; ${way}`,
+  };
 }
 
 /**
@@ -233,6 +264,8 @@ export function decideGate(input: GateInput): GateDecision {
       });
     }
   }
+  const drill = drillShortfall(req, input.drill, now);
+  if (drill) unmet.push(drill);
   return { kind: unmet.length === 0 ? 'allow' : 'refuse', approvers, discounted, unmet };
 }
 

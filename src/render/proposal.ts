@@ -138,6 +138,8 @@ function renderBoundStep(i: number, s: BoundStep): string {
       return `${head} — archive schema ${code(s.schema)} (pg_dump custom format, sha256 recorded, verified non-empty with pg_restore --list) to ${code(s.to)}`;
     case 'restore':
       return `${head} — restore from the archive ${code(s.from)} with pg_restore`;
+    case 'restore_drill':
+      return `${head} — restore the newest good dump of ${code(s.dir)} (gzip intact, pg_dump's "dump complete" line, payload ≥ ${s.minPayloadBytes} bytes) into a scratch database on the target's server, compare every table's row count with the live database (within ${s.tolerancePct} %${s.excludeSchemas.length > 0 ? `, schemas ${s.excludeSchemas.map(code).join(', ')} left out` : ''}), record the restore's duration and size, drop the scratch database; the live database is only read`;
     case 'file': {
       const c = s.checks;
       const parts = [
@@ -182,6 +184,8 @@ export function describeRequirements(r: GateRequirements): string[] {
   if (r.rollbackRequired) lines.push(`Rollback: required${src('rollback_required')}.`);
   if (r.preCheckRequired) lines.push(`Pre-check: required${src('pre_check_required')}.`);
   if (r.postVerifyRequired) lines.push(`Post-verify: required${src('post_verify_required')}.`);
+  if (r.restoreDrillHours !== undefined)
+    lines.push(`Restore drill: applied only when a restore drill passed on the same target within ${r.restoreDrillHours} h before the apply${src('restore_drill_hours')}.`);
   if (r.registryEntry) lines.push(`Registry entry: recorded in the action log on apply${src('registry_entry')}.`);
   if (r.actionLog) lines.push(`Action log: every step is written to dot_action_log${src('action_log')}.`);
   if (r.companionsApplied) lines.push(`Companions: must be in the same bundle or already applied on the target${src('companions_applied')}.`);
@@ -204,6 +208,7 @@ function describeLawRequires(law: Law): string {
   if (q.approval_ttl_hours !== undefined) parts.push(`approval TTL ≤ ${q.approval_ttl_hours} h`);
   if (q.admission_approvals !== undefined) parts.push(`admission by ≥ ${q.admission_approvals} reviewer(s)`);
   for (const g of q.group_approvals ?? []) parts.push(`≥ ${g.min} approval(s) from group ${g.group}`);
+  if (q.restore_drill_hours !== undefined) parts.push(`for an irreversible DOT, a restore drill passed on the target within ${q.restore_drill_hours} h`);
   return parts.join(', ') || 'nothing machine-checkable';
 }
 

@@ -115,8 +115,19 @@ test('the seed catalogue is valid under the SQL rules, with its labels', async (
   const r = validateCatalogue(await readCatalogueSource('dots'));
   assert.equal(r.kind, 'valid', r.kind === 'invalid' ? r.problems.map(formatProblem).join('\n') : '');
   if (r.kind !== 'valid') return;
-  const risks = Object.fromEntries([...r.catalogue.dots.values()].map((d) => [d.spec.option, effectiveRisk(d.spec, r.catalogue.laws)]));
-  assert.deepEqual(Object.fromEntries(Object.entries(risks).map(([k, v]) => [k, v.risk])), { A: 'reversible', B: 'reversible', C1: 'reversible', C2: 'irreversible', D: 'reversible' });
+  const risks = Object.fromEntries([...r.catalogue.dots.values()].map((d) => [d.spec.option ?? d.spec.id, effectiveRisk(d.spec, r.catalogue.laws)]));
+  assert.deepEqual(Object.fromEntries(Object.entries(risks).map(([k, v]) => [k, v.risk])), {
+    A: 'reversible',
+    B: 'reversible',
+    C1: 'reversible',
+    C2: 'irreversible',
+    D: 'reversible',
+    // a restore drill changes nothing of the target: its restore_drill diff is reversible by content
+    'DOT-PG-RESTORE-DRILL': 'reversible',
+    'DOT-GDRIVE-SCRIPT-HARDEN': 'reversible',
+    'DOT-GDRIVE-BACKUP-EXCLUDE-SCHEMA': 'reversible',
+  });
+  assert.deepEqual(risks['DOT-PG-RESTORE-DRILL']?.reasons, []);
   assert.deepEqual(risks.C2?.reasons, ['diff[1] "Drop the schema": DROP SCHEMA … CASCADE — DROP … CASCADE also drops every object that depends on what it drops']);
 });
 

@@ -267,11 +267,21 @@ test('every DOT and the law registry conform to the schemas; cited laws, compani
     'C1 DOT-PG-BACKUP-EXCLUDE-SCHEMA DOT-PG-EXCLUDE-SCHEMA reversible',
     'C2 DOT-PG-DROP-SCHEMA DOT-PG-DROP-SCHEMA irreversible',
     'D DOT-BACKUP-SCRIPT-HARDEN DOT-PG-BACKUP-HARDEN reversible',
+    'undefined DOT-GDRIVE-BACKUP-EXCLUDE-SCHEMA DOT-GDRIVE-EXCLUDE-SCHEMA reversible',
+    'undefined DOT-GDRIVE-SCRIPT-HARDEN DOT-GDRIVE-BACKUP-HARDEN reversible',
+    'undefined DOT-PG-RESTORE-DRILL DOT-PG-RESTORE-DRILL reversible',
   ]);
+  // the off-site script's C1 needs its own D, as C1 needs D; the drill and the hardenings need nothing
+  const companionsOf: Record<string, string[]> = {
+    'DOT-GDRIVE-BACKUP-EXCLUDE-SCHEMA': ['DOT-GDRIVE-SCRIPT-HARDEN'],
+    'DOT-GDRIVE-SCRIPT-HARDEN': [],
+    'DOT-PG-RESTORE-DRILL': [],
+  };
   for (const dot of dots.values()) {
     for (const law of dot.laws) assert.ok(lawIds.has(law), `${dot.id} cites unknown law ${law}`);
     for (const c of dot.companions) assert.ok(dots.has(c), `${dot.id} names unknown companion ${c}`);
-    if (dot.option !== 'D') assert.deepEqual(dot.companions, ['DOT-BACKUP-SCRIPT-HARDEN'], `${dot.id}: D is the required companion (seed §4)`);
+    if (dot.option === undefined) assert.deepEqual(dot.companions, companionsOf[dot.id], dot.id);
+    else if (dot.option !== 'D') assert.deepEqual(dot.companions, ['DOT-BACKUP-SCRIPT-HARDEN'], `${dot.id}: D is the required companion (seed §4)`);
     for (const step of [...dot.diff, ...dot.rollback]) {
       if (step.kind === 'patch' && step.diff_file) assert.ok(names.includes(step.diff_file), `${dot.id}: missing ${step.diff_file}`);
     }

@@ -10,7 +10,7 @@ import { chmod, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { uniqueName } from '../helpers/pg.js';
-import { createWalk, listDir, modeOf, pgFlags, privateDots, privileges, replaceIn, run, scramMatches, schemaRows, sha256, type Walk } from './harness.js';
+import { createWalk, listDir, modeOf, passDrill, pgFlags, privateDots, privileges, replaceIn, run, scramMatches, schemaRows, sha256, type Walk } from './harness.js';
 
 /** The incident's dump role runs the backup script against the test server (no Docker). */
 function scriptEnv(w: Walk, file: string): Record<string, string> {
@@ -226,8 +226,9 @@ describe('C2 + D: archive and drop sandbox_tac (irreversible), then restore it',
   });
   after(async () => w?.inc.cleanup());
 
-  test('apply after two approvals: the archive exists (0600, sha256 in the log), the schema is gone', async () => {
+  test('apply after two approvals and a passing restore drill: the archive exists (0600, sha256 in the log), the schema is gone', async () => {
     assert.equal(await schemaRows(w), 243);
+    await passDrill(w);
     id = await w.propose(['C2', 'D']);
     w.approve(id, true);
     applied(w, id);

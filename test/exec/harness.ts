@@ -4,7 +4,8 @@
  * the observations the tests make on the target afterwards (privileges, rows, file bytes).
  */
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
-import { cp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { cp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { BIN, runCli, type CliResult } from '../helpers/cli.js';
@@ -390,4 +391,22 @@ export async function sleepingBackend(w: Walk, query?: RegExp): Promise<number> 
     'dotctl to be inside pg_sleep on the target',
   );
   return pid;
+}
+
+/**
+ * What CONST-IRREVERSIBLE asks before C2: a real dump of the incident's database in its backup
+ * directory and a restore drill (DOT-PG-RESTORE-DRILL) proposed, approved and applied on it.
+ * Returns the drill's proposal id.
+ */
+export async function passDrill(w: Walk): Promise<string> {
+  const plain = join(w.inc.dir, 'drill-dump.sql');
+  const r = run(['pg_dump', ...pgFlags(w), '--no-owner', '--no-acl', '-f', plain]);
+  if (r.code !== 0) throw new Error(`pg_dump for the drill failed: ${r.stderr}`);
+  await writeFile(join(w.inc.backupDir, 'directus_2026-04-28_0000.sql.gz'), gzipSync(await readFile(plain)), { mode: 0o600 });
+  await rm(plain, { force: true });
+  const id = await w.propose(['DOT-PG-RESTORE-DRILL']);
+  w.approve(id);
+  const a = w.cli(w.inc.operator2, ['apply', id]);
+  if (a.code !== 0) throw new Error(`restore drill ${id} failed (exit ${a.code}):\n${a.stdout}\n${a.stderr}`);
+  return id;
 }

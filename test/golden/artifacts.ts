@@ -1,6 +1,6 @@
 /**
  * The generated artefacts reviewers read: JSON Schemas in `schemas/` and the rendered proposals
- * of the five seed DOTs and of A + D in `proposals/`. `npm run proposals` writes them; the golden
+ * of the five seed DOTs, of A + D, of the restore drill and of the off-site script's D and C1 in `proposals/`. `npm run proposals` writes them; the golden
  * test fails when they are out of date.
  */
 import { jsonSchemas } from '../../src/catalogue/json-schema.js';
@@ -14,6 +14,9 @@ export const GOLDEN_BUNDLES: readonly (readonly string[])[] = [
   ['DOT-PG-DROP-SCHEMA'],
   ['DOT-BACKUP-SCRIPT-HARDEN'],
   ['DOT-PG-GRANT-SCHEMA', 'DOT-BACKUP-SCRIPT-HARDEN'],
+  ['DOT-PG-RESTORE-DRILL'],
+  ['DOT-GDRIVE-SCRIPT-HARDEN'],
+  ['DOT-GDRIVE-BACKUP-EXCLUDE-SCHEMA'],
 ];
 
 /** Every generated file: path relative to the project root → content. */

@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { hasStackTrace, type CliResult } from '../helpers/cli.js';
 import { paramsFor, type Person } from '../helpers/incident.js';
 import { adminClient, uniqueName } from '../helpers/pg.js';
-import { createWalk, privateDots, replaceIn, sha256, type LogEvent, type Walk } from '../exec/harness.js';
+import { createWalk, passDrill, privateDots, replaceIn, sha256, type LogEvent, type Walk } from '../exec/harness.js';
 import { ensureAdmitted } from '../helpers/admission.js';
 import { cleanEnv, dotctl } from './run.js';
 
@@ -170,7 +170,7 @@ interface BundleCase {
   readonly refs: readonly string[];
   readonly two?: boolean;
   /** prepares the walk (private catalogue…); returns the backup role to watch, if any */
-  readonly setup?: (w: Walk) => Promise<{ role: string; overrides: Record<string, string>; env: Record<string, string> }>;
+  readonly setup?: (w: Walk) => Promise<{ role: string | null; overrides: Record<string, string>; env: Record<string, string> }>;
 }
 
 /** Longest first, so the two lanes end together. */
@@ -190,7 +190,16 @@ const CASES: readonly BundleCase[] = [
       return { role, overrides: { role_name: role }, env: { DOTCTL_SECRET_BACKUP_ROLE_PASSWORD: `pw-${Math.random().toString(36).slice(2)}` } };
     },
   },
-  { label: 'C2 + D', refs: ['C2', 'D'], two: true },
+  {
+    label: 'C2 + D',
+    refs: ['C2', 'D'],
+    two: true,
+    // CONST-IRREVERSIBLE: a restore drill passed on the target first (one drill covers every re-apply of the suite)
+    async setup(w) {
+      await passDrill(w);
+      return { role: null, overrides: {}, env: {} };
+    },
+  },
   { label: 'C1 + D', refs: ['C1', 'D'] },
   { label: 'D', refs: ['D'] },
 ];

@@ -1,5 +1,5 @@
 /**
- * The six stages of `dotctl demo`: the seed's incident (P9-G6) recreated on a scratch
+ * The stages of `dotctl demo`: the seed's incident (P9-G6) recreated on a scratch
  * database, the silent failed backup shown, and the fix taken through the governed pipeline
  * (propose → approve → apply → audit) with the real engine, real scripts and real tools.
  * Each stage asserts what it claims; the first claim that does not hold stops the demo.
@@ -15,6 +15,7 @@ import { KUMA_PATH } from './backup-script.js';
 import { columns, firstLine, short } from './print.js';
 import { check, PEOPLE, type Person, type Stage } from './stage.js';
 import { addMemberByQuorum, initDemoLedger } from './registry-stage.js';
+import { restoreDrill } from './drill-stage.js';
 
 import { SCHEMA, VERIFY_PATH, runBackup, describePushes, tool, pairsFor, rowCounts, expectSeedRows, rowLine, schemaExists, summarizeSteps, stepObserved, applyAs } from './stage-tools.js';
 const incident: Stage = {
@@ -369,7 +370,7 @@ const audit: Stage = {
     for (const l of compactLog(rows, Object.values(ctx.people))) ctx.say(`  ${l}`);
     ctx.say('');
     for (const p of proposals) ctx.say(`proposal ${p.id}: ${p.dotIds.join(' + ')} — ${p.state}`);
-    check(proposals.length === 2 && proposals.every((p) => p.state === 'applied'), `both proposals must be applied: ${proposals.map((p) => `${p.id} ${p.state}`).join(', ')}`);
+    check(proposals.length === 3 && proposals.every((p) => p.state === 'applied'), `every proposal must be applied: ${proposals.map((p) => `${p.id} ${p.state}`).join(', ')}`);
     for (const e of ['proposed', 'approved', 'refused', 'apply_started', 'step_passed', 'applied'] as const) {
       check(
         rows.some((r) => r.event === e),
@@ -385,7 +386,7 @@ const audit: Stage = {
 };
 
 /** The stages, in order. */
-export const STAGES: readonly Stage[] = [incident, silentFailure, identities, grantAndHarden, dropWithDualControl, audit];
+export const STAGES: readonly Stage[] = [incident, silentFailure, identities, grantAndHarden, restoreDrill, dropWithDualControl, audit];
 
 /** The people of the demo with their key files under `keysDir`. */
 export function demoPeople(keysDir: string): Record<keyof typeof PEOPLE, Person> {

@@ -84,6 +84,12 @@ export async function execute(run: RunContext, ledger: LedgerStore, plan: ApplyP
   const leftovers: string[] = [];
   const seen: OutsideSeen = { sql: [], notRehearsed: [] };
   const outsideOk = await runOutside(run, plan, undo, leftovers, seen);
+  // a restore drill that fails before anything changed is a failed check of the backups, not a reverted change
+  const drill = outsideOk ? undefined : run.journal.steps.filter((s) => s.outcome === 'failed' || s.outcome === 'error').at(-1);
+  if (drill?.kind === 'restore_drill' && undo.length === 0 && leftovers.length === 0 && seen.sql.length === 0) {
+    const msg = `restore drill "${drill.name}" of ${drill.dotId} failed: ${drill.observed}; nothing was changed`;
+    return finish(run, ledger, { kind: 'checks_failed' }, msg, { reason: msg });
+  }
   const lostOutside = outsideOk ? null : await run.sql.lostReason();
   // a rehearsal runs no check of a DOT whose change it could not make
   const rehearsed = outsideOk && seen.notRehearsed.length > 0 ? await skipDependentChecks(run, plan, seen.notRehearsed) : null;

@@ -22,6 +22,7 @@ import { asOfDecisions, companionStatus, eventFor, gateProposal, getProposalOrFa
 import { actorFrom } from '../registry.js';
 import { requireVerified } from '../signed-history.js';
 import { onTargetClock, withTrustedTime } from '../clock.js';
+import { drillFor } from '../drill-gate.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
@@ -175,6 +176,8 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
       applier: dry ? null : me,
       companions: dry ? [] : await companionStatus(ledger, p),
       events,
+      // the restore-drill law is judged at apply (a drill may pass between approval and apply)
+      drill: dry ? undefined : await drillFor(ledger, p.requirements, fingerprint),
     };
     // on the local clock only what holds at any time is judged (GateInput.now null)
     const judge = (at: EngineOptions): { gate: GateDecision; unmet: Unmet[] } => {

@@ -63,6 +63,8 @@ async function outsideStep(run: RunContext, ps: PlannedStep): Promise<EffectResu
     }
     case 'patch':
       return run.effects.patch(b);
+    case 'restore_drill':
+      return run.effects.restoreDrill(b);
     case 'command':
       return runCommandStep(run, b);
     case 'sql':
