@@ -127,7 +127,8 @@ export class MemoryLedger implements LedgerStore {
           (f.dotId === undefined || r.dotId === f.dotId) &&
           (f.actor === undefined || r.actor === f.actor) &&
           (f.event === undefined || r.event === f.event) &&
-          (f.since === undefined || r.at >= f.since),
+          (f.since === undefined || r.at >= f.since) &&
+          (f.seqs === undefined || f.seqs.includes(r.seq)),
       ),
     );
     if (f.limit === undefined) return rows;

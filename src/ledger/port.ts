@@ -16,6 +16,7 @@ export interface LogFilter {
   readonly event?: LogEventKind;
   readonly since?: string; // ISO-8601; rows with at >= since
   readonly limit?: number; // the latest `limit` matching rows, still returned in seq order
+  readonly seqs?: readonly number[]; // only the rows at these seqs (a witnessed or checkpointed head)
 }
 
 /** Result of re-proving the chain. */

@@ -22,6 +22,7 @@ import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint
 import { companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
 import { onTargetClock, withTrustedTime } from '../clock.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, identitiesOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
+import { refuseUnwitnessed, requireLedgerId, TargetWitness } from '../witness.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
 import { planApply } from './plan.js';
@@ -107,6 +108,12 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
       server,
       o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
       async () => {
+        // again under the lock: no other apply can witness another head between this check and ours
+        if (mode !== 'rehearsal') await refuseUnwitnessed(ledger, session.client, x.action, p.record.id);
+        const witness =
+          mode === 'rehearsal'
+            ? undefined
+            : new TargetWitness(ledger, { ledgerId: await requireLedgerId(ledger), proposalId: p.record.id, proposalHash: p.record.hash, event: mode === 'rollback' ? 'rollback' : 'apply', actor: me.name });
         const effects = await makeEffects();
         const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
         const run: RunContext = {
@@ -119,6 +126,7 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
           effects,
           journal,
           onProgress: o.onProgress,
+          witness,
         };
         try {
           return await body(run);
@@ -159,6 +167,8 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
     // target), then again by the target's before anything runs
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
+    // before the gate decides: a ledger whose head the target disowns is refused (exit 7)
+    if (!dry) await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, action, id));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
@@ -238,6 +248,7 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
   return withLedgerOf(given, 'write', async (ledger) => {
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
+    await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, 'rollback', id));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
     // an interrupted rollback is finished by running the rollback again
