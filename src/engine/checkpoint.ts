@@ -81,9 +81,10 @@ export async function makeCheckpoint(given: EngineOptions, out?: string): Promis
     const o = await withTrustedTime(given, ledger, null);
     const body = { ledger_id: await requireLedgerId(ledger), seq: verdict.rows, hash: verdict.headHash, at: nowIso(o), signer: me.name };
     const cp: Checkpoint = { ...body, public_key: key.publicKey, signature: sign(null, checkpointStatement(body), key.privateKey).toString('base64') };
-    if (out !== undefined) await writeFile(out, `${JSON.stringify(cp, null, 2)}\n`, { flag: 'wx', mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
-      throw new InputError(err.code === 'EEXIST' ? `${out} already exists; choose another --out` : `cannot write ${out} (${err.code}); choose a writable --out`);
-    });
+    if (out !== undefined)
+      await writeFile(out, `${JSON.stringify(cp, null, 2)}\n`, { flag: 'wx', mode: 0o644 }).catch((err: NodeJS.ErrnoException) => {
+        throw new InputError(err.code === 'EEXIST' ? `${out} already exists; choose another --out` : `cannot write ${out} (${err.code}); choose a writable --out`);
+      });
     return cp;
   });
 }
@@ -120,9 +121,15 @@ export function judgeCheckpoint(c: Checkpoint, ledgerId: string | null, held: st
   }
   const short = (h: string): string => `${h.slice(0, 16)}…`;
   if (ledgerId !== c.ledger_id) {
-    problems.push({ kind: 'other_ledger', message: `the checkpoint is of ledger ${c.ledger_id}, but this ledger is ${ledgerId ?? 'empty'}: the ledger was swapped for another, or its first row was rewritten` });
+    problems.push({
+      kind: 'other_ledger',
+      message: `the checkpoint is of ledger ${c.ledger_id}, but this ledger is ${ledgerId ?? 'empty'}: the ledger was swapped for another, or its first row was rewritten`,
+    });
   } else if (held === undefined) {
-    problems.push({ kind: 'head_missing', message: `the checkpointed head seq ${c.seq} (${short(c.hash)}, ${c.at}) is gone: the ledger ends at seq ${head}; its newest rows were removed (tail truncation)` });
+    problems.push({
+      kind: 'head_missing',
+      message: `the checkpointed head seq ${c.seq} (${short(c.hash)}, ${c.at}) is gone: the ledger ends at seq ${head}; its newest rows were removed (tail truncation)`,
+    });
   } else if (held !== c.hash) {
     problems.push({ kind: 'head_differs', message: `the ledger's row ${c.seq} has hash ${short(held)}, not the checkpointed ${short(c.hash)} (${c.at}): the ledger was re-hashed since` });
   }
@@ -177,7 +184,10 @@ export async function verifyTargetWitness(ledger: LedgerStore, target: string | 
 }
 
 /** `verifyTargetWitness` and `verifyCheckpoint` with the engine's options (ledger, identities, target, env). */
-export async function crossCheck(o: EngineOptions, opts: { readonly target?: string | true; readonly checkpoint?: Checkpoint | string }): Promise<{ target?: TargetReport; checkpoint?: CheckpointReport }> {
+export async function crossCheck(
+  o: EngineOptions,
+  opts: { readonly target?: string | true; readonly checkpoint?: Checkpoint | string },
+): Promise<{ target?: TargetReport; checkpoint?: CheckpointReport }> {
   const identities = opts.checkpoint === undefined ? [] : await identitiesOf(o);
   return withLedgerOf(o, 'read', async (ledger) => ({
     ...(opts.target !== undefined ? { target: await verifyTargetWitness(ledger, opts.target === true ? o.target : opts.target, o.env) } : {}),

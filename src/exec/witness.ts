@@ -96,8 +96,13 @@ export async function witnessOfTransaction(client: TargetClient, proposalId: str
  */
 export async function insertWitness(client: TargetClient, row: NewWitnessRow): Promise<void> {
   if (!(await witnessExists(client))) await client.query(CREATE);
-  await client.query(
-    'INSERT INTO dotctl.witness (ledger_id, proposal_id, proposal_hash, event, head_seq, head_hash, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    [row.ledgerId, row.proposalId, row.proposalHash, row.event, row.headSeq, row.headHash, row.actor],
-  );
+  await client.query('INSERT INTO dotctl.witness (ledger_id, proposal_id, proposal_hash, event, head_seq, head_hash, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+    row.ledgerId,
+    row.proposalId,
+    row.proposalHash,
+    row.event,
+    row.headSeq,
+    row.headHash,
+    row.actor,
+  ]);
 }

@@ -35,7 +35,7 @@ export function registerLedgerCommands(program: Command): void {
 
   log
     .command('verify')
-    .description('re-prove the hash chain of dot_action_log; with --target, cross-check the target\'s witness; with --checkpoint, a signed checkpoint; exit 7 naming what is wrong')
+    .description("re-prove the hash chain of dot_action_log; with --target, cross-check the target's witness; with --checkpoint, a signed checkpoint; exit 7 naming what is wrong")
     .option('--checkpoint <file>', 'prove the ledger still contains the head this checkpoint (dotctl log checkpoint) signed')
     .option('--json', 'print the verdict as JSON')
     .action(

@@ -113,7 +113,13 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
         const witness =
           mode === 'rehearsal'
             ? undefined
-            : new TargetWitness(ledger, { ledgerId: await requireLedgerId(ledger), proposalId: p.record.id, proposalHash: p.record.hash, event: mode === 'rollback' ? 'rollback' : 'apply', actor: me.name });
+            : new TargetWitness(ledger, {
+                ledgerId: await requireLedgerId(ledger),
+                proposalId: p.record.id,
+                proposalHash: p.record.hash,
+                event: mode === 'rollback' ? 'rollback' : 'apply',
+                actor: me.name,
+              });
         const effects = await makeEffects();
         const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
         const run: RunContext = {
