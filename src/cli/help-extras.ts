@@ -41,7 +41,7 @@ const EXITS: Readonly<Record<string, string>> = {
   rollback: RUNS,
   withdraw: '3 refused (not an operator, or the proposal is not in state proposed)',
   'audit-backups': '4 the newest dump is broken, or there is none',
-  verify: '7 the chain is broken (names the first bad row), or the target\'s witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable',
+  verify: "7 the chain is broken (names the first bad row), or the target's witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable",
   checkpoint: '3 the key belongs to no identity',
   demo: '1 a stage did not do what it claims · 4 pre-flight failed (tools, superuser)',
 };
