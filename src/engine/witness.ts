@@ -107,7 +107,9 @@ export function judgeWitness(f: WitnessFacts): WitnessProblem[] {
       });
       continue;
     }
-    const recorded = p.witnessed.some((w) => w.seq === r.headSeq && w.hash === r.headHash && w.event === r.event);
+    // its own outcome, or that of a later run of the proposal (an interrupted run without a
+    // transaction of its own is run again from the start, and witnessed again)
+    const recorded = p.witnessed.some((w) => w.event === r.event && (w.seq > r.headSeq || (w.seq === r.headSeq && w.hash === r.headHash)));
     // an apply still running, or interrupted, records its outcome when it is finished
     if (!recorded && p.state !== 'applying' && p.state !== 'interrupted' && f.hashesAt.get(r.headSeq) === r.headHash) {
       problems.push({

@@ -45,6 +45,21 @@ test('a target and a ledger that agree give no problem; an apply still running o
     assert.deepEqual(kinds(facts({ proposals: new Map([['P-1', { state, witnessed: [] }]]) })), []);
   }
   assert.deepEqual(kinds(facts({ claimed: [{ proposalId: 'P-1', seq: 10, hash: h(10), event: 'apply', row: 12 }] })), []);
+  // an interrupted run witnessed, then run again from the start and witnessed again: the later outcome answers for both
+  const rerun = { state: 'applied' as const, witnessed: [{ seq: 14, hash: h(14), event: 'apply' as const, row: 16 }] };
+  assert.deepEqual(
+    kinds(
+      facts({
+        rows: [row(), row({ headSeq: 14, headHash: h(14) })],
+        hashesAt: new Map([
+          [10, h(10)],
+          [14, h(14)],
+        ]),
+        proposals: new Map([['P-1', rerun]]),
+      }),
+    ),
+    [],
+  );
 });
 
 test('each disagreement is named, with the proposal and the head', () => {
