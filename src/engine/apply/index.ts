@@ -173,8 +173,6 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
     // target), then again by the target's before anything runs
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
-    // before the gate decides: a ledger whose head the target disowns is refused (exit 7)
-    if (!dry) await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, action, id));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
@@ -203,6 +201,8 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
       if (live.kind === 'alive' && attempt) unmet.push({ kind: 'state', message: busyMessage(id, attempt, live.pid) });
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, action, unmet);
+    // what the gate relies on is checked against the head the target witnessed (exit 7, nothing written)
+    if (!dry) await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, action, id));
     const o = await onTargetClock(pre, address);
     if (o !== pre) {
       ({ gate, unmet } = judge(o));
@@ -254,7 +254,6 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
   return withLedgerOf(given, 'write', async (ledger) => {
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
-    await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, 'rollback', id));
     const p = resolveStored(cat, record);
     const fingerprint = record.targetFingerprint;
     // an interrupted rollback is finished by running the rollback again
@@ -290,6 +289,7 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'group_approvals_missing'));
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, 'rollback', unmet);
+    await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, 'rollback', id));
     const o = await onTargetClock(pre, address);
     const plan = planApply(p.dots);
     return withRun(
