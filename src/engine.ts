@@ -12,7 +12,10 @@ import { renderProposal, type RenderedProposal } from './render/proposal.js';
 import { findDot, resolveBundle } from './catalogue/bundle.js';
 
 export { findDot, resolveBundle };
-export { createEngine, type Engine, type EngineDeps } from './engine/create.js';
+export { createEngine, type Engine, type EngineDeps, type VerifyLogOptions, type LogVerdict } from './engine/create.js';
+export type { Checkpoint, CheckpointProblem, CheckpointReport, TargetReport } from './engine/checkpoint.js';
+export type { WitnessProblem } from './engine/witness.js';
+export { ledgerIdOf } from './ledger/ledger-id.js';
 export { loadCatalogue } from './catalogue/load.js';
 export type { ParamDefaults } from './catalogue/params.js';
 export { GENERIC_LAWS_YAML } from './catalogue/generic-laws.js';
@@ -28,7 +31,7 @@ export type { EngineOptions, Progress } from './engine/options.js';
 export type { RunHooks } from './engine/apply/journal.js';
 export { admitDots, listAdmissionStatus, checkAdmitted, loadFrozen, type AdmitResult, type AdmissionStatus, type Unadmitted } from './engine/admission.js';
 export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
-export type { LogVerdict, Signing } from './engine/signed-history.js';
+export type { LogVerdict as SignedLogVerdict, Signing } from './engine/signed-history.js';
 export {
   initLedger,
   upgradeLedger,

@@ -24,7 +24,8 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   log: 'dotctl log --proposal P-20261128-1a2b3c --json',
   demo: 'npx dotctl demo --keep',
   'audit-backups': 'dotctl audit-backups /opt/incomex/backups/pg',
-  verify: 'dotctl log verify        # record the head it prints somewhere else',
+  verify: 'dotctl log verify --target postgres://deploy@db:5432/app --checkpoint head.json',
+  checkpoint: 'dotctl --key ada.key log checkpoint --out head.json        # keep it outside the ledger',
 };
 
 const COMMON = '2 bad input (usage, spec, parameter, unknown proposal) · 7 ledger unavailable or broken · 1 internal error';
@@ -40,7 +41,8 @@ const EXITS: Readonly<Record<string, string>> = {
   rollback: RUNS,
   withdraw: '3 refused (not an operator, or the proposal is not in state proposed)',
   'audit-backups': '4 the newest dump is broken, or there is none',
-  verify: '7 the chain is broken (names the first bad row)',
+  verify: "7 the chain is broken (names the first bad row), or the target's witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable",
+  checkpoint: '3 the key belongs to no identity',
   demo: '1 a stage did not do what it claims · 4 pre-flight failed (tools, superuser)',
 };
 

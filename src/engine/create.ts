@@ -8,7 +8,7 @@ import type { Catalogue } from '../catalogue/validate.js';
 import type { SigningKey } from '../gate/keys.js';
 import type { Identity } from '../gate/identities.js';
 import type { LedgerStore, LogRow, ProposalRecord, ProposalState } from '../ledger/port.js';
-import type { LogVerdict } from './signed-history.js';
+import type { LogVerdict as SignedLogVerdict } from './signed-history.js';
 import { approveRegistryChange, proposeRegistryChange, readRegistryReport, type RegistryChangeResult, type RegistryReport } from './registry-changes.js';
 import { applyProposal, rollbackProposal } from './apply/index.js';
 import type { ApplyReport } from './apply/report.js';
@@ -20,6 +20,18 @@ import type { EngineOptions, Progress } from './options.js';
 import type { ParamDefaults } from '../catalogue/params.js';
 import { proveRollback, type ProofOptions, type RollbackProof } from './rollback-proof.js';
 import { withdrawProposal, type WithdrawResult } from './withdraw.js';
+import { crossCheck, makeCheckpoint, type Checkpoint, type CheckpointReport, type TargetReport } from './checkpoint.js';
+
+/** What `verifyLog` cross-checks besides the chain. */
+export interface VerifyLogOptions {
+  /** the target whose witness to compare with the ledger: a postgres:// URL, or true for the engine's target */
+  readonly target?: string | true;
+  /** a checkpoint (or its file) the ledger must still contain */
+  readonly checkpoint?: Checkpoint | string;
+}
+
+/** The chain's verdict and, when asked, what the target's witness and a checkpoint say. */
+export type LogVerdict = SignedLogVerdict & { readonly target?: TargetReport; readonly checkpoint?: CheckpointReport };
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -63,8 +75,10 @@ export interface Engine {
   status(id: string): Promise<ProposalStatus>;
   proposals(state?: ProposalState): Promise<readonly ProposalRecord[]>;
   log(filter?: LogOptions): Promise<readonly LogRow[]>;
-  /** Re-proves the chain, every signed head and every registry event. */
-  verifyLog(): Promise<LogVerdict>;
+  /** Re-proves the chain; with `target` / `checkpoint`, also cross-checks the target's witness and a checkpoint (their problems listed, none thrown). */
+  verifyLog(opts?: VerifyLogOptions): Promise<LogVerdict>;
+  /** Exports a signed checkpoint of the ledger's head with the signer's key (any known identity); `out` also writes it to that new file. */
+  checkpoint(opts?: { out?: string }): Promise<Checkpoint>;
   /** Proposes a new identity registry (an identities file, or identities and a quorum) as the signer, an admin (a reviewer when there is none). */
   changeRegistry(next: string | { readonly identities: readonly Identity[]; readonly quorum?: number }): Promise<RegistryChangeResult>;
   /** Signs a proposed registry change; the signature that reaches the quorum puts it in force. */
@@ -107,7 +121,11 @@ export function createEngine(deps: EngineDeps): Engine {
     status: (id) => proposalStatus(o, id),
     proposals: async (state) => (await listProposals(o.ledger, state)).list,
     log: (filter = {}) => readLog(o.ledger, filter),
-    verifyLog: () => verifyLog(o.ledger),
+    verifyLog: async (opts = {}) => {
+      const chain = await verifyLog(o.ledger);
+      return opts.target === undefined && opts.checkpoint === undefined ? chain : { ...chain, ...(await crossCheck(o, opts)) };
+    },
+    checkpoint: (opts = {}) => makeCheckpoint(o, opts.out),
     admit: (dots, comment) => admitDots(o, dots, comment ?? null),
     admissions: (dot) => listAdmissionStatus(o, dot),
     test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),

@@ -5,6 +5,7 @@
  * tables in the schemas a DOT's parameters name (`pg_dump --data-only --schema=…`), and then, if
  * given, a fixture SQL file. The real target is only read. `drop()` removes the copy.
  */
+import { WITNESS_SCHEMA } from './witness.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -85,7 +86,7 @@ export async function createScratchCopy(target: TargetAddress, content: ScratchC
   const dir = await mkdtemp(join(tmpdir(), 'dotctl-test-copy-'));
   try {
     const schemaFile = join(dir, 'schema.sql');
-    await tool(['pg_dump', '--no-password', '--schema-only', '-f', schemaFile], target, `pg_dump --schema-only of ${targetFingerprint(target)}`);
+    await tool(['pg_dump', '--no-password', '--schema-only', `--exclude-schema=${WITNESS_SCHEMA}`, '-f', schemaFile], target, `pg_dump --schema-only of ${targetFingerprint(target)}`);
     await tool(['psql', '-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-d', name, '-f', schemaFile], address, 'loading the schema');
     if (dataSchemas.length > 0) {
       const dataFile = join(dir, 'data.sql');

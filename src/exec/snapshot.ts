@@ -7,6 +7,7 @@
  * so another session's roles never show up as a difference). Keys name objects, never OIDs, so
  * a schema dropped and restored from an archive compares equal when it really is the same.
  */
+import { WITNESS_SCHEMA } from './witness.js';
 import type { TargetClient } from './target.js';
 
 /** What each object is (by a readable key) and what is true of it. */
@@ -18,7 +19,8 @@ export type SnapshotDifference =
   | { readonly kind: 'removed'; readonly key: string; readonly before: string }
   | { readonly kind: 'changed'; readonly key: string; readonly before: string; readonly after: string };
 
-const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+// the witness (exec/witness.ts) records that a change ran, not what it changed: never compared
+const USER_NS = `n.nspname NOT IN ('pg_catalog', 'information_schema', '${WITNESS_SCHEMA}') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
 const acl = (col: string): string => `coalesce((SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(${col}) a), 'none')`;
 /** A NULL ACL means the owner's default privileges: the same thing as the explicit list a GRANT then REVOKE leaves. */
 const ownAcl = (col: string, kind: string, owner: string): string => acl(`coalesce(${col}, acldefault(${kind}::"char", ${owner}))`);

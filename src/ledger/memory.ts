@@ -137,7 +137,8 @@ export class MemoryLedger implements LedgerStore {
           (f.event === undefined || r.event === f.event) &&
           (f.since === undefined || r.at >= f.since) &&
           (f.fromSeq === undefined || r.seq >= f.fromSeq) &&
-          (f.toSeq === undefined || r.seq <= f.toSeq),
+          (f.toSeq === undefined || r.seq <= f.toSeq) &&
+          (f.seqs === undefined || f.seqs.includes(r.seq)),
       ),
     );
     if (f.limit === undefined) return rows;

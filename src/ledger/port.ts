@@ -18,6 +18,7 @@ export interface LogFilter {
   readonly fromSeq?: number; // rows with seq >= fromSeq
   readonly toSeq?: number; // rows with seq <= toSeq
   readonly limit?: number; // the latest `limit` matching rows, still returned in seq order
+  readonly seqs?: readonly number[]; // only the rows at these seqs (a witnessed or checkpointed head)
 }
 
 /** Result of re-proving the chain. */

@@ -224,6 +224,13 @@ export function buildLogQuery(table: string, filter: LogFilter, placeholder: (n:
   if (filter.since !== undefined) add('at', '>=', filter.since);
   if (filter.fromSeq !== undefined) add('seq', '>=', filter.fromSeq);
   if (filter.toSeq !== undefined) add('seq', '<=', filter.toSeq);
+  if (filter.seqs !== undefined) {
+    const marks = filter.seqs.map((n) => {
+      params.push(n);
+      return placeholder(params.length);
+    });
+    where.push(marks.length > 0 ? `seq IN (${marks.join(', ')})` : '1 = 0');
+  }
   const cols = LOG_COLUMNS.join(', ');
   const cond = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   if (filter.limit === undefined) return { sql: `SELECT ${cols} FROM ${table}${cond} ORDER BY seq`, params };
@@ -259,6 +266,9 @@ export function normalizeFilter(filter: LogFilter): LogFilter {
     ['toSeq', filter.toSeq],
   ] as const) {
     if (v !== undefined && !Number.isSafeInteger(v)) throw new InputError(`${name} ${String(v)} is not an integer; pass a seq`, { context: { [name]: v } });
+  }
+  if (filter.seqs !== undefined && !filter.seqs.every((n) => Number.isSafeInteger(n))) {
+    throw new InputError(`seqs ${JSON.stringify(filter.seqs)} are not all whole numbers`);
   }
   if (filter.event !== undefined && !isLogEventKind(filter.event)) {
     throw new InputError(`event ${JSON.stringify(filter.event)} is not a log event kind; use one of ${LOG_EVENT_KINDS.join(', ')}`);

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions, Signing } from '../../engine.js';
 import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
+import { crossCheckOptions, registerCheckpointCommand, reportCrossCheck } from './witness.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue) and `ledger roles`. */
 export function registerLedgerCommands(program: Command): void {
@@ -65,18 +66,22 @@ export function registerLedgerCommands(program: Command): void {
 
   log
     .command('verify')
-    .description('re-prove the hash chain of dot_action_log, every signed head and the identity registry; exit 7 naming the first broken row')
+    .description(
+      "re-prove the hash chain of dot_action_log, every signed head and the identity registry; with --target, cross-check the target's witness; with --checkpoint, a signed checkpoint; exit 7 naming what is wrong",
+    )
+    .option('--checkpoint <file>', 'prove the ledger still contains the head this checkpoint (dotctl log checkpoint) signed')
     .option('--json', 'print the verdict as JSON')
     .action(
-      action(async (_opts: { json?: boolean }, cmd: Command) => {
+      action(async (opts: { checkpoint?: string }, cmd: Command) => {
         const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
         const { verifyLog, LedgerError } = await import('../../engine.js');
-        const verdict = await verifyLog(globalOptions(cmd).ledger);
+        const cross = crossCheckOptions(cmd, opts.checkpoint);
+        const verdict = cross ? await (await engineFor(cmd)).verifyLog(cross) : await verifyLog(globalOptions(cmd).ledger);
         if (json) outJson(verdict);
         switch (verdict.kind) {
           case 'intact':
             if (!json) out(`dot_action_log intact: ${verdict.rows} rows, head ${verdict.headHash}; ${describeSigning(verdict)}`);
-            return;
+            return reportCrossCheck(verdict, json);
           case 'broken':
             throw new LedgerError(`dot_action_log is broken at seq ${verdict.seq}: ${verdict.message}; restore the ledger from a backup and find out who changed it before trusting it`, {
               code: 'LEDGER_BROKEN',
@@ -87,6 +92,8 @@ export function registerLedgerCommands(program: Command): void {
         }
       }),
     );
+
+  registerCheckpointCommand(log);
 
   program
     .command('proposals')

@@ -16,6 +16,7 @@ import { columns, firstLine, short } from './print.js';
 import { check, PEOPLE, type Person, type Stage } from './stage.js';
 import { addMemberByQuorum, initDemoLedger } from './registry-stage.js';
 import { restoreDrill } from './drill-stage.js';
+import { auditWitness } from './audit-witness.js';
 
 import { SCHEMA, VERIFY_PATH, runBackup, describePushes, tool, pairsFor, rowCounts, expectSeedRows, rowLine, schemaExists, summarizeSteps, stepObserved, applyAs } from './stage-tools.js';
 const incident: Stage = {
@@ -358,7 +359,7 @@ function compactLog(rows: readonly LogRow[], people: readonly Person[]): string[
 }
 
 const audit: Stage = {
-  title: 'The auditor reads dot_action_log and re-proves its hash chain',
+  title: 'The auditor reads dot_action_log, re-proves its hash chain, cross-checks the target and signs a checkpoint',
   async run(ctx) {
     const { auditor } = ctx.people;
     // the same reads as `dotctl log`, `dotctl log verify` and `dotctl proposals`
@@ -381,7 +382,8 @@ const audit: Stage = {
     check(verdict.rows === rows.length, `log verify saw ${verdict.rows} rows, the log has ${rows.length}`);
     ctx.say(`log verify: dot_action_log intact — ${verdict.rows} rows, every row's hash re-computed and linked, head ${short(verdict.headHash, 16)}`);
     ctx.say(`  ${verdict.heads} heads, each signed by the member who acted, cover every row through seq ${verdict.signedThrough}; unsigned tail: ${verdict.unsignedTail}`);
-    return { rows: verdict.rows, headHash: verdict.headHash, proposals: proposals.map((p) => ({ id: p.id, dots: p.dotIds, state: p.state })) };
+    const witness = await auditWitness(ctx);
+    return { rows: verdict.rows, headHash: verdict.headHash, proposals: proposals.map((p) => ({ id: p.id, dots: p.dotIds, state: p.state })), witness };
   },
 };
 

@@ -16,7 +16,7 @@ import { isLive, type RunContext } from './run.js';
 /** Ends a run: moves the proposal out of `applying` (live) or logs the rehearsal, and reports. */
 export async function finish(run: RunContext, ledger: LedgerStore, h: Happened, message: string, detail: Record<string, unknown> = {}, leftToDo: readonly string[] = []): Promise<ApplyReport> {
   const e = ending(run.mode, h);
-  const full = { ...detail, ...(leftToDo.length > 0 ? { left_to_do: leftToDo } : {}) };
+  const full = { ...detail, ...(leftToDo.length > 0 ? { left_to_do: leftToDo } : {}), ...run.witness?.detail() };
   if (!isLive(run)) {
     const steps = run.journal.steps.map((s) => ({ dot: s.dotId, section: s.section, step: s.name, outcome: s.outcome, observed: s.observed }));
     await ledger.appendEvent(run.journal.event(e.event, e.eventOutcome, { ...full, steps }));
@@ -33,6 +33,7 @@ async function resume(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, att
     const status = await run.sql.xidStatus(attempt.xid);
     const first = run.dots[0]!;
     if (status === 'committed') {
+      await run.witness?.recall(run.sql.target.client, attempt.xid);
       await run.journal.record(
         first,
         'transaction',
@@ -187,7 +188,7 @@ async function afterCommitFailure(run: RunContext, ledger: LedgerStore, plan: Ap
  * hard stops and pre-checks must pass again before it counts as rolled back.
  */
 export async function executeRollback(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, prove = false): Promise<ApplyReport> {
-  const left = await runReverse(run, plan);
+  const left = await runReverse(run, plan, true);
   if (prove) left.push(...(await proveAsBefore(run, plan, new Set(run.dots.map((d) => d.spec.id)))));
   if (left.length > 0) return finish(run, ledger, { kind: 'rollback_incomplete' }, `rollback of ${run.id} failed and needs a human`, {}, left);
   return finish(run, ledger, { kind: 'completed' }, `${run.id} rolled back: ${run.dots.map((d) => d.spec.id).join(' + ')}`, { steps: run.journal.steps.length });

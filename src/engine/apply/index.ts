@@ -24,6 +24,7 @@ import { requireVerified } from '../signed-history.js';
 import { onTargetClock, withTrustedTime } from '../clock.js';
 import { drillFor } from '../drill-gate.js';
 import { DEFAULT_LOCK_WAIT_MS, nowIso, type EngineOptions, catalogueOf, ledgerName, signerOf, withLedgerOf } from '../options.js';
+import { refuseUnwitnessed, requireLedgerId, TargetWitness } from '../witness.js';
 import { execute, executeRollback, finish } from './execute.js';
 import { Journal } from './journal.js';
 import { planApply } from './plan.js';
@@ -109,6 +110,18 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
       server,
       o.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
       async () => {
+        // again under the lock: no other apply can witness another head between this check and ours
+        if (mode !== 'rehearsal') await refuseUnwitnessed(ledger, session.client, x.action, p.record.id);
+        const witness =
+          mode === 'rehearsal'
+            ? undefined
+            : new TargetWitness(ledger, {
+                ledgerId: await requireLedgerId(ledger),
+                proposalId: p.record.id,
+                proposalHash: p.record.hash,
+                event: mode === 'rollback' ? 'rollback' : 'apply',
+                actor: me.name,
+              });
         const effects = await makeEffects();
         const journal = new Journal(ledger, effects.kind === 'live', (kind, outcome, detail, dot) => eventFor(o, me.name, p.record, p.dots, kind, outcome, detail, dot), o.hooks);
         const run: RunContext = {
@@ -121,6 +134,7 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
           effects,
           journal,
           onProgress: o.onProgress,
+          witness,
         };
         try {
           return await body(run);
@@ -194,6 +208,8 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
       if (live.kind === 'alive' && attempt) unmet.push({ kind: 'state', message: busyMessage(id, attempt, live.pid) });
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, action, unmet);
+    // what the gate relies on is checked against the head the target witnessed (exit 7, nothing written)
+    if (!dry) await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, action, id));
     const o = await onTargetClock(pre, address);
     if (o !== pre) {
       ({ gate, unmet } = judge(o));
@@ -281,6 +297,7 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'group_approvals_missing'));
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, 'rollback', unmet);
+    await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, 'rollback', id));
     const o = await onTargetClock(pre, address);
     const plan = planApply(p.dots);
     return withRun(

@@ -114,9 +114,9 @@ export async function runOutside(run: RunContext, plan: ApplyPlan, undo: Undo[],
  */
 export async function runTransaction(run: RunContext, plan: ApplyPlan): Promise<TxOutcome> {
   const anchor = (plan.inTransaction[0] ?? plan.verifyInTransaction[0])?.dot;
-  if (!anchor) return { kind: 'passed', xid: null };
+  if (!anchor) return run.witness ? witnessAlone(run) : { kind: 'passed', xid: null };
   let started = Date.now();
-  return run.sql.transaction(
+  const tx = await run.sql.transaction(
     { end: run.effects.sqlEnd },
     async (xid) => {
       await run.journal.record(anchor, 'transaction', 0, 'BEGIN', 'transaction', { outcome: 'passed', observed: `transaction ${xid} opened`, expected: '', detail: { xid } }, started);
@@ -128,7 +128,7 @@ export async function runTransaction(run: RunContext, plan: ApplyPlan): Promise<
           return run.sql.statement(b.kind === 'sql' ? b.sql : '');
         })) && (await runSteps(run, plan.verifyInTransaction, (ps) => sqlCheck(run, ps.step)));
       started = Date.now();
-      return ok;
+      return ok && (await witnessIn(run, anchor));
     },
     async (b) => {
       await run.journal.record(
@@ -142,6 +142,50 @@ export async function runTransaction(run: RunContext, plan: ApplyPlan): Promise<
       );
     },
   );
+  if (tx.kind === 'passed') run.witness?.confirm();
+  return tx;
+}
+
+/**
+ * Writes the run's witness row into the open transaction (engine/witness.ts); a failure is a
+ * failed step of the transaction, which then rolls back with the change.
+ */
+async function witnessIn(run: RunContext, dot: ValidDot): Promise<boolean> {
+  if (!run.witness) return true;
+  const started = Date.now();
+  try {
+    await run.witness.write(run.sql.target.client);
+    return true;
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    await run.journal.record(
+      dot,
+      'transaction',
+      2,
+      'witness',
+      'transaction',
+      {
+        outcome: 'failed',
+        observed: `the ledger head could not be witnessed in dotctl.witness (${msg}); the role dotctl connects as needs CREATE on the database once, then INSERT on dotctl.witness`,
+        expected: 'the witness row to be written',
+      },
+      started,
+    );
+    return false;
+  }
+}
+
+/** A run with no SQL in a transaction writes its witness in a transaction of its own, after its last change step. */
+async function witnessAlone(run: RunContext): Promise<TxOutcome> {
+  const dot = run.dots[0]!;
+  const tx = await run.sql.transaction(
+    { end: 'COMMIT' },
+    async () => undefined,
+    () => witnessIn(run, dot),
+    async () => undefined,
+  );
+  if (tx.kind === 'passed') run.witness?.confirm();
+  return tx;
 }
 
 /** SQL post-verify in a read-only transaction (an apply resumed after its COMMIT). */
@@ -172,7 +216,7 @@ async function reverseStepOutside(run: RunContext, ps: PlannedStep): Promise<Eff
   return { outcome: 'error', observed: `a ${b.kind} step cannot be in rollback`, expected: '' };
 }
 
-async function reverseOne(run: RunContext, r: ReversePlan, left: string[]): Promise<void> {
+async function reverseOne(run: RunContext, r: ReversePlan, left: string[], witnessHere: boolean): Promise<void> {
   const id = r.dot.spec.id;
   await runSteps(run, r.outside, (ps) => reverseStepOutside(run, ps), {
     keepGoing: true,
@@ -185,20 +229,35 @@ async function reverseOne(run: RunContext, r: ReversePlan, left: string[]): Prom
     async () => undefined,
     async () => {
       ran = true;
-      return runSteps(run, r.inTransaction, (ps) => (ps.step.kind === 'sql' && ps.step.expect ? sqlCheck(run, ps.step) : reverseStepOutside(run, ps)), {
+      const ok = await runSteps(run, r.inTransaction, (ps) => (ps.step.kind === 'sql' && ps.step.expect ? sqlCheck(run, ps.step) : reverseStepOutside(run, ps)), {
         onResult: (ps, res) => void (failed(res) && left.push(`${id}: rollback SQL "${ps.step.name}" failed (${res.observed}); nothing of ${id}'s rollback SQL was committed`)),
       });
+      if (!ok || !witnessHere) return ok;
+      const witnessed = await witnessIn(run, r.dot);
+      if (!witnessed) left.push(`${id}: the ledger head could not be witnessed in the target; nothing of ${id}'s rollback SQL was committed`);
+      return witnessed;
     },
     async (b) => void (b.outcome === 'failed' && left.push(`${id}: the COMMIT of its rollback SQL failed (${b.observed}); check whether it took effect`)),
   );
+  if (witnessHere && tx.kind === 'passed') run.witness?.confirm();
   if (tx.kind === 'lost' && !ran) left.push(`${id}: its rollback SQL (${r.inTransaction.map((ps) => `"${ps.step.name}"`).join(', ')}) did not run: ${tx.reason}`);
   if (tx.kind === 'in_doubt') left.push(`${id}: the connection was lost during the COMMIT of its rollback SQL; check whether it took effect`);
 }
 
-/** Runs the DOTs' rollback sections, DOTs in reverse order; returns what could not be done. */
-export async function runReverse(run: RunContext, plan: ApplyPlan): Promise<string[]> {
+/**
+ * Runs the DOTs' rollback sections, DOTs in reverse order; returns what could not be done.
+ * `witness` (`dotctl rollback`): the run's witness row goes into the transaction of the last
+ * DOT's rollback SQL, or, when no DOT has rollback SQL, into a transaction of its own at the end.
+ */
+export async function runReverse(run: RunContext, plan: ApplyPlan, witness = false): Promise<string[]> {
   const left: string[] = [];
-  for (const r of plan.reverse) await reverseOne(run, r, left);
+  let last = -2; // no witness in this run
+  if (witness && run.witness) last = plan.reverse.map((r) => r.inTransaction.length > 0).lastIndexOf(true);
+  for (const [i, r] of plan.reverse.entries()) await reverseOne(run, r, left, i === last);
+  if (last === -1) {
+    const tx = await witnessAlone(run);
+    if (tx.kind !== 'passed') left.push(`the ledger head could not be witnessed in the target (${tx.kind === 'lost' ? tx.reason : run.journal.lastFailure()})`);
+  }
   return left;
 }
 

@@ -14,6 +14,7 @@ import type { SqlSession } from '../../exec/sql-session.js';
 import { libpqEnv } from '../../exec/target.js';
 import type { Progress } from '../options.js';
 import type { Journal } from './journal.js';
+import type { TargetWitness } from '../witness.js';
 import type { PlannedStep } from './plan.js';
 import { failed, type ApplyReport } from './report.js';
 
@@ -29,6 +30,8 @@ export interface RunContext {
   readonly journal: Journal;
   /** progress of long steps (archives), for a terminal */
   readonly onProgress?: ((p: Progress) => void) | undefined;
+  /** the witness row a live apply or rollback writes into the target (engine/witness.ts); none for a rehearsal */
+  readonly witness?: TargetWitness | undefined;
 }
 
 /** Whether the run changes the world (a rehearsal does not). */
