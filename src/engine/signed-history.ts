@@ -108,7 +108,7 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
       const why = !member ? `${h.actor} was not a member` : member.disabled ? `${h.actor} was disabled` : `the key is not ${h.actor}'s`;
       return broken(h.seq, 'unknown_signer', `the head at seq ${h.seq} is signed by a key the identity registry did not hold for ${h.actor} at seq ${covers} (${why})`);
     }
-    if (!verifyHead(key, signature, { ledgerId: ledgerId ?? '', seq: covers, hash, actor: h.actor, at: h.at })) {
+    if (!verifyHead(key, signature, { ledgerId: ledgerId ?? '', seq: covers, hash, actor: h.actor, at: claimedAt(h) })) {
       return broken(h.seq, 'bad_signature', `the signature of the head at seq ${h.seq} by ${h.actor} does not verify`);
     }
     signedThrough = Math.max(signedThrough, covers);
@@ -123,4 +123,10 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
 /** Rows after `seq`, head rows aside. */
 async function unsignedTail(ledger: LedgerStore, seq: number): Promise<LogRow[]> {
   return (await ledger.readEvents({ fromSeq: seq + 1 })).filter((r) => r.event !== 'head_signed');
+}
+
+/** The time a head's signer signed: the row's `at`, or the `claimed_at` kept when the ledger dated the row at its head's time. */
+function claimedAt(h: LogRow): string {
+  const claimed = (h.detail as { claimed_at?: unknown }).claimed_at;
+  return typeof claimed === 'string' ? claimed : h.at;
 }

@@ -118,7 +118,7 @@ describe('a workspace from dotctl init to rollback, run from a subdirectory: ini
     assert.match(one.stdout, /1 DOT\(s\) and 9 law\(s\) are valid/);
     // DOTCTL_DOTS still wins over the workspace
     const shipped = cli(['validate'], { DOTCTL_DOTS: shippedDotsDir() });
-    assert.match(shipped.stdout, /5 DOT\(s\) and 6 law\(s\) are valid/);
+    assert.match(shipped.stdout, /8 DOT\(s\) and 6 law\(s\) are valid/);
   });
 
   test('keygen writes keys into the workspace; the identities name a data owner', async () => {

@@ -69,9 +69,17 @@ function ledgerContract(backend: Backend<RawAccess>): void {
     });
 
     test('event times are stored as UTC ISO text, whatever zone they were given in', async () => {
-      const row = await ledger.appendEvent(ev({ at: '2024-05-01T10:00:00+02:00', actor: 'zoned' }));
-      assert.equal(row.at, '2024-05-01T08:00:00.000Z');
-      assert.equal((await ledger.readEvents({ actor: 'zoned' }))[0]?.at, '2024-05-01T08:00:00.000Z');
+      const row = await ledger.appendEvent(ev({ at: '2024-05-01T10:05:00+02:00', actor: 'zoned' }));
+      assert.equal(row.at, '2024-05-01T08:05:00.000Z');
+      assert.equal((await ledger.readEvents({ actor: 'zoned' }))[0]?.at, '2024-05-01T08:05:00.000Z');
+    });
+
+    test("time in the log never runs backwards: a row dated before the head is dated at the head's time and keeps the time it claimed", async () => {
+      const head = await ledger.appendEvent(ev({ at: '2024-05-01T09:00:00Z', actor: 'ahead' }));
+      const late = await ledger.appendEvent(ev({ at: '2024-05-01T07:00:00Z', actor: 'behind' }));
+      assert.equal(late.at, head.at);
+      assert.equal(late.detail.claimed_at, '2024-05-01T07:00:00.000Z');
+      assert.equal((await verifyChain(ledger.iterateEvents())).kind, 'intact');
     });
 
     test('an event the ledger cannot store is refused with a LedgerError and nothing is written', async () => {
