@@ -24,8 +24,14 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   log: 'dotctl log --proposal P-20261128-1a2b3c --json',
   demo: 'npx dotctl demo --keep',
   'audit-backups': 'dotctl audit-backups /opt/incomex/backups/pg',
-  verify: 'dotctl log verify --target postgres://deploy@db:5432/app --checkpoint head.json',
-  checkpoint: 'dotctl --key ada.key log checkpoint --out head.json        # keep it outside the ledger',
+  'log verify': 'dotctl log verify --target postgres://deploy@db:5432/app --checkpoint head.json',
+  'log checkpoint': 'dotctl --key ada.key log checkpoint --out head.json        # keep it outside the ledger',
+  'ledger init': 'dotctl --identities ids.yaml --key olga.key --key rita.key --key raj.key ledger init',
+  'ledger upgrade': 'dotctl --identities ids.yaml --key olga.key --key rita.key --key raj.key ledger upgrade',
+  'identities export': 'dotctl identities export > next.yaml',
+  'identities change': 'dotctl --key rita.key identities change next.yaml',
+  'identities approve': 'dotctl --key raj.key identities approve R-20261128-1a2b3c',
+  'identities pending': 'dotctl identities pending',
 };
 
 const COMMON = '2 bad input (usage, spec, parameter, unknown proposal) · 7 ledger unavailable or broken · 1 internal error';
@@ -41,8 +47,12 @@ const EXITS: Readonly<Record<string, string>> = {
   rollback: RUNS,
   withdraw: '3 refused (not an operator, or the proposal is not in state proposed)',
   'audit-backups': '4 the newest dump is broken, or there is none',
-  verify: "7 the chain is broken (names the first bad row), or the target's witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable",
-  checkpoint: '3 the key belongs to no identity',
+  'log verify': "7 the chain, a signed head or a registry event does not verify (names the seq), or the target's witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable",
+  'log checkpoint': '3 the key belongs to no identity',
+  'ledger init': '3 a member did not sign (a --key is missing) · 2 the ledger already has a registry, or holds rows of an earlier dotctl (ledger upgrade)',
+  'ledger upgrade': '3 a member did not sign (a --key is missing) · 2 the ledger already has a registry, or is empty (ledger init)',
+  'identities change': '3 not a signer of registry changes (an admin, or a reviewer when there is none) · 2 a rule refuses the new registry',
+  'identities approve': '3 not a signer, already signed, or the change is stale',
   demo: '1 a stage did not do what it claims · 4 pre-flight failed (tools, superuser)',
 };
 
@@ -51,8 +61,10 @@ export function addHelpExtras(program: Command): void {
   for (const c of program.commands) {
     c.configureHelp({ showGlobalOptions: true });
     const name = c.name();
-    const example = EXAMPLES[name];
-    const exits = EXITS[name];
+    // a subcommand is looked up under its parent's name first (identities approve is not approve)
+    const full = c.parent?.parent ? `${c.parent.name()} ${name}` : name;
+    const example = EXAMPLES[full] ?? (full === name ? EXAMPLES[name] : undefined);
+    const exits = EXITS[full] ?? (full === name ? EXITS[name] : undefined);
     c.addHelpText('after', `${example ? `\nExample:\n  ${example}\n` : ''}\nExit codes: 0 ok · ${exits ? `${exits} · ` : ''}${COMMON}\n(see README "Exit codes")`);
     addHelpExtras(c);
   }

@@ -185,6 +185,7 @@ async function readProposed(ledger: LedgerStore): Promise<Proposed[]> {
 export async function proposeRegistryChange(o: EngineOptions, next: string | { readonly identities: readonly Identity[]; readonly quorum?: number }): Promise<RegistryChangeResult> {
   const file = typeof next === 'string' ? await loadIdentitiesFile(next) : { identities: next.identities, quorum: next.quorum ?? null };
   const source = typeof next === 'string' ? next : 'the identities given';
+  if (file.identities.length === 0) throw new InputError(`${source} lists no identity; a registry keeps at least its signers`);
   const key = await signerOf(o);
   return withLedgerOf(o, 'write', async (ledger) => {
     const { view, registry: base, me } = await actorFrom(ledger, ledgerName(o), key);
@@ -192,7 +193,6 @@ export async function proposeRegistryChange(o: EngineOptions, next: string | { r
     if (!signers.members.some((m) => m.name === me.name)) {
       throw new GateError(`${me.name} is not an enabled ${signers.role}; only ${signers.role}s propose and sign registry changes`);
     }
-    if (file.identities.length === 0) throw new InputError(`${source} lists no identity; a registry keeps at least its signers`);
     const registry = normalizeRegistry({ quorum: file.quorum ?? base.quorum, members: file.identities });
     const problems = checkRegistry(
       registry,

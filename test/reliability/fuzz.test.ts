@@ -34,6 +34,7 @@ let recorder: Recorder;
 let identities = '';
 let key = '';
 let validIdentities = '';
+let reviewer = '';
 let ledgerBefore = '';
 /** inputs run, by kind (the suite asserts at least 200 in all) */
 const counted = { dots: 0, params: 0, identities: 0, keys: 0 };
@@ -52,6 +53,9 @@ before(async () => {
   const reviewers = [await generateKeyFile('rita', join(dir, 'keys')), await generateKeyFile('raj', join(dir, 'keys'))];
   validIdentities += `  - name: rita\n    roles: [reviewer]\n    public_key: ${reviewers[0]?.publicKey}\n  - name: raj\n    roles: [reviewer]\n    public_key: ${reviewers[1]?.publicKey}\n`;
   writeFileSync(identities, validIdentities);
+  const init = await dotctl([...flags(), '--identities', identities, '--key', key, ...reviewers.flatMap((r) => ['--key', r.file]), 'ledger', 'init'], { cwd: dir });
+  assert.equal(init.code, 0, `ledger init: ${init.stderr}`);
+  reviewer = reviewers[0]!.file;
   for (const r of reviewers) {
     const a = await dotctl([...flags(), '--identities', identities, '--key', r.file, 'admit', '--all'], { cwd: dir });
     assert.equal(a.code, 0, `admitting the catalogue: ${a.stderr}`);
@@ -323,21 +327,22 @@ describe('fuzzed structure in valid values and target URLs', () => {
 describe('fuzzed identities and key files', () => {
   const p = new Prng(SEED ^ 0x27d4eb2f);
 
-  test(`propose refuses ${N_IDENTITIES} malformed identities files with file:line:col problems`, async () => {
+  test(`a registry change refuses ${N_IDENTITIES} malformed identities files with file:line:col problems`, async () => {
     const mutants = malformedIdentities(p, validIdentities, N_IDENTITIES);
     const files = mutants.map((m, i) => {
       const f = join(dir, `identities-${i}.yaml`);
       writeFileSync(f, m.text);
       return f;
     });
-    const results = await pool(files.map((f) => () => dotctl([...flags(), '--identities', f, '--key', key, 'propose', '--offline', 'D'], { cwd: dir })));
+    // the identities file is the import format of the ledger's registry: read by ledger init and identities change
+    const results = await pool(files.map((f) => () => dotctl([...flags(), '--key', reviewer, 'identities', 'change', f], { cwd: dir })));
     results.forEach((r, i) => {
       const problems = assertBadInput(r, `identities: ${mutants[i]?.label}\n${mutants[i]?.text.slice(0, 300)}`);
       const f = files[i] ?? '';
       assert.ok(problems.length === 0 ? r.stderr.includes(f) : problems.every((l) => l.startsWith(`${f}:`)), `the message names ${f}: ${r.stderr}`);
     });
     counted.identities += mutants.length;
-    assertUntouched('propose with fuzzed identities');
+    assertUntouched('identities change with fuzzed identities');
   });
 
   test('propose refuses malformed key files in one line', async () => {
@@ -352,7 +357,7 @@ describe('fuzzed identities and key files', () => {
       ['an RSA key', rsa],
       ['garbage after the header', '-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n'],
       ['readable by others', pem, 0o644],
-      ['a key of nobody in the identities file', generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string],
+      ['a key of nobody in the registry', generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string],
     ];
     const files = cases.map(([label, text, mode], i) => {
       const f = join(keys, `k${i}.key`);
@@ -370,8 +375,8 @@ describe('fuzzed identities and key files', () => {
     );
     results.forEach((r, i) => {
       const label = files[i]?.label ?? '';
-      if (label === 'a key of nobody in the identities file') {
-        // a well-formed key the identities file does not know is a gate refusal, not bad input
+      if (label === 'a key of nobody in the registry') {
+        // a well-formed key the ledger's registry does not know is a gate refusal, not bad input
         assert.equal(r.code, 3, `${label}: ${r.stderr}`);
         assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
       } else assertBadInput(r, `key file: ${label}`);

@@ -27,6 +27,7 @@ import { generateKeyFile } from '../../src/gate/keys.js';
 import { hasStackTrace } from '../helpers/cli.js';
 import { dotctl, pool, startRecorder, type Recorder } from './run.js';
 import { admitAll } from '../helpers/admission.js';
+import { registerFixture } from '../helpers/genesis.js';
 import { ADMIN_URL } from '../helpers/pg.js';
 import { lit, postgresSites, sqliteSites, type Site, type SiteFactory } from './sites.js';
 
@@ -372,6 +373,8 @@ function gateSuite(factory: () => SiteFactory): void {
         yaml += `  - name: ${name}\n    roles: [${role}]\n    public_key: ${k.publicKey}\n`;
       }
       writeFileSync(join(dir, 'identities.yaml'), yaml);
+      // admitAll gives the seed ledger this file as its genesis registry, signed by all four
+      registerFixture(join(dir, 'identities.yaml'), Object.values(keys));
       seed = await sites.fresh();
       admitAll(
         flags(seed),

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { admitAll, type KeyHolder } from '../helpers/admission.js';
+import { registerFixture } from '../helpers/genesis.js';
 import { runCli, hasStackTrace } from '../helpers/cli.js';
 import { adminClient, createScratchDb, type ScratchDb } from '../helpers/pg.js';
 import { generateKeyFile } from '../../src/gate/keys.js';
@@ -102,6 +103,8 @@ describe('checks that run before approval are read-only by construction', () => 
       `identities:\n  - name: olga\n    roles: [operator]\n    public_key: ${g.publicKey}\n  - name: rita\n    roles: [reviewer]\n    public_key: ${rita.publicKey}\n  - name: raj\n    roles: [reviewer]\n    public_key: ${raj.publicKey}\n`,
     );
     flags = ['--dots', join(dir, 'dots'), '--ledger', join(dir, 'ledger.db'), '--identities', join(dir, 'identities.yaml'), '--target', db.url];
+    // admitAll gives the ledger this file as its genesis registry, signed by all three
+    registerFixture(join(dir, 'identities.yaml'), [g.file, rita.file, raj.file]);
   });
   after(async () => {
     await db?.drop();
