@@ -14,7 +14,7 @@ import { formatProblem } from '../model/errors.js';
 import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { decideAdmission, type AdmissionDecision } from '../gate/admission.js';
-import type { Identity } from '../gate/identities.js';
+import { actsAs, type Identity } from '../gate/identities.js';
 import type { LedgerStore, NewLogEvent } from '../ledger/port.js';
 import { withTrustedTime } from './clock.js';
 import { catalogueOf, identitiesOf, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
@@ -106,8 +106,8 @@ export async function admitDots(o: EngineOptions, refs: readonly string[] | 'all
   const me = actingIdentity(identities, key);
   return withLedgerOf(o, 'write', async (ledger) => {
     const at = nowIso(await withTrustedTime(o, ledger, null));
-    if (me.disabled || !me.roles.includes('reviewer')) {
-      const reason = `${me.name} is not ${me.disabled ? 'enabled' : 'a reviewer'}; only reviewers admit DOT content`;
+    if (!actsAs(me, 'reviewer')) {
+      const reason = `${me.name} is not ${me.disabled ? 'enabled' : me.roles.includes('automation') ? 'a reviewer but an automation identity' : 'a reviewer'}; only reviewers admit DOT content`;
       await ledger.appendEvent(dotEvent(at, me.name, 'refused', dots.map((d) => d.spec.id).join('+'), 'refused', { action: 'admit', reason }));
       throw new GateError(reason);
     }

@@ -17,7 +17,7 @@ import { freezeContent } from '../catalogue/content.js';
 import { actingIdentity } from '../gate/keys.js';
 import { signStatement } from '../gate/signature.js';
 import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateProposal } from '../gate/decide.js';
-import type { Identity } from '../gate/identities.js';
+import { actsAs, type Identity } from '../gate/identities.js';
 import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
@@ -159,7 +159,8 @@ export async function proposeBundle(given: EngineOptions, refs: readonly string[
   const identities = await identitiesOf(given);
   const key = await signerOf(given);
   const me = actingIdentity(identities, key);
-  if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
+  // automation (dotctl watch) drafts proposals too; it never approves or applies them (gate/decide.ts)
+  if (!actsAs(me, 'operator') && !actsAs(me, 'automation')) throw new GateError(`${me.name} is not an operator; only operators (and the watch's automation identity) propose`);
   const env = given.env ?? process.env;
   const address = resolveTarget(given.target, env);
   // only admitted DOT content may run anything, even the read-only checks below (and the
