@@ -24,7 +24,11 @@ export type LogEventKind =
   /** `dotctl test` proved (or failed to prove) a DOT's rollback on a scratch copy; bound to its content hash */
   | 'tested'
   /** an operator withdrew a proposal that was never applied */
-  | 'withdrawn';
+  | 'withdrawn'
+  /** `dotctl watch` (an automation identity) saw a standing check go from holding to failing */
+  | 'invariant_failed'
+  /** `dotctl watch` saw a failing standing check hold again */
+  | 'invariant_recovered';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -45,6 +49,8 @@ export const LOG_EVENT_KINDS = [
   'admitted',
   'tested',
   'withdrawn',
+  'invariant_failed',
+  'invariant_recovered',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */
