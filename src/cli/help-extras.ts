@@ -25,6 +25,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   demo: 'npx dotctl demo --keep',
   'audit-backups': 'dotctl audit-backups /opt/incomex/backups/pg',
   verify: 'dotctl log verify        # record the head it prints somewhere else',
+  watch: 'dotctl --key .dotctl/keys/watch.key watch --once        # from cron; --every 5m as a service',
 };
 
 const COMMON = '2 bad input (usage, spec, parameter, unknown proposal) · 7 ledger unavailable or broken · 1 internal error';
@@ -42,6 +43,7 @@ const EXITS: Readonly<Record<string, string>> = {
   'audit-backups': '4 the newest dump is broken, or there is none',
   verify: '7 the chain is broken (names the first bad row)',
   demo: '1 a stage did not do what it claims · 4 pre-flight failed (tools, superuser)',
+  watch: '3 the key is not an automation identity · 4 a standing check fails (--once)',
 };
 
 /** Adds global options, an example and exit codes to the help of every subcommand of `program`. */

@@ -12,6 +12,7 @@ import { registerDemoCommands } from './commands/demo.js';
 import { registerWorkspaceCommands } from './commands/workspace.js';
 import { registerAuthoringCommands } from './commands/authoring.js';
 import { registerWithdrawCommand } from './commands/withdraw.js';
+import { registerWatchCommand } from './commands/watch.js';
 import { addHelpExtras } from './help-extras.js';
 
 function buildProgram(): Command {
@@ -34,6 +35,7 @@ function buildProgram(): Command {
   registerApplyCommands(program);
   registerWithdrawCommand(program);
   registerLedgerCommands(program);
+  registerWatchCommand(program);
   registerDemoCommands(program);
   registerWorkspaceCommands(program);
   addHelpExtras(program);

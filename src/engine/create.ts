@@ -18,6 +18,8 @@ import type { EngineOptions, Progress } from './options.js';
 import type { ParamDefaults } from '../catalogue/params.js';
 import { proveRollback, type ProofOptions, type RollbackProof } from './rollback-proof.js';
 import { withdrawProposal, type WithdrawResult } from './withdraw.js';
+import { createWatcher, type Watcher } from './watch/index.js';
+import type { WatchSettings } from '../catalogue/watch-config.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -70,6 +72,8 @@ export interface Engine {
   test(dots: readonly string[], params?: readonly string[], opts?: ProofOptions): Promise<RollbackProof>;
   /** Withdraws a proposal that was never applied (an operator; signed and logged), optionally naming the one that supersedes it. */
   withdraw(id: string, reason: string, supersededBy?: string): Promise<WithdrawResult>;
+  /** A watcher acting as the signer (an automation identity): each `cycle()` runs every standing check (`dotctl watch`). */
+  watch(settings?: WatchSettings): Promise<Watcher>;
 }
 
 /** Builds an engine from its parts. */
@@ -103,5 +107,6 @@ export function createEngine(deps: EngineDeps): Engine {
     admissions: (dot) => listAdmissionStatus(o, dot),
     test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),
     withdraw: (id, reason, supersededBy) => withdrawProposal(o, id, reason, supersededBy ?? null),
+    watch: (settings = { backupSets: [], alerts: [] }) => createWatcher(o, settings),
   };
 }

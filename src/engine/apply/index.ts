@@ -243,7 +243,8 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
     // an interrupted rollback is finished by running the rollback again
     const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';
     const unmet: Unmet[] = [];
-    if (!actsAs(me, 'operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not ${me.roles.includes('automation') ? 'an operator but an automation identity' : 'an operator'} and may not roll back` });
+    if (!actsAs(me, 'operator'))
+      unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not ${me.roles.includes('automation') ? 'an operator but an automation identity' : 'an operator'} and may not roll back` });
     // a failed or needs_attention apply may have left something (SQL outside the transaction, a rollback that stopped): its rollback cleans up
     if (!ROLLBACK_FROM.includes(record.state) && !resumable)
       unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied, failed or needs_attention proposal can be rolled back` });
