@@ -56,7 +56,7 @@ export function kumaUrl(url: string, status: 'up' | 'down', msg: string): string
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 4000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function attempt(e: AlertEndpoint, m: AlertMessage): Promise<string | null> {
   const signal = AbortSignal.timeout(e.timeoutMs);
