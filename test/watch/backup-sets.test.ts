@@ -51,7 +51,10 @@ function workspace(extra: string[] = []): Promise<void> {
 
 async function watch(args: readonly string[] = ['--once', '--json']) {
   const r = await runCliAsync(['--key', key, 'watch', ...args], { cwd: dir });
-  return { ...r, report: r.stdout.trim().startsWith('{') ? (JSON.parse(r.stdout) as { checks: { id: string; status: string; observed: string }[]; alerts: { ok: boolean; error: string | null }[] }) : null };
+  return {
+    ...r,
+    report: r.stdout.trim().startsWith('{') ? (JSON.parse(r.stdout) as { checks: { id: string; status: string; observed: string }[]; alerts: { ok: boolean; error: string | null }[] }) : null,
+  };
 }
 
 before(async () => {
@@ -121,7 +124,10 @@ test('a backup directory that vanishes and a webhook that hangs: failing in one 
   const failed = r.report!.alerts.filter((a) => !a.ok);
   assert.equal(failed.length, 1);
   assert.match(failed[0]!.error ?? '', /webhook http:\/\/127\.0\.0\.1:\d+\/…: no answer within 300 ms \(2 attempt\(s\)\)/);
-  assert.ok(r.report!.alerts.some((a) => a.ok), 'the other endpoint still got the alert');
+  assert.ok(
+    r.report!.alerts.some((a) => a.ok),
+    'the other endpoint still got the alert',
+  );
   // two attempts for the recovery (UP), two for this failure (DOWN)
   assert.equal(listener.received.filter((x) => x.path === '/hang').length, 4);
 });

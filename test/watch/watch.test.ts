@@ -49,14 +49,7 @@ before(async () => {
   wally = await addAutomationIdentity(w.inc.identities);
   await writeFile(
     join(w.inc.dir, 'dotctl.yaml'),
-    [
-      'version: 1',
-      'watch:',
-      '  alerts:',
-      `    - { kind: kuma_push, url: "${listener.url}/api/push/pg-backup-local" }`,
-      `    - { kind: webhook, url: "${listener.url}/hook" }`,
-      '',
-    ].join('\n'),
+    ['version: 1', 'watch:', '  alerts:', `    - { kind: kuma_push, url: "${listener.url}/api/push/pg-backup-local" }`, `    - { kind: webhook, url: "${listener.url}/hook" }`, ''].join('\n'),
   );
   ad = await w.propose(['A', 'D']);
   w.approve(ad);
@@ -150,7 +143,7 @@ test('a new schema without grants: exit 4, DOWN pushed, invariant_failed logged,
   assert.equal(w.cli(null, ['log', 'verify']).code, 0);
 });
 
-test('the backup script edited by hand: the governed file names the proposal that set it, and D\'s invariant fails', async () => {
+test("the backup script edited by hand: the governed file names the proposal that set it, and D's invariant fails", async () => {
   await appendFile(w.inc.scriptPath, '# a quick fix at 3 a.m.\n');
   const r = await watch();
   assert.equal(r.code, 4);
@@ -176,7 +169,10 @@ test('PostgreSQL unreachable and an invariant that throws: one failing sentence 
   assert.equal(target.status, 'failing');
   assert.match(target.observed, /cannot connect to the target/);
   assert.ok(rep.checks.filter((c) => c.kind === 'invariant').every((c) => c.status === 'not_run'));
-  assert.ok(rep.checks.some((c) => c.kind === 'governed_file'), 'files are still watched while the database is down');
+  assert.ok(
+    rep.checks.some((c) => c.kind === 'governed_file'),
+    'files are still watched while the database is down',
+  );
 
   // the dump role renamed away: A's invariant queries raise "role does not exist"
   await w.exec(`ALTER ROLE "${w.inc.dumpRole}" RENAME TO "${w.inc.dumpRole}_x"`);
@@ -186,7 +182,10 @@ test('PostgreSQL unreachable and an invariant that throws: one failing sentence 
     assert.equal(hasStackTrace(r.stderr + r.stdout), false);
     const thrown = r.report!.checks.filter((c) => c.kind === 'invariant' && /does not exist/.test(c.observed));
     assert.ok(thrown.length >= 2, JSON.stringify(r.report!.checks, null, 1));
-    assert.ok(r.report!.checks.some((c) => c.name === 'Backup script is the hardened one'), 'the other checks still ran');
+    assert.ok(
+      r.report!.checks.some((c) => c.name === 'Backup script is the hardened one'),
+      'the other checks still ran',
+    );
   } finally {
     await w.exec(`ALTER ROLE "${w.inc.dumpRole}_x" RENAME TO "${w.inc.dumpRole}"`);
   }
