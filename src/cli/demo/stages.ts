@@ -1,5 +1,5 @@
 /**
- * The six stages of `dotctl demo`: the seed's incident (P9-G6) recreated on a scratch
+ * The stages of `dotctl demo`: the seed's incident (P9-G6) recreated on a scratch
  * database, the silent failed backup shown, and the fix taken through the governed pipeline
  * (propose → approve → apply → audit) with the real engine, real scripts and real tools.
  * Each stage asserts what it claims; the first claim that does not hold stops the demo.
@@ -14,6 +14,7 @@ import { buildIncident, SEED_ROWS, SEED_TABLES } from './incident.js';
 import { KUMA_PATH } from './backup-script.js';
 import { columns, firstLine, short } from './print.js';
 import { check, PEOPLE, type Person, type Stage } from './stage.js';
+import { watchStage } from './watch-stage.js';
 
 import { SCHEMA, VERIFY_PATH, runBackup, describePushes, tool, pairsFor, rowCounts, expectSeedRows, rowLine, schemaExists, summarizeSteps, stepObserved, applyAs } from './stage-tools.js';
 const incident: Stage = {
@@ -381,7 +382,7 @@ const audit: Stage = {
 };
 
 /** The stages, in order. */
-export const STAGES: readonly Stage[] = [incident, silentFailure, identities, grantAndHarden, dropWithDualControl, audit];
+export const STAGES: readonly Stage[] = [incident, silentFailure, identities, grantAndHarden, watchStage, dropWithDualControl, audit];
 
 /** The people of the demo with their key files under `keysDir`. */
 export function demoPeople(keysDir: string): Record<keyof typeof PEOPLE, Person> {

@@ -17,6 +17,8 @@ import type { LedgerStore } from '../../ledger/port.js';
 import { deliverAll, type AlertEndpoint, type AlertMessage, type Delivery } from '../../exec/alert.js';
 import { resolveTarget, targetFingerprint } from '../../exec/target.js';
 import { loadFrozen } from '../admission.js';
+import { canonicalJson, sha256Hex } from '../../model/canonical.js';
+import type { ValidDot } from '../../catalogue/validate.js';
 import { withTrustedTime } from '../clock.js';
 import { identitiesOf, nowIso, signerOf, withLedgerOf, type EngineOptions } from '../options.js';
 import { judgeBackupSet, VerdictCache } from './backups.js';
@@ -42,10 +44,20 @@ export async function lastKnownStates(ledger: LedgerStore): Promise<Map<string, 
   return out;
 }
 
-/** Re-creates an applied proposal from its frozen content and stored parameters (never today's files). */
-function watched(record: ProposalRecord): WatchedProposal {
+/**
+ * Re-creates an applied proposal from its frozen content and stored parameters (never today's
+ * files). Proposals frozen from the same files (A on fifty schemas) are validated once: `memo`
+ * is keyed by the SHA-256 of the frozen files, their recorded hashes and the DOT ids.
+ */
+function watched(record: ProposalRecord, memo: Map<string, ValidDot[]>): WatchedProposal {
   try {
-    const { dots } = loadFrozen(record);
+    const key = sha256Hex(canonicalJson({ content: record.content ?? null, dots: record.dotIds }));
+    let dots = memo.get(key);
+    if (!dots) {
+      dots = loadFrozen(record).dots;
+      if (memo.size >= 64) memo.clear();
+      memo.set(key, dots);
+    }
     const pairs = Object.entries(record.params)
       .filter(([, v]) => !(typeof v === 'object' && v !== null))
       .map(([k, v]) => `${k}=${String(v)}`);
@@ -113,6 +125,7 @@ export async function createWatcher(o: EngineOptions, settings: WatchSettings): 
   const alerts = endpoints(settings, env);
   const given: EngineOptions = { ...o, identities };
   const frozen = new Map<string, WatchedProposal>();
+  const validated = new Map<string, ValidDot[]>();
   const verdicts = new VerdictCache();
   const tried = new Set<string>();
   const host = hostname();
@@ -130,7 +143,7 @@ export async function createWatcher(o: EngineOptions, settings: WatchSettings): 
         const key = `${p.id}:${p.hash}`;
         let w = frozen.get(key);
         if (!w) {
-          w = watched(p);
+          w = watched(p, validated);
           frozen.set(key, w);
         }
         if (w.error !== null || w.dots.some((d) => standingChecks(d).length > 0)) withStanding.push(w);

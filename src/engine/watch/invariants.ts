@@ -1,9 +1,9 @@
 /**
  * The standing checks of applied proposals: each DOT's `invariants` and its post-verify checks
  * marked `standing`, run from the content frozen in the proposal with its stored parameters —
- * never today's files — against the target, under the pre-check rules: SQL in one READ ONLY
- * transaction that is rolled back (each check under a savepoint, so one that errs does not stop
- * the others), commands only as the admitted DOT marked them read-only.
+ * never today's files — against the target, under the pre-check rules: SQL in a READ ONLY
+ * transaction that is rolled back (one that errs ends it and the next checks run in a fresh
+ * one, so it does not stop them), commands only as the admitted DOT marked them read-only.
  */
 import { bindForExecution, bindQuery, resolveSecrets, type SecretValues } from '../../catalogue/bind.js';
 import { stepsIn, type Step } from '../../catalogue/schema.js';
@@ -72,19 +72,32 @@ function draftsFor(step: Step, rows: readonly Record<string, unknown>[], p: Watc
 }
 
 /** Runs one standing check; never throws (a check that throws fails, in one sentence). */
-async function runStanding(session: TargetSession, p: WatchedProposal, dot: ValidDot, s: Standing, secrets: SecretValues): Promise<{ r: CheckResult; rows: readonly Record<string, unknown>[] }> {
+async function runStanding(
+  session: TargetSession,
+  p: WatchedProposal,
+  dot: ValidDot,
+  s: Standing,
+  secrets: SecretValues,
+  seen: Map<string, { rows: Record<string, unknown>[]; fields: { name: string }[] }>,
+): Promise<{ r: CheckResult; rows: readonly Record<string, unknown>[] }> {
   const step = s.step;
   try {
     if (step.kind === 'sql') {
       const q = bindQuery(step.sql, p.params, secrets);
-      await session.client.query('SAVEPOINT dotctl_watch');
       try {
-        const res = await session.client.query({ text: q.text, values: q.values, queryMode: 'extended' });
-        await session.client.query('RELEASE SAVEPOINT dotctl_watch');
+        // A on fifty schemas asks fifty times whether the dump role can enter every schema: once per cycle is enough
+        const key = `${q.text}\0${JSON.stringify(q.values)}`;
+        let res = seen.get(key);
+        if (!res) {
+          res = await session.client.query({ text: q.text, values: q.values, queryMode: 'extended' });
+          seen.set(key, res);
+        }
         return { r: judgeRows(step.expect, res.rows, res.fields), rows: res.rows };
       } catch (err) {
         if (session.connectionError()) throw err;
-        await session.client.query('ROLLBACK TO SAVEPOINT dotctl_watch');
+        // the error aborted the READ ONLY transaction: a fresh one for the checks after it
+        await session.client.query('ROLLBACK');
+        await session.client.query('BEGIN READ ONLY');
         return { r: { outcome: 'error', observed: clip(sqlErrorText(err, q.text)), expected: 'the query to run' }, rows: [] };
       }
     }
@@ -157,6 +170,7 @@ export async function runInvariants(proposals: readonly WatchedProposal[], addre
         notes.push(
           `${elsewhere.length} applied proposal(s) with standing checks are on another server or database than ${label} (${elsewhere.map((p) => p.record.id).join(', ')}); run the watch with --target (or --env) for theirs`,
         );
+      const seen = new Map<string, { rows: Record<string, unknown>[]; fields: { name: string }[] }>();
       await withTransaction(session.client, { readOnly: true, rollback: true }, async () => {
         for (const p of proposals.filter((x) => x.record.targetFingerprint === fp)) {
           if (p.error !== null) {
@@ -171,7 +185,7 @@ export async function runInvariants(proposals: readonly WatchedProposal[], addre
           }
           for (const dot of p.dots) {
             for (const s of standingChecks(dot)) {
-              const { r, rows } = await runStanding(session, p, dot, s, secrets);
+              const { r, rows } = await runStanding(session, p, dot, s, secrets, seen);
               const status = statusOf(r);
               out.push(checkOf(p, dot, idOf(p, dot, s), s.step.name, status, r.observed, r.expected, status === 'failing' ? draftsFor(s.step, rows, p) : undefined));
             }
