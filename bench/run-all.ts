@@ -22,6 +22,7 @@ const BENCHES: readonly { name: string; file: string; timeoutMin: number }[] = [
   { name: 'ledger-verify', file: 'bench/ledger-verify.ts', timeoutMin: 40 },
   { name: 'archive', file: 'bench/archive.ts', timeoutMin: 40 },
   { name: 'concurrency', file: 'bench/concurrency.ts', timeoutMin: 15 },
+  { name: 'watch', file: 'bench/watch.ts', timeoutMin: 40 },
 ];
 
 const wanted = process.argv.slice(2);

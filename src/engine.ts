@@ -53,6 +53,9 @@ export { CheckError, GateError, TargetUnreachableError, TargetBusyError } from '
 export { shippedDotsDir, shippedExamplesDir } from './model/package-paths.js';
 export { writeDotSkeleton, makePatchStep, type PatchMade } from './engine/authoring.js';
 export { proveRollback, lastRollbackProof, type RollbackProof, type ProofStage, type ProofOptions } from './engine/rollback-proof.js';
+export type { Watcher, WatchReport, WatchCheck, WatchChange, WatchDraft, WatchStatus, WatchCheckKind } from './engine/watch/index.js';
+export type { WatchSettings, BackupSetConfig, AlertConfig } from './catalogue/watch-config.js';
+export type { Delivery as AlertDelivery } from './exec/alert.js';
 
 export type { Catalogue, ValidDot, ValidationResult, GateRequirements, RenderedProposal };
 

@@ -32,6 +32,20 @@ export const SqlExpect = z.discriminatedUnion('kind', [
 ]);
 export type SqlExpect = z.infer<typeof SqlExpect>;
 
+/**
+ * What `dotctl watch` drafts when a standing SQL check fails: a proposal of `dot` for each
+ * distinct combination of the named columns of the failing rows (column → parameter), the other
+ * parameters taken from the proposal whose invariant failed. Drafted only; never approved or applied.
+ */
+export const Remedy = z.strictObject({
+  dot: z.string().regex(DOT_ID, 'must look like DOT-PG-GRANT-SCHEMA').describe('The DOT to propose when this check fails.'),
+  params_from_columns: z
+    .record(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'parameter names are lower_snake_case'), z.string().min(1))
+    .refine((m) => Object.keys(m).length > 0, 'name at least one parameter: column')
+    .describe('Parameter of the drafted DOT → column of the failing rows that gives its value.'),
+});
+export type Remedy = z.infer<typeof Remedy>;
+
 /** A SQL statement (diff/rollback) or check query (with `expect`). */
 export const SqlStep = z.strictObject({
   kind: z.literal('sql'),
@@ -39,6 +53,11 @@ export const SqlStep = z.strictObject({
   sql: z.string().min(1).describe('SQL; parameters the psql way: :\'name\' literal, :"name" identifier.'),
   expect: SqlExpect.optional(),
   transactional: z.boolean().optional().describe('false for SQL that cannot run in a transaction block.'),
+  standing: z
+    .boolean()
+    .optional()
+    .describe('post_verify only: the check also serves as a standing invariant, run by dotctl watch for as long as the change stands (a command must then be read_only).'),
+  remedy: Remedy.optional(),
 });
 
 /** A unified diff applied to a file (rollback: the same diff with reverse: true). */
@@ -81,6 +100,10 @@ export const CommandStep = z.strictObject({
     .boolean()
     .optional()
     .describe('Checks only: when the program is not installed, the check is reported as not run (in the proposal evidence and the apply report) instead of failing.'),
+  standing: z
+    .boolean()
+    .optional()
+    .describe('post_verify only: the check also serves as a standing invariant, run by dotctl watch for as long as the change stands (a command must then be read_only).'),
 });
 
 /** pg_dump of a schema (custom format) to an archive file. */
@@ -131,6 +154,10 @@ export const FileStep = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+  standing: z
+    .boolean()
+    .optional()
+    .describe('post_verify only: the check also serves as a standing invariant, run by dotctl watch for as long as the change stands (a command must then be read_only).'),
 });
 
 /** Host name check: the seed's hostname verify. */
@@ -202,6 +229,9 @@ export const DotSchema = z.strictObject({
   diff: stepList.min(1),
   rollback: stepList.default([]),
   post_verify: stepList.default([]),
+  invariants: stepList
+    .optional()
+    .describe('Standing invariants: read-only checks that must keep holding for as long as the change stands; dotctl watch runs them against the target of every applied proposal.'),
 });
 export type DotInput = z.input<typeof DotSchema>;
 export type Dot = z.output<typeof DotSchema>;
@@ -210,13 +240,23 @@ export type Dot = z.output<typeof DotSchema>;
 export const SECTIONS = ['hard_stops', 'pre_check', 'diff', 'rollback', 'post_verify'] as const;
 export type Section = (typeof SECTIONS)[number];
 
+/** Every section of a spec: the ones an apply runs, then the standing invariants (absent from a DOT that has none). */
+export const SPEC_SECTIONS = [...SECTIONS, 'invariants'] as const;
+export type SpecSection = (typeof SPEC_SECTIONS)[number];
+
+/** The steps of a section (none when the DOT has no such section). */
+export function stepsIn(dot: Pick<Dot, SpecSection>, section: SpecSection): readonly Step[] {
+  return dot[section] ?? [];
+}
+
 /** Step kinds allowed in each section. */
-export const SECTION_KINDS: Readonly<Record<Section, readonly StepKind[]>> = {
+export const SECTION_KINDS: Readonly<Record<SpecSection, readonly StepKind[]>> = {
   hard_stops: ['host', 'file', 'sql', 'command'],
   pre_check: ['host', 'file', 'sql', 'command'],
   diff: ['archive', 'sql', 'patch', 'command', 'restore_drill'],
   rollback: ['restore', 'sql', 'patch', 'command'],
   post_verify: ['sql', 'command', 'file'],
+  invariants: ['host', 'file', 'sql', 'command'],
 };
 
 /** Names of control groups (declared on identities, required by laws). */

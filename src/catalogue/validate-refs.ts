@@ -11,7 +11,7 @@ import { scanSqlRefs, placeholderNames } from './sql-template.js';
 import { didYouMean } from './did-you-mean.js';
 import { problemAt, type LocatedDoc, type Path } from './validate-yaml.js';
 import type { DotParts } from './validate-shape.js';
-import { SECTIONS, SECTION_KINDS, type Dot, type Law, type Section, type Step } from './schema.js';
+import { SECTION_KINDS, SPEC_SECTIONS, stepsIn, type Dot, type Law, type SpecSection, type Step } from './schema.js';
 
 /** Side files a patch's `diff_file` names, and how their directory is shown in messages. */
 export interface SideFiles {
@@ -70,7 +70,33 @@ function checkRegex(pattern: string | undefined): string | null {
   }
 }
 
-const CHECK_SECTIONS: readonly Section[] = ['hard_stops', 'pre_check', 'post_verify'];
+const CHECK_SECTIONS: readonly SpecSection[] = ['hard_stops', 'pre_check', 'post_verify', 'invariants'];
+
+/** Sections whose commands may be marked read_only (run unattended or before approval). */
+const READ_ONLY_SECTIONS: readonly SpecSection[] = ['hard_stops', 'pre_check', 'invariants'];
+
+/** The rules of `standing`, `read_only` and `remedy` that depend on the section: each problem in words. */
+function standingProblems(section: SpecSection, step: Step): [Path, string][] {
+  const out: [Path, string][] = [];
+  const standing = 'standing' in step && step.standing === true;
+  if (standing && section !== 'post_verify') out.push([['standing'], `standing is for post_verify checks (every check in invariants already stands); remove it from this ${section} step`]);
+  if (step.kind === 'command') {
+    const readOnlyAllowed = READ_ONLY_SECTIONS.includes(section) || (section === 'post_verify' && standing);
+    if (step.read_only && !readOnlyAllowed) {
+      out.push([['read_only'], `read_only is for the checks that run before approval or unattended (hard_stops, pre_check, invariants, a standing post_verify); remove it from this ${section} step`]);
+    }
+    if (!step.read_only && (section === 'invariants' || (section === 'post_verify' && standing))) {
+      out.push([
+        [],
+        `the command "${step.name}" runs unattended under dotctl watch, so it must only read: mark it read_only: true (reviewers admit that), or make it a post_verify check that is not standing`,
+      ]);
+    }
+  }
+  if (step.kind === 'sql' && step.remedy && section !== 'invariants' && !(section === 'post_verify' && step.standing)) {
+    out.push([['remedy'], `remedy is for standing checks (invariants, or a post_verify marked standing: true); remove it from this ${section} step`]);
+  }
+  return out;
+}
 
 /**
  * Checks one DOT against itself (params, steps, sections, patches) and returns it with patch
@@ -80,7 +106,7 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
   const { dot, broken, origin, declared } = parts;
   const params = dot.params;
   const used = new Set<string>();
-  const resolved: Record<Section, Step[]> = { hard_stops: [], pre_check: [], diff: [], rollback: [], post_verify: [] };
+  const resolved: Record<SpecSection, Step[]> = { hard_stops: [], pre_check: [], diff: [], rollback: [], post_verify: [], invariants: [] };
 
   for (const [name, p] of Object.entries(params)) {
     if (p.type === 'secret') {
@@ -109,12 +135,13 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
     }
   };
 
-  for (const section of SECTIONS) {
-    dot[section].forEach((step, i) => {
+  for (const section of SPEC_SECTIONS) {
+    stepsIn(dot, section).forEach((step, i) => {
       const at: Path = [section, origin(section, i)];
       if (!SECTION_KINDS[section].includes(step.kind)) {
         problems.push(problemAt(src, [...at, 'kind'], `a ${step.kind} step is not allowed in ${section}; allowed: ${SECTION_KINDS[section].join(', ')}`));
       }
+      for (const [p, message] of standingProblems(section, step)) problems.push(problemAt(src, [...at, ...p], message));
       for (const [p, text] of templatedFields(step)) {
         usePlaceholder([...at, ...p], text, step.kind === 'command' && p[0] === 'env');
       }
@@ -149,11 +176,8 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
           break;
         }
         case 'command': {
-          if (step.read_only && section !== 'hard_stops' && section !== 'pre_check') {
-            problems.push(problemAt(src, [...at, 'read_only'], `read_only is for the checks that run before approval (hard_stops, pre_check); remove it from this ${section} step`));
-          }
           if (step.optional_tool && !CHECK_SECTIONS.includes(section)) {
-            problems.push(problemAt(src, [...at, 'optional_tool'], `optional_tool is for checks only (hard_stops, pre_check, post_verify): a ${section} step must run; remove it`));
+            problems.push(problemAt(src, [...at, 'optional_tool'], `optional_tool is for checks only (hard_stops, pre_check, post_verify, invariants): a ${section} step must run; remove it`));
           }
           for (const key of ['stdout_pattern', 'stdout_not_pattern', 'stderr_pattern'] as const) {
             const bad = checkRegex(step.expect?.[key]);
@@ -223,12 +247,13 @@ export function checkDot(src: LocatedDoc, parts: DotParts, side: SideFiles, prob
   }
 
   // a malformed step or registry may be where a parameter is used
-  if (![...SECTIONS, 'registry'].some((k) => broken.has(k))) {
+  if (![...SPEC_SECTIONS, 'registry'].some((k) => broken.has(k))) {
     for (const name of Object.keys(params)) {
       if (!used.has(name)) problems.push(problemAt(src, ['params', name], `parameter ${name} is declared but never used; remove it or use it`));
     }
   }
-  return { ...dot, ...resolved };
+  const { invariants, ...run } = resolved;
+  return { ...dot, ...run, ...(dot.invariants !== undefined ? { invariants } : {}) };
 }
 
 /** Checks that a DOT cites known laws and can satisfy them (and its risk class). */

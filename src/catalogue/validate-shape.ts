@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { Problem } from '../model/errors.js';
 import { closestName, didYouMean } from './did-you-mean.js';
 import { describePath, problemAt, type LocatedDoc, type Path } from './validate-yaml.js';
-import { DotSchema, Param, PARAM_NAME, SECTION_KINDS, SECTIONS, Step, type Dot, type Section } from './schema.js';
+import { DotSchema, Param, PARAM_NAME, SECTION_KINDS, SPEC_SECTIONS, Step, type Dot, type SpecSection } from './schema.js';
 
 /** zod's definition of a schema node (the parts read here). */
 interface Def {
@@ -105,7 +105,7 @@ export function shapeProblems(src: LocatedDoc, root: z.ZodType, value: unknown, 
     const last = path.at(-1);
     if (issue.code === 'unrecognized_keys') continue;
     // a step's kind: the kinds its section allows come first
-    const section = path.length === 3 && last === 'kind' && (SECTIONS as readonly unknown[]).includes(path[0]) ? (path[0] as Section) : null;
+    const section = path.length === 3 && last === 'kind' && (SPEC_SECTIONS as readonly unknown[]).includes(path[0]) ? (path[0] as SpecSection) : null;
     const options = issue.code === 'invalid_union' ? ((issue as { options?: readonly unknown[] }).options?.map(String) ?? []) : [];
     if (raw === undefined && typeof last === 'string' && isRecord(valueAt(value, path.slice(0, -1)))) {
       if (suggested.has(where)) continue;
@@ -132,9 +132,9 @@ export function shapeProblems(src: LocatedDoc, root: z.ZodType, value: unknown, 
 }
 
 /** Lists of a DOT whose malformed entries are left out of its well-formed parts. */
-export type ListField = Section | 'laws' | 'companions';
+export type ListField = SpecSection | 'laws' | 'companions';
 
-const LISTS: ReadonlySet<string> = new Set<ListField>([...SECTIONS, 'laws', 'companions']);
+const LISTS: ReadonlySet<string> = new Set<ListField>([...SPEC_SECTIONS, 'laws', 'companions']);
 
 /** The well-formed parts of a DOT, for checks beyond its shape. */
 export interface DotParts {
@@ -218,6 +218,7 @@ export function readDotParts(value: unknown): DotParts | null {
     diff: list('diff', Step),
     rollback: list('rollback', Step),
     post_verify: list('post_verify', Step),
+    ...(value.invariants !== undefined ? { invariants: list<Dot['pre_check'][number]>('invariants', Step) } : {}),
   };
   return { dot, broken, origin: (l, i) => indices.get(l)?.[i] ?? i, declared };
 }

@@ -13,12 +13,12 @@ import { analysisOf } from './sql-memo.js';
 import { riskFindings } from './risk.js';
 import type { LocatedDoc } from './validate-yaml.js';
 import type { DotParts } from './validate-shape.js';
-import { SECTIONS, type Dot, type Law, type Section } from './schema.js';
+import { SPEC_SECTIONS, stepsIn, type Dot, type Law, type SpecSection } from './schema.js';
 
 export type { LocatedDoc } from './validate-yaml.js';
 
 /** Sections whose SQL runs before approval or as proof: read-only, one statement. */
-const CHECK_SECTIONS: ReadonlySet<Section> = new Set(['hard_stops', 'pre_check', 'post_verify']);
+const CHECK_SECTIONS: ReadonlySet<SpecSection> = new Set(['hard_stops', 'pre_check', 'post_verify', 'invariants']);
 
 const READ_ONLY_KINDS = 'SELECT, SHOW, EXPLAIN without ANALYZE, VALUES or TABLE';
 
@@ -59,14 +59,14 @@ export function scalarOffsetPosition(src: LocatedDoc, path: readonly (string | n
  */
 export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string, Law>, parts?: Pick<DotParts, 'broken' | 'origin'>): Problem[] {
   const problems: Problem[] = [];
-  const at = (section: Section, index: number, offset: number, message: string): void => {
+  const at = (section: SpecSection, index: number, offset: number, message: string): void => {
     const p = scalarOffsetPosition(src, [section, index, 'sql'], offset);
     problems.push({ file: src.file, line: p.line, col: p.col, message: `${message}${p.inside}` });
   };
   const unparsable = new Set<number>();
 
-  for (const section of SECTIONS) {
-    dot[section].forEach((step, i) => {
+  for (const section of SPEC_SECTIONS) {
+    stepsIn(dot, section).forEach((step, i) => {
       if (step.kind !== 'sql') return;
       const index = parts ? parts.origin(section, i) : i;
       const where = `${section}[${index}] "${step.name}"`;
@@ -132,7 +132,7 @@ export function checkDotSql(src: LocatedDoc, dot: Dot, laws: ReadonlyMap<string,
  * transactional SQL was rolled back by PostgreSQL: every SQL statement of its rollback must be
  * safe to run in either case.
  */
-function rollbackIdempotence(dot: Dot, at: (section: Section, index: number, offset: number, message: string) => void): void {
+function rollbackIdempotence(dot: Dot, at: (section: SpecSection, index: number, offset: number, message: string) => void): void {
   if (!dot.diff.some((s) => s.kind === 'sql' && s.transactional === false)) return;
   dot.rollback.forEach((step, index) => {
     if (step.kind !== 'sql' || step.expect) return;

@@ -11,6 +11,9 @@ import { isAbsolute, join } from 'node:path';
 import { readPositionedYaml } from './yaml-doc.js';
 import type { Problem } from '../model/errors.js';
 import { PARAM_NAME } from './schema.js';
+import { resolveWatch, WatchSchema, watchProblems, type WatchSettings } from './watch-config.js';
+
+export type { WatchSettings, BackupSetConfig, AlertConfig } from './watch-config.js';
 
 /** The workspace file's name; commands look for it from the current directory upwards. */
 export const WORKSPACE_FILE = 'dotctl.yaml';
@@ -54,6 +57,7 @@ export const WorkspaceSchema = z.strictObject({
     .record(z.string().regex(ENV_NAME, 'environment names are lower-case letters, digits, _ and -'), WorkspaceEnvironment)
     .default({})
     .describe('Named targets (staging, prod, …) with their parameter defaults.'),
+  watch: WatchSchema.optional().describe('What dotctl watch judges besides the invariants of applied proposals (backup sets), and where it sends alerts.'),
 });
 export type WorkspaceInput = z.input<typeof WorkspaceSchema>;
 export type WorkspaceConfig = z.output<typeof WorkspaceSchema>;
@@ -111,6 +115,7 @@ export function parseWorkspace(file: string, text: string): { kind: 'valid'; con
       problems.push(at(nodeAt(['environments', name, 'target_env']), `environments.${name}: give target or target_env, not both`));
     }
   }
+  if (c.watch) for (const p of watchProblems(c.watch)) problems.push(at(nodeAt(p.path), p.message));
   if (c.default_env !== undefined && !(c.default_env in c.environments)) {
     problems.push(at(nodeAt(['default_env']), `default_env ${c.default_env} is not one of the environments (${Object.keys(c.environments).join(', ') || 'none'})`));
   }
@@ -126,6 +131,8 @@ export interface ResolvedWorkspace {
   readonly identities: string;
   readonly proposals: string;
   readonly keys: string;
+  /** backup sets and alerts of `dotctl watch` (paths absolute) */
+  readonly watch: WatchSettings;
   /** the chosen environment, or null when none was asked for and there is no default_env */
   readonly environment: ResolvedEnvironment | null;
 }
@@ -189,6 +196,7 @@ export function resolveWorkspace(config: WorkspaceConfig, root: string, file: st
       identities: resolveAgainst(root, config.identities),
       proposals: resolveAgainst(root, config.proposals),
       keys: resolveAgainst(root, config.keys),
+      watch: resolveWatch(config.watch, (p) => resolveAgainst(root, p)),
       environment,
     },
   };

@@ -32,6 +32,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   'identities change': 'dotctl --key rita.key identities change next.yaml',
   'identities approve': 'dotctl --key raj.key identities approve R-20261128-1a2b3c',
   'identities pending': 'dotctl identities pending',
+  watch: 'dotctl --key .dotctl/keys/watch.key watch --once        # from cron; --every 5m as a service',
 };
 
 const COMMON = '2 bad input (usage, spec, parameter, unknown proposal) · 7 ledger unavailable or broken · 1 internal error';
@@ -47,13 +48,15 @@ const EXITS: Readonly<Record<string, string>> = {
   rollback: RUNS,
   withdraw: '3 refused (not an operator, or the proposal is not in state proposed)',
   'audit-backups': '4 the newest dump is broken, or there is none',
-  'log verify': "7 the chain, a signed head or a registry event does not verify (names the seq), or the target's witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable",
+  'log verify':
+    "7 the chain, a signed head or a registry event does not verify (names the seq), or the target's witness or the checkpoint disagrees with the ledger (names each problem) · 8 target unreachable",
   'log checkpoint': '3 the key belongs to no identity',
   'ledger init': '3 a member did not sign (a --key is missing) · 2 the ledger already has a registry, or holds rows of an earlier dotctl (ledger upgrade)',
   'ledger upgrade': '3 a member did not sign (a --key is missing) · 2 the ledger already has a registry, or is empty (ledger init)',
   'identities change': '3 not a signer of registry changes (an admin, or a reviewer when there is none) · 2 a rule refuses the new registry',
   'identities approve': '3 not a signer, already signed, or the change is stale',
   demo: '1 a stage did not do what it claims · 4 pre-flight failed (tools, superuser)',
+  watch: '3 the key is not an automation identity · 4 a standing check fails (--once)',
 };
 
 /** Adds global options, an example and exit codes to the help of every subcommand of `program`. */

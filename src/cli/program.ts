@@ -13,6 +13,7 @@ import { registerWorkspaceCommands } from './commands/workspace.js';
 import { registerAuthoringCommands } from './commands/authoring.js';
 import { registerWithdrawCommand } from './commands/withdraw.js';
 import { registerRegistryCommands } from './commands/registry.js';
+import { registerWatchCommand } from './commands/watch.js';
 import { addHelpExtras } from './help-extras.js';
 
 function buildProgram(): Command {
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerWithdrawCommand(program);
   registerLedgerCommands(program);
   registerRegistryCommands(program);
+  registerWatchCommand(program);
   registerDemoCommands(program);
   registerWorkspaceCommands(program);
   addHelpExtras(program);

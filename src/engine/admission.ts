@@ -13,7 +13,7 @@ import { findDot, orderBundle } from '../catalogue/bundle.js';
 import { formatProblem } from '../model/errors.js';
 import { signStatement } from '../gate/signature.js';
 import { decideAdmission, type AdmissionDecision } from '../gate/admission.js';
-import type { Identity } from '../gate/identities.js';
+import { actsAs, type Identity } from '../gate/identities.js';
 import type { LedgerStore, NewLogEvent } from '../ledger/port.js';
 import { withTrustedTime } from './clock.js';
 import { catalogueOf, ledgerName, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
@@ -124,8 +124,8 @@ export async function admitDots(o: EngineOptions, refs: readonly string[] | 'all
   return withLedgerOf(o, 'write', async (ledger) => {
     const { view, registry, me } = await actorFrom(ledger, ledgerName(o), key);
     const at = nowIso(await withTrustedTime(o, ledger, null));
-    if (me.disabled || !me.roles.includes('reviewer')) {
-      const reason = `${me.name} is not ${me.disabled ? 'enabled' : 'a reviewer'}; only reviewers admit DOT content`;
+    if (!actsAs(me, 'reviewer')) {
+      const reason = `${me.name} is not ${me.disabled ? 'enabled' : me.roles.includes('automation') ? 'a reviewer but an automation identity' : 'a reviewer'}; only reviewers admit DOT content`;
       await ledger.appendEvent(dotEvent(at, me.name, 'refused', dots.map((d) => d.spec.id).join('+'), 'refused', { action: 'admit', reason }));
       throw new GateError(reason);
     }

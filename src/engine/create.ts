@@ -32,6 +32,8 @@ export interface VerifyLogOptions {
 
 /** The chain's verdict and, when asked, what the target's witness and a checkpoint say. */
 export type LogVerdict = SignedLogVerdict & { readonly target?: TargetReport; readonly checkpoint?: CheckpointReport };
+import { createWatcher, type Watcher } from './watch/index.js';
+import type { WatchSettings } from '../catalogue/watch-config.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -93,6 +95,8 @@ export interface Engine {
   test(dots: readonly string[], params?: readonly string[], opts?: ProofOptions): Promise<RollbackProof>;
   /** Withdraws a proposal that was never applied (an operator; signed and logged), optionally naming the one that supersedes it. */
   withdraw(id: string, reason: string, supersededBy?: string): Promise<WithdrawResult>;
+  /** A watcher acting as the signer (an automation identity): each `cycle()` runs every standing check (`dotctl watch`). */
+  watch(settings?: WatchSettings): Promise<Watcher>;
 }
 
 /** Builds an engine from its parts. */
@@ -133,5 +137,6 @@ export function createEngine(deps: EngineDeps): Engine {
     changeRegistry: (next) => proposeRegistryChange(o, next),
     approveRegistryChange: (id) => approveRegistryChange(o, id),
     registry: () => readRegistryReport(o),
+    watch: (settings = { backupSets: [], alerts: [] }) => createWatcher(o, settings),
   };
 }

@@ -12,12 +12,14 @@ import type { Catalogue, ValidDot } from '../catalogue/validate.js';
 import { bindParams, parseParamPairs, paramsForRecord, withParamDefaults, type BoundParams } from '../catalogue/params.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { renderProposal } from '../render/proposal.js';
+import { codeSpan } from '../render/markdown.js';
 import { resolveBundle } from '../catalogue/bundle.js';
 import { freezeContent } from '../catalogue/content.js';
 import { signStatement } from '../gate/signature.js';
 import { checkDecider, decideGate, PROPOSAL_TTL_HOURS, type CompanionStatus, type GateDecision, type GateInput, type GateProposal } from '../gate/decide.js';
 import { actorFrom, decisionRegistry, proposerRegistry, readRegistry, type RegistryView } from './registry.js';
 import { requireVerified } from './signed-history.js';
+import { actsAs } from '../gate/identities.js';
 import { unknownProposal } from '../ledger/failure.js';
 import type { DecisionRecord, LedgerStore, LogRow, NewLogEvent, ProposalRecord } from '../ledger/port.js';
 import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withTarget, type TargetAddress } from '../exec/target.js';
@@ -157,7 +159,12 @@ export interface ProposeResult {
  * Proposes a bundle: binds params, checks the proposer is an operator, runs the hard stops and
  * pre-checks read-only (unless offline), renders, signs, stores and logs `proposed`.
  */
-export async function proposeBundle(given: EngineOptions, refs: readonly string[], pairs: readonly string[], opts: { offline?: boolean; out?: string } = {}): Promise<ProposeResult> {
+export async function proposeBundle(
+  given: EngineOptions,
+  refs: readonly string[],
+  pairs: readonly string[],
+  opts: { offline?: boolean; out?: string; trigger?: Readonly<Record<string, unknown>> } = {},
+): Promise<ProposeResult> {
   const cat = await catalogueOf(given);
   const dots = resolveBundle(cat, refs);
   const specs = dots.map((d) => d.spec);
@@ -170,7 +177,8 @@ export async function proposeBundle(given: EngineOptions, refs: readonly string[
   // anything, even the read-only checks below (judged before any connection to the target)
   const { pre, me } = await withLedgerOf(given, 'write', async (ledger) => {
     const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
-    if (!me.roles.includes('operator')) throw new GateError(`${me.name} is not an operator; only operators propose`);
+    // automation (dotctl watch) drafts proposals too; it never approves or applies them (gate/decide.ts)
+    if (!actsAs(me, 'operator') && !actsAs(me, 'automation')) throw new GateError(`${me.name} is not an operator; only operators (and the watch's automation identity) propose`);
     const trusted = await withTrustedTime(given, ledger, null);
     await requireAdmitted(trusted, ledger, cat, dots, { view, identities: registry.members }, me.name, 'propose');
     return { pre: trusted, me };
@@ -227,11 +235,17 @@ export async function proposeBundle(given: EngineOptions, refs: readonly string[
         address: where,
         offline: opts.offline === true,
         evidence: evidence.map((e) => ({ dot: e.dotId, section: e.section, index: e.index, check: e.name, outcome: e.outcome, observed: e.observed })),
+        // drafted by dotctl watch: the failing standing check it answers
+        ...(opts.trigger ? { trigger: opts.trigger } : {}),
       }),
     );
   });
   await mkdir(opts.out ? join(markdownPath, '..') : dir, { recursive: true });
-  const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n`;
+  const t = opts.trigger;
+  const why = t
+    ? `> Drafted by dotctl watch (${me.name}, automation) because the standing check ${codeSpan(String(t.name))} failed: ${codeSpan(String(t.observed))}. Reviewers approve it and an operator applies it; the watch never does.\n\n`
+    : '';
+  const header = `<!-- proposal ${id}, proposed by ${me.name} at ${at} -->\n${why}`;
   await writeFile(markdownPath, header + rendered.markdown);
   await writeFile(`${markdownPath.replace(/\.md$/, '')}.json`, rendered.canonical);
   return { id, hash: rendered.hash, dots: record.dotIds, target: fingerprint, address: where, markdownPath, evidence, requirements: rendered.requirements, warnings };

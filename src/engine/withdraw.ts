@@ -9,6 +9,7 @@ import { signStatement } from '../gate/signature.js';
 import { eventFor, getProposalOrFail, resolveStored } from './governance.js';
 import { catalogueOf, ledgerName, nowIso, signerOf, withLedgerOf, type EngineOptions } from './options.js';
 import { actorFrom } from './registry.js';
+import { actsAs } from '../gate/identities.js';
 
 /** What a withdrawal reports. */
 export interface WithdrawResult {
@@ -31,7 +32,7 @@ export async function withdrawProposal(o: EngineOptions, id: string, reason: str
       await ledger.appendEvent(eventFor(o, me.name, p.record, p.dots, 'refused', 'refused', { action: 'withdraw', reason: why }));
       throw new GateError(`withdraw of ${id} refused: ${why}`, { context: { proposal: id } });
     };
-    if (!me.roles.includes('operator')) await refuse(`${me.name} is not an operator; an operator (its proposer or another) withdraws a proposal`);
+    if (!actsAs(me, 'operator')) await refuse(`${me.name} is not an operator; an operator (its proposer or another) withdraws a proposal`);
     if (supersededBy !== null) {
       const other = await ledger.getProposal(supersededBy);
       if (!other) throw new InputError(`--superseded-by ${supersededBy}: no such proposal in ${ledgerName(o)}; give the id of the proposal that replaces ${id}`);

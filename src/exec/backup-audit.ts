@@ -101,8 +101,16 @@ export function timeFromName(name: string): string | null {
   return iso.startsWith(`${y}-${mo}-${d}T${h}:${mi}`) ? iso : null;
 }
 
+/** What a good dump must show beyond an intact gzip stream (the audit's defaults: a payload, ending with "dump complete"). */
+export interface DumpRules {
+  /** the decompressed payload must hold at least this many bytes (default 1) */
+  readonly minPayloadBytes?: number;
+  /** the payload must end with pg_dump's "dump complete" line (default true) */
+  readonly requireComplete?: boolean;
+}
+
 /** Judges one dump. Pure. */
-export function judgeBackup(f: BackupFileFacts, timeFrom: TimeSource = 'mtime'): BackupVerdict {
+export function judgeBackup(f: BackupFileFacts, timeFrom: TimeSource = 'mtime', rules: DumpRules = {}): BackupVerdict {
   const nameTime = timeFrom === 'name' ? timeFromName(f.name) : null;
   const reasons: string[] = [];
   const g = f.gzip;
@@ -115,7 +123,8 @@ export function judgeBackup(f: BackupFileFacts, timeFrom: TimeSource = 'mtime'):
       break;
     case 'valid':
       if (g.payloadBytes === 0) reasons.push('the decompressed payload is 0 bytes: a gzip header around nothing, the dump failed');
-      else if (!DUMP_COMPLETE.test(g.tail)) reasons.push('the payload does not end with pg_dump\'s "dump complete" line: the dump was cut short');
+      else if (g.payloadBytes < (rules.minPayloadBytes ?? 1)) reasons.push(`the decompressed payload is ${g.payloadBytes} bytes, less than the ${rules.minPayloadBytes} bytes a dump must hold`);
+      else if (rules.requireComplete !== false && !DUMP_COMPLETE.test(g.tail)) reasons.push('the payload does not end with pg_dump\'s "dump complete" line: the dump was cut short');
       break;
     default: {
       const never: never = g;

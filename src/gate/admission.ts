@@ -5,7 +5,7 @@
  */
 import type { AdmissionRecord } from '../model/records.js';
 import type { AdmissionLaw } from '../catalogue/laws.js';
-import type { Identity } from './identities.js';
+import { actsAs, type Identity } from './identities.js';
 import { verifyStatement } from './signature.js';
 import { CLOCK_SKEW_MS, isFutureDated } from '../model/time.js';
 
@@ -56,7 +56,7 @@ function discount(a: AdmissionRecord, dotId: string, identities: readonly Identi
     return `the signature of ${a.actor}'s admission does not verify for this DOT and content (wrong key, other DOT or hash, or tampered)`;
   }
   if (who.disabled) return `${a.actor} is disabled`;
-  if (!who.roles.includes('reviewer')) return `${a.actor} is not a reviewer`;
+  if (!actsAs(who, 'reviewer')) return `${a.actor} is not a reviewer${who.roles.includes('automation') ? ' (an automation identity never admits)' : ''}`;
   if (isFutureDated(a.at, now)) return `${a.actor}'s admission is dated in the future (${a.at}, more than ${CLOCK_SKEW_MS / 60_000} min after the trusted clock's ${now})`;
   return null;
 }

@@ -6,7 +6,7 @@ import type { DecisionRecord, LogRow, ProposalState } from '../model/records.js'
 import { sha256Hex } from '../model/canonical.js';
 import { addHours, CLOCK_SKEW_MS, isFutureDated } from '../model/time.js';
 import type { GateRequirements } from '../catalogue/laws.js';
-import type { Identity, Role } from './identities.js';
+import { actsAs, type Identity, type Role } from './identities.js';
 import { verifyStatement } from './signature.js';
 
 /** What the gate needs to know about a proposal. */
@@ -149,7 +149,7 @@ export function crossCheckLedger(p: GateProposal, decisions: readonly DecisionRe
 }
 
 const byName = (ids: readonly Identity[], name: string): Identity | undefined => ids.find((i) => i.name === name);
-const has = (i: Identity | undefined, role: Role): boolean => !!i && !i.disabled && i.roles.includes(role);
+const has = (i: Identity | undefined, role: Role): boolean => actsAs(i, role);
 const sources = (r: GateRequirements, key: string): string => {
   const s = r.sources[key];
   return s && s.length > 0 ? ` (${s.join(', ')})` : '';
@@ -188,8 +188,8 @@ export function decideGate(input: GateInput): GateDecision {
     });
   }
   const proposer = byName(input.proposerIdentities ?? identities, p.createdBy);
-  if (!has(proposer, 'operator')) {
-    unmet.push({ kind: 'proposer_invalid', message: `proposer ${p.createdBy} was not an enabled operator in the identity registry when it was proposed` });
+  if (!has(proposer, 'operator') && !has(proposer, 'automation')) {
+    unmet.push({ kind: 'proposer_invalid', message: `proposer ${p.createdBy} was not an enabled operator (or automation) in the identity registry when it was proposed` });
   } else if (!p.signature || !verifyStatement(proposer!.publicKey, p.signature, 'propose', p.id, p.hash, p.createdAt)) {
     unmet.push({ kind: 'proposer_invalid', message: `the proposer's signature on ${p.id} does not verify against ${p.createdBy}'s key: the proposal record was tampered with or re-attributed` });
   }
@@ -219,8 +219,8 @@ export function decideGate(input: GateInput): GateDecision {
       counted(`${d.actor} is disabled`);
       continue;
     }
-    if (!who.roles.includes('reviewer')) {
-      counted(`${d.actor} is not a reviewer`);
+    if (!has(who, 'reviewer')) {
+      counted(who.roles.includes('automation') ? `${d.actor} is an automation identity, which never approves` : `${d.actor} is not a reviewer`);
       continue;
     }
     // a rejection blocks whatever its date (refusing it would let a skewed clock unblock)
@@ -251,7 +251,10 @@ export function decideGate(input: GateInput): GateDecision {
 
   const a = input.applier;
   if (a) {
-    if (!has(a, 'operator')) unmet.push({ kind: 'applier_not_operator', message: `${a.name} is not an enabled operator and may not apply` });
+    if (!has(a, 'operator')) {
+      const why = a.roles.includes('automation') ? 'is an automation identity, which drafts proposals but never applies them' : 'is not an enabled operator';
+      unmet.push({ kind: 'applier_not_operator', message: `${a.name} ${why} and may not apply` });
+    }
     if (input.decisions.some((d) => d.actor === a.name && d.kind === 'approve')) {
       unmet.push({ kind: 'applier_approved', message: `${a.name} approved ${p.id} and may not also apply it (separation of duties${sources(req, 'separation_of_duties')})` });
     }
@@ -296,6 +299,7 @@ export function groupShortfalls(req: GateRequirements, approvers: readonly strin
 /** Why `who` may not approve/reject `p` now, or null when they may. */
 export function checkDecider(p: GateProposal, who: Identity, kind: 'approve' | 'reject', prior: readonly DecisionRecord[], now: string): string | null {
   if (who.disabled) return `${who.name} is disabled in the identity registry`;
+  if (who.roles.includes('automation')) return `${who.name} is an automation identity; automation drafts proposals and never ${kind === 'approve' ? 'approves' : 'rejects'} them`;
   if (!who.roles.includes('reviewer')) return `${who.name} is not a reviewer; only reviewers ${kind}`;
   if (!['proposed', 'interrupted'].includes(p.state)) return `proposal ${p.id} is ${p.state} and can no longer be ${kind === 'approve' ? 'approved' : 'rejected'}`;
   if (now >= addHours(p.createdAt, PROPOSAL_TTL_HOURS)) return `proposal ${p.id} expired at ${addHours(p.createdAt, PROPOSAL_TTL_HOURS)}`;

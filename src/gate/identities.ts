@@ -9,10 +9,21 @@ import type { Problem } from '../model/errors.js';
 
 /**
  * Roles of the pipeline. An `admin` signs changes of the identity registry (when a registry has
- * no admin, its reviewers do); it gives no right to propose, approve or apply.
+ * no admin, its reviewers do); it gives no right to propose, approve or apply. `automation` is an
+ * unattended process (`dotctl watch`): it records invariant events and drafts proposals, and never
+ * approves, admits, applies or rolls back.
  */
-export const ROLES = ['operator', 'reviewer', 'auditor', 'admin'] as const;
+export const ROLES = ['operator', 'reviewer', 'auditor', 'admin', 'automation'] as const;
 export type Role = (typeof ROLES)[number];
+
+/**
+ * Whether an identity acts in `role` now: enabled and holding it. An identity that holds
+ * `automation` acts as nothing else, whatever other roles it lists: a key left on a host for an
+ * unattended process must never be able to approve or apply.
+ */
+export function actsAs(i: Identity | undefined, role: Role): boolean {
+  return !!i && !i.disabled && i.roles.includes(role) && (role === 'automation' || !i.roles.includes('automation'));
+}
 
 /** `ed25519:` followed by the base64 of the 32-byte raw public key. */
 export const PUBLIC_KEY = /^ed25519:[A-Za-z0-9+/]{43}=$/;

@@ -36,7 +36,11 @@ export type LogEventKind =
   /** the acting identity's signature over the chain head after a command's last row */
   | 'head_signed'
   /** a ledger of an earlier dotctl was given a registry: the rows before this one are legacy, unsigned */
-  | 'ledger_upgraded';
+  | 'ledger_upgraded'
+  /** `dotctl watch` (an automation identity) saw a standing check go from holding to failing */
+  | 'invariant_failed'
+  /** `dotctl watch` saw a failing standing check hold again */
+  | 'invariant_recovered';
 
 /** Every LogEventKind, in lifecycle order (for validating `--event` and stored rows). */
 export const LOG_EVENT_KINDS = [
@@ -63,6 +67,8 @@ export const LOG_EVENT_KINDS = [
   'registry_changed',
   'head_signed',
   'ledger_upgraded',
+  'invariant_failed',
+  'invariant_recovered',
 ] as const satisfies readonly LogEventKind[];
 
 /** Lifecycle state of a stored proposal. */

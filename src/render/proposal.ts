@@ -6,8 +6,8 @@
 import { CheckError } from '../model/errors.js';
 import { canonicalJson, sha256Hex } from '../model/canonical.js';
 import type { Evidence } from '../model/evidence.js';
-import type { Law, Section, Step } from '../catalogue/schema.js';
-import { SECTIONS } from '../catalogue/schema.js';
+import type { Law, SpecSection, Step } from '../catalogue/schema.js';
+import { SPEC_SECTIONS, stepsIn } from '../catalogue/schema.js';
 import type { ValidDot } from '../catalogue/validate.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { effectiveRisk } from '../catalogue/risk.js';
@@ -36,12 +36,13 @@ export interface RenderedProposal {
   readonly requirements: GateRequirements;
 }
 
-const SECTION_TITLES: Readonly<Record<Section, string>> = {
+const SECTION_TITLES: Readonly<Record<SpecSection, string>> = {
   hard_stops: 'Hard stops',
   pre_check: 'Pre-check',
   diff: 'Diff',
   rollback: 'Rollback',
   post_verify: 'Post-verify',
+  invariants: 'Invariants (standing: dotctl watch keeps checking them while the change stands)',
 };
 
 /**
@@ -60,7 +61,7 @@ export function proposalContent(
     dots: input.dots.map((d) => ({ id: d.spec.id, version: d.spec.version, content_hash: d.content.hash, spec: d.spec })),
     params: paramsForRecord(input.params),
     target: input.target,
-    steps: input.dots.flatMap((d) => SECTIONS.flatMap((section) => d.spec[section].map((step, index) => ({ dot: d.spec.id, section, index, step: bindStep(step, input.params) })))),
+    steps: input.dots.flatMap((d) => SPEC_SECTIONS.flatMap((section) => stepsIn(d.spec, section).map((step, index) => ({ dot: d.spec.id, section, index, step: bindStep(step, input.params) })))),
     gate: { ...requirements, sources: requirements.sources },
   };
 }
@@ -160,10 +161,18 @@ function renderBoundStep(i: number, s: BoundStep): string {
   }
 }
 
-function renderSection(section: Section, steps: readonly Step[], params: BoundParams): string {
+function renderSection(section: SpecSection, steps: readonly Step[], params: BoundParams): string {
   const title = `#### ${SECTION_TITLES[section]}`;
   if (steps.length === 0) return `${title}\n\n_None._`;
-  return `${title}\n\n${steps.map((s, i) => renderBoundStep(i, bindStep(s, params))).join('\n\n')}`;
+  return `${title}\n\n${steps.map((s, i) => renderBoundStep(i, bindStep(s, params)) + standingNote(s)).join('\n\n')}`;
+}
+
+/** What a reviewer admits with a standing check: that dotctl watch keeps running it, and what it drafts when it fails. */
+function standingNote(s: Step): string {
+  const standing = 'standing' in s && s.standing === true ? '\n\n   _Standing: dotctl watch keeps running this check for as long as the change stands._' : '';
+  const r = s.kind === 'sql' ? s.remedy : undefined;
+  const cols = r ? Object.entries(r.params_from_columns).map(([p, c]) => `${code(p)} from column ${code(c)}`) : [];
+  return `${standing}${r ? `\n\n   _When it fails, dotctl watch drafts a proposal of ${code(r.dot)} per failing row (${cols.join(', ')}); it never approves or applies it._` : ''}`;
 }
 
 /** Plain-language lines for gate requirements. */
@@ -246,7 +255,11 @@ function renderDot(d: ValidDot, params: BoundParams): string {
       `### Session timeouts\n\n${s.timeouts.lock_timeout_ms ? `- lock_timeout: ${s.timeouts.lock_timeout_ms} ms\n` : ''}${s.timeouts.statement_timeout_ms ? `- statement_timeout: ${s.timeouts.statement_timeout_ms} ms` : ''}`.trimEnd(),
     );
   }
-  out.push(`### Steps\n\n${SECTIONS.map((sec) => renderSection(sec, s[sec], params)).join('\n\n')}`);
+  out.push(
+    `### Steps\n\n${SPEC_SECTIONS.filter((sec) => sec !== 'invariants' || s.invariants !== undefined)
+      .map((sec) => renderSection(sec, stepsIn(s, sec), params))
+      .join('\n\n')}`,
+  );
   return out.join('\n\n');
 }
 

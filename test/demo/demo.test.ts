@@ -14,13 +14,14 @@ import { runCli, hasStackTrace } from '../helpers/cli.js';
 import { ADMIN_URL, adminClient } from '../helpers/pg.js';
 
 const HEADINGS = [
-  /── 1\/7 · The incident: schema sandbox_tac/,
-  /── 2\/7 · The nightly backup before the fix/,
-  /── 3\/7 · Identities/,
-  /── 4\/7 · Fix now .*A GRANT \+ D harden/,
-  /── 5\/7 · A restore drill: the newest good backup restored and compared/,
-  /── 6\/7 · The root cause removed: C2/,
-  /── 7\/7 · The auditor reads dot_action_log/,
+  /── 1\/8 · The incident: schema sandbox_tac/,
+  /── 2\/8 · The nightly backup before the fix/,
+  /── 3\/8 · Identities/,
+  /── 4\/8 · Fix now .*A GRANT \+ D harden/,
+  /── 5\/8 · The watch: the next schema without grants is caught at once/,
+  /── 6\/8 · A restore drill: the newest good backup restored and compared/,
+  /── 7\/8 · The root cause removed: C2/,
+  /── 8\/8 · The auditor reads dot_action_log/,
 ];
 
 /** Databases and roles whose names start with `prefix`. */
@@ -51,7 +52,7 @@ test('dotctl demo runs the incident end to end, exits 0 and leaves nothing behin
   const r = runCli(['demo'], { env });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   for (const h of HEADINGS) assert.match(r.stdout, h);
-  assert.equal(r.stdout.match(/✓ stage \d did what it claims/g)?.length, 7);
+  assert.equal(r.stdout.match(/✓ stage \d did what it claims/g)?.length, 8);
   // the key evidence of each stage is printed
   assert.match(r.stdout, /= 243 live rows/);
   assert.match(r.stdout, /left behind: directus_\S+\.sql\.gz, 20 bytes/);
@@ -92,9 +93,12 @@ test('dotctl demo --json reports every stage with its key facts', async () => {
       [5, true],
       [6, true],
       [7, true],
+      [8, true],
     ],
   );
-  const [s1, s2, , s4, drill, s5, s6] = j.stages;
+  const [s1, s2, , s4, w, drill, s5, s6] = j.stages;
+  assert.match(String(w?.facts.drafted), /^P-/);
+  assert.deepEqual(w?.facts.pushed, ['down', 'up']);
   assert.equal(s1?.facts.total_rows, 243);
   assert.deepEqual([s2?.facts.bytes, s2?.facts.gzip_test, s2?.facts.payload_bytes, s2?.facts.verdict, s2?.facts.pushes], [20, 0, 0, 'broken', 0]);
   assert.ok(s4?.facts.good_backup.bytes > 1024);
@@ -132,7 +136,7 @@ test('a stage whose claim does not hold stops the demo: clear message, exit 1, e
   assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /✓ stage 1 did what it claims/);
   assert.match(r.stdout, /✗ stage 2 \(The nightly backup before the fix\) did not do what it claims: gzip -t must call the 20-byte artefact valid/);
-  assert.doesNotMatch(r.stdout, /── 3\/7/, 'the demo stops at the first failed claim');
+  assert.doesNotMatch(r.stdout, /── 3\/8/, 'the demo stops at the first failed claim');
   assert.match(r.stdout, /the demo stopped: stage 2/);
   assert.ok(!hasStackTrace(r.stdout + r.stderr));
   const { prefix, workDir } = scratchOf(r.stdout);

@@ -309,3 +309,23 @@ test('with the time not known yet (now null) everything but time is judged: refu
   assert.deepEqual(kinds(decide({ now: null, decisions: [] })), ['approvals_missing']);
   assert.deepEqual(kinds(decide({ now: null, decisions: [approve(rev1), approve(rev2, { kind: 'reject' })] })), ['rejected']);
 });
+
+test('automation (dotctl watch) may propose, but never approves or applies, whatever other roles it lists', () => {
+  const bot = person('wally', ['automation']);
+  const botReviewer = person('wendy', ['automation', 'reviewer', 'operator']);
+  const ids = [...identities, bot.identity, botReviewer.identity];
+  // a proposal drafted by the automation identity is a valid proposal
+  const drafted = proposal({ createdBy: 'wally', signature: signStatement(bot.key, 'propose', 'P1', HASH, CREATED) });
+  assert.equal(decide({ identities: ids, proposal: drafted, decisions: [approve(rev1)] }).kind, 'allow');
+  // its approvals do not count, and it may not decide at all
+  const d = decide({ identities: ids, proposal: drafted, decisions: [approve(botReviewer)] });
+  assert.deepEqual(kinds(d), ['approvals_missing']);
+  assert.match(d.discounted[0]?.reason ?? '', /wendy is an automation identity, which never approves/);
+  assert.match(checkDecider(drafted, botReviewer.identity, 'approve', [], NOW) ?? '', /automation identity; automation drafts proposals and never approves/);
+  // it may not apply, even holding the operator role
+  for (const applier of [bot.identity, botReviewer.identity]) {
+    const a = decide({ identities: ids, proposal: drafted, decisions: [approve(rev1)], applier });
+    assert.deepEqual(kinds(a), ['applier_not_operator']);
+    assert.match(a.unmet[0]?.message ?? '', /is an automation identity, which drafts proposals but never applies them/);
+  }
+});

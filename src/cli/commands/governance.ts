@@ -8,7 +8,7 @@ export function registerGovernanceCommands(program: Command): void {
     .command('keygen [name]')
     .description('create an Ed25519 key pair (private key 0600) and print its identities entry; --show KEY prints the entry of an existing key')
     .option('--dir <dir>', "where to write NAME.key (default: the workspace's keys directory, else .dotctl/keys)")
-    .option('--role <role>', 'role(s) for the printed entry: operator, reviewer, auditor (repeatable)', collect, [])
+    .option('--role <role>', 'role(s) for the printed entry: operator, reviewer, auditor, automation (repeatable)', collect, [])
     .option('--show <keyfile>', 'print the public key and identities entry of an existing private key (writes nothing)')
     .option('--json', 'machine-readable output')
     .action(

@@ -62,8 +62,10 @@ export function registerSpecCommands(program: Command): void {
           out(`    ${n} (${p.type})${p.default !== undefined ? ` = ${String(p.default)}` : p.type === 'secret' ? ' from the environment' : ' (required)'}: ${p.description}`);
         }
         out();
-        for (const sec of ['hard_stops', 'pre_check', 'diff', 'rollback', 'post_verify'] as const) {
-          out(`  ${sec}: ${s[sec].length === 0 ? 'none' : s[sec].map((st) => `${st.kind}: ${st.name}`).join('; ')}`);
+        for (const sec of ['hard_stops', 'pre_check', 'diff', 'rollback', 'post_verify', 'invariants'] as const) {
+          if (sec === 'invariants' && s.invariants === undefined) continue;
+          const steps = s[sec] ?? [];
+          out(`  ${sec}: ${steps.length === 0 ? 'none' : steps.map((st) => `${st.kind}: ${st.name}`).join('; ')}`);
         }
         out();
         out('  gate:');

@@ -49,7 +49,10 @@ export const audit: Stage = {
     for (const l of compactLog(rows, Object.values(ctx.people))) ctx.say(`  ${l}`);
     ctx.say('');
     for (const p of proposals) ctx.say(`proposal ${p.id}: ${p.dotIds.join(' + ')} — ${p.state}`);
-    check(proposals.length === 3 && proposals.every((p) => p.state === 'applied'), `every proposal must be applied: ${proposals.map((p) => `${p.id} ${p.state}`).join(', ')}`);
+    check(
+      proposals.length === 4 && proposals.every((p) => p.state === 'applied'),
+      `all four proposals (A + D, the watch's drafted A, the restore drill, C2) must be applied: ${proposals.map((p) => `${p.id} ${p.state}`).join(', ')}`,
+    );
     for (const e of ['proposed', 'approved', 'refused', 'apply_started', 'step_passed', 'applied'] as const) {
       check(
         rows.some((r) => r.event === e),

@@ -51,3 +51,16 @@ export async function addMemberByQuorum(ctx: DemoContext): Promise<Readonly<Reco
   ctx.say(`vera, now a member, admits ${admitted.dotId}: her signature counts`);
   return { registryChange: done.changeId, members: (await ctx.as(reviewer1).registry()).members.map((m) => m.name) };
 }
+
+/** An automation identity (the watch's), made a member the governed way: a registry change both reviewers sign. */
+export async function registerAutomation(ctx: DemoContext, name: string): Promise<Person> {
+  const { reviewer1, reviewer2 } = ctx.people;
+  const k = await generateKeyFile(name, ctx.paths.keys);
+  const current = await ctx.as(reviewer1).registry();
+  const file = join(ctx.paths.work, `identities-with-${name}.yaml`);
+  await writeFile(file, `${current.yaml}${current.yaml.endsWith('\n') ? '' : '\n'}  - name: ${name}\n    roles: [automation]\n    public_key: ${k.publicKey}\n`);
+  const proposed = await ctx.as(reviewer1).changeRegistry(file);
+  const done = await ctx.as(reviewer2).approveRegistryChange(proposed.changeId);
+  check(done.inForce, `the registry change adding ${name} must be in force after two signatures`);
+  return { name, role: 'automation', key: k.file };
+}

@@ -17,6 +17,7 @@ import { check, PEOPLE, type Person, type Stage } from './stage.js';
 import { addMemberByQuorum, initDemoLedger } from './registry-stage.js';
 import { restoreDrill } from './drill-stage.js';
 import { audit } from './audit-stage.js';
+import { watchStage } from './watch-stage.js';
 
 import { SCHEMA, VERIFY_PATH, runBackup, describePushes, tool, pairsFor, rowCounts, expectSeedRows, rowLine, schemaExists, summarizeSteps, stepObserved, applyAs } from './stage-tools.js';
 const incident: Stage = {
@@ -330,7 +331,7 @@ const dropWithDualControl: Stage = {
 };
 
 /** The stages, in order. */
-export const STAGES: readonly Stage[] = [incident, silentFailure, identities, grantAndHarden, restoreDrill, dropWithDualControl, audit];
+export const STAGES: readonly Stage[] = [incident, silentFailure, identities, grantAndHarden, watchStage, restoreDrill, dropWithDualControl, audit];
 
 /** The people of the demo with their key files under `keysDir`. */
 export function demoPeople(keysDir: string): Record<keyof typeof PEOPLE, Person> {

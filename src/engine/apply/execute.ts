@@ -3,7 +3,10 @@
  * outside steps → transaction → verification after COMMIT, each ending through the endings
  * table. Returns the report; never decides an exit code.
  */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { bindTemplate } from '../../catalogue/steps.js';
+import { fileSha256 } from '../../exec/checks.js';
 import type { LedgerStore } from '../../ledger/port.js';
 import { ending, type Happened } from './endings.js';
 import { runChecks, runOutside, runReverse, runTransaction, runUndo, runVerifyAfter, runVerifyReadOnly, type OutsideSeen, type Undo } from './phases.js';
@@ -168,9 +171,29 @@ async function skipDependentChecks(run: RunContext, plan: ApplyPlan, notRehearse
 async function afterCommit(run: RunContext, ledger: LedgerStore, plan: ApplyPlan, rehearsalNote?: string): Promise<ApplyReport> {
   if (!(await runVerifyAfter(run, plan))) return afterCommitFailure(run, ledger, plan);
   const registry = run.dots.filter((d) => d.spec.registry).map((d) => ({ dot: d.spec.id, ...d.spec.registry!, name: bindTemplate(d.spec.registry!.name, run.params) }));
-  const summary = { steps: run.journal.steps.length, dots: run.dots.map((d) => d.spec.id), ...(registry.length > 0 ? { registry } : {}) };
+  const governed = isLive(run) ? await governedFiles(run) : [];
+  const summary = {
+    steps: run.journal.steps.length,
+    dots: run.dots.map((d) => d.spec.id),
+    ...(registry.length > 0 ? { registry } : {}),
+    ...(governed.length > 0 ? { governed_files: governed, host: hostname() } : {}),
+  };
   const message = isLive(run) ? `${run.id} applied: ${run.dots.map((d) => d.spec.id).join(' + ')}` : `rehearsal of ${run.id} passed${rehearsalNote ? ` (${rehearsalNote})` : ''}; nothing was changed`;
   return finish(run, ledger, { kind: 'completed' }, message, summary);
+}
+
+/**
+ * The files the DOTs' diffs patched, each with its sha256 as the apply left it: recorded in the
+ * `applied` event, so `dotctl watch` can name a file changed outside dotctl and the proposal
+ * that last set it.
+ */
+async function governedFiles(run: RunContext): Promise<{ dot: string; path: string; sha256: string | null }[]> {
+  // the last DOT of the bundle that patched a file is the one that set it
+  const last = new Map<string, string>();
+  for (const d of run.dots) for (const step of d.spec.diff) if (step.kind === 'patch') last.set(resolve(bindTemplate(step.file, run.params)), d.spec.id);
+  const out: { dot: string; path: string; sha256: string | null }[] = [];
+  for (const [path, dot] of last) out.push({ dot, path, sha256: await fileSha256(path).catch(() => null) });
+  return out;
 }
 
 /** A post-verify failed after COMMIT: the DOTs' rollback sections put the target back. */

@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { GateError, LedgerError } from '../../model/errors.js';
 import { resolveSecrets } from '../../catalogue/bind.js';
 import { decideGate, type GateDecision, type GateInput, type Unmet } from '../../gate/decide.js';
-import type { Identity } from '../../gate/identities.js';
+import { actsAs, type Identity } from '../../gate/identities.js';
 import type { LedgerStore, ProposalState } from '../../ledger/port.js';
 import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
 import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
@@ -266,7 +266,8 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
     // an interrupted rollback is finished by running the rollback again
     const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';
     const unmet: Unmet[] = [];
-    if (!me.roles.includes('operator')) unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not an operator and may not roll back` });
+    if (!actsAs(me, 'operator'))
+      unmet.push({ kind: 'applier_not_operator', message: `${me.name} is not ${me.roles.includes('automation') ? 'an operator but an automation identity' : 'an operator'} and may not roll back` });
     // a failed or needs_attention apply may have left something (SQL outside the transaction, a rollback that stopped): its rollback cleans up
     if (!ROLLBACK_FROM.includes(record.state) && !resumable)
       unmet.push({ kind: 'state', message: `proposal ${id} is ${record.state}; only an applied, failed or needs_attention proposal can be rolled back` });
