@@ -178,7 +178,7 @@ export async function proposeBundle(
   const { pre, me } = await withLedgerOf(given, 'write', async (ledger) => {
     const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
     // automation (dotctl watch) drafts proposals too; it never approves or applies them (gate/decide.ts)
-    if (!actsAs(me, 'operator') && !actsAs(me, 'automation')) throw new GateError(`${me.name} is not an operator; only operators (and the watch's automation identity) propose`);
+    if (!actsAs(me, 'operator') && !actsAs(me, 'automation')) throw new GateError(`${me.name} is not an operator; only operators propose (and the watch's automation identity drafts)`);
     const trusted = await withTrustedTime(given, ledger, null);
     await requireAdmitted(trusted, ledger, cat, dots, { view, identities: registry.members }, me.name, 'propose');
     return { pre: trusted, me };

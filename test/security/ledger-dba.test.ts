@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { createWalk, type Walk } from '../exec/harness.js';
 import { hasStackTrace, runCli, type CliResult } from '../helpers/cli.js';
+import { ensureGenesis } from '../helpers/genesis.js';
 import { adminClient, createScratchDb, createScratchRole, dbUrl, dropScratchRoles, uniqueName, type ScratchDb } from '../helpers/pg.js';
 
 /** The walk's CLI flags with `--ledger` replaced. */
@@ -149,6 +150,7 @@ describe('the ledger DBA with the writer login (PostgreSQL ledger)', () => {
       }
       const naiveUrl = dbUrl(db.name, naive);
       const flags = ['--dots', 'dots', '--ledger', naiveUrl, '--identities', w.inc.identities];
+      ensureGenesis(naiveUrl, w.inc.identities);
       expectExit(runCli([...flags, '--key', w.inc.reviewer1.key, 'admit', '--all'], { cwd: process.cwd() }), 0, 'admit into a ledger the login creates');
       // the weakness: the login that created the ledger owns it
       assert.equal(await attempt(naiveUrl, 'BEGIN; ALTER TABLE dotctl.dot_action_log DISABLE TRIGGER ALL; ROLLBACK'), 'ok');

@@ -92,7 +92,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal(v.code, 0, v.stderr);
       assert.match(
         v.stdout,
-        new RegExp(`^dot_action_log intact: ${rows.length} rows, head [0-9a-f]{64}; signed through seq ${rows.length - 1} \\(${heads.length} signed heads\\), unsigned tail 0 rows\\n$`),
+        new RegExp(`^dot_action_log intact: ${rows.length} rows, head [0-9a-f]{64}; signed through seq ${rows.length - 1} \\(${heads.length} signed heads\\), unsigned tail 0 rows\\n`),
       );
     });
 

@@ -64,7 +64,11 @@ before(async () => {
   listener = await startListener();
   await writeFile(join(dir, 'identities.yaml'), 'identities:\n');
   key = (await addAutomationIdentity(join(dir, 'identities.yaml'))).key;
+  const reviewer = await addAutomationIdentity(join(dir, 'identities.yaml'), 'rhea', ['reviewer']);
   await workspace();
+  // the ledger's genesis registry: the watch's automation identity and one reviewer, both signing
+  const init = await runCliAsync(['--key', key, '--key', reviewer.key, 'ledger', 'init', '--quorum', '1'], { cwd: dir });
+  assert.equal(init.code, 0, init.stderr);
   // eight good nights, the last one an hour ago (seed §2.1, moved to now)
   const now = Date.now();
   for (let i = 8; i >= 1; i -= 1) {

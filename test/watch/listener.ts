@@ -4,7 +4,8 @@
  * hangs); /fail answers 500.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { runCli } from '../helpers/cli.js';
 import { join } from 'node:path';
 import { generateKeyFile } from '../../src/gate/keys.js';
 
@@ -65,5 +66,25 @@ export async function addAutomationIdentity(identities: string, name = 'wally', 
   const g = await generateKeyFile(name, dir);
   const text = await readFile(identities, 'utf8');
   await appendFile(identities, `${text.endsWith('\n') ? '' : '\n'}  - name: ${name}\n    roles: [${roles.join(', ')}]\n    public_key: ${g.publicKey}\n`);
+  return { name, key: g.file };
+}
+
+/**
+ * Makes an automation identity a member of a ledger that already has its registry, the governed
+ * way: the current registry exported, the member added, the change proposed by one reviewer and
+ * signed by another (the quorum of two).
+ */
+export async function registerAutomation(flags: readonly string[], reviewers: readonly [string, string], dir: string, name = 'wally'): Promise<{ name: string; key: string }> {
+  const keyDir = await mkdtemp(join(dir, 'auto-'));
+  const g = await generateKeyFile(name, keyDir);
+  const exported = runCli([...flags, 'identities', 'export']);
+  if (exported.code !== 0) throw new Error(`identities export failed: ${exported.stderr}`);
+  const next = join(keyDir, 'next.yaml');
+  await writeFile(next, `${exported.stdout}${exported.stdout.endsWith('\n') ? '' : '\n'}  - name: ${name}\n    roles: [automation]\n    public_key: ${g.publicKey}\n`);
+  const proposed = runCli([...flags, '--key', reviewers[0], 'identities', 'change', next, '--json']);
+  if (proposed.code !== 0) throw new Error(`identities change failed: ${proposed.stderr}`);
+  const id = (JSON.parse(proposed.stdout) as { change_id: string }).change_id;
+  const signed = runCli([...flags, '--key', reviewers[1], 'identities', 'approve', id]);
+  if (signed.code !== 0) throw new Error(`identities approve failed: ${signed.stderr}`);
   return { name, key: g.file };
 }

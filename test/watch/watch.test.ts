@@ -14,7 +14,7 @@ import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hasStackTrace, runCliAsync, type CliResult } from '../helpers/cli.js';
 import { createWalk, type Walk } from '../exec/harness.js';
-import { addAutomationIdentity, startListener, type Listener } from './listener.js';
+import { registerAutomation, startListener, type Listener } from './listener.js';
 
 let w: Walk;
 let listener: Listener;
@@ -46,7 +46,7 @@ const invariantEvents = (): number => w.events().filter((e) => e.event === 'inva
 before(async () => {
   w = await createWalk('watch');
   listener = await startListener();
-  wally = await addAutomationIdentity(w.inc.identities);
+  wally = await registerAutomation(w.inc.flags, [w.inc.reviewer1.key, w.inc.reviewer2.key], w.inc.dir);
   await writeFile(
     join(w.inc.dir, 'dotctl.yaml'),
     ['version: 1', 'watch:', '  alerts:', `    - { kind: kuma_push, url: "${listener.url}/api/push/pg-backup-local" }`, `    - { kind: webhook, url: "${listener.url}/hook" }`, ''].join('\n'),
