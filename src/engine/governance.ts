@@ -166,7 +166,7 @@ export async function proposeBundle(
   const key = await signerOf(given);
   const me = actingIdentity(identities, key);
   // automation (dotctl watch) drafts proposals too; it never approves or applies them (gate/decide.ts)
-  if (!actsAs(me, 'operator') && !actsAs(me, 'automation')) throw new GateError(`${me.name} is not an operator; only operators (and the watch's automation identity) propose`);
+  if (!actsAs(me, 'operator') && !actsAs(me, 'automation')) throw new GateError(`${me.name} is not an operator; only operators propose (and the watch's automation identity drafts)`);
   const env = given.env ?? process.env;
   const address = resolveTarget(given.target, env);
   // only admitted DOT content may run anything, even the read-only checks below (and the

@@ -194,7 +194,7 @@ describe('installed globally (npm install -g under a temporary prefix)', () => {
     const r = run(bin, ['demo'], elsewhere, userEnv({ DOTCTL_TARGET: ADMIN_URL }), 300_000);
     ok(r, 'dotctl demo');
     assert.equal(hasStackTrace(r.stderr), false, r.stderr);
-    assert.match(r.stdout, /── 6\/6 · The auditor reads dot_action_log/);
+    assert.match(r.stdout, /── 7\/7 · The auditor reads dot_action_log/);
     assert.match(r.stdout, /examples\/pg-backup\.sh \(the script in place during the incident\) copied/);
     assert.deepEqual(readdirSync(elsewhere), [], 'the demo wrote into the directory it was run from');
   });
