@@ -33,12 +33,13 @@ export const SqlExpect = z.discriminatedUnion('kind', [
 export type SqlExpect = z.infer<typeof SqlExpect>;
 
 /**
- * What `dotctl watch` drafts when a standing SQL check fails: a proposal of `dot` for each
+ * What `dotctl watch` drafts when a standing SQL check fails: a proposal of `dot` (default: the
+ * DOT the check belongs to) for each
  * distinct combination of the named columns of the failing rows (column → parameter), the other
  * parameters taken from the proposal whose invariant failed. Drafted only; never approved or applied.
  */
 export const Remedy = z.strictObject({
-  dot: z.string().regex(DOT_ID, 'must look like DOT-PG-GRANT-SCHEMA').describe('The DOT to propose when this check fails.'),
+  dot: z.string().regex(DOT_ID, 'must look like DOT-PG-GRANT-SCHEMA').optional().describe('The DOT to propose when this check fails (default: this DOT itself).'),
   params_from_columns: z
     .record(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'parameter names are lower_snake_case'), z.string().min(1))
     .refine((m) => Object.keys(m).length > 0, 'name at least one parameter: column')

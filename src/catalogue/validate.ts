@@ -143,14 +143,15 @@ export function validateCatalogue(source: CatalogueSource): ValidationResult {
       else if (!located.has(c) && source.partial !== true) problems.push(problemAt(src, at, `unknown companion ${c}; no DOT with that id in the catalogue${didYouMean(c, located.keys(), false)}`));
     });
     (dot.invariants ?? []).forEach((step, i) => {
-      if (step.kind !== 'sql' || !step.remedy || source.partial === true) return;
+      if (step.kind !== 'sql' || !step.remedy) return;
       const at = ['invariants', i, 'remedy'];
-      const target = located.get(step.remedy.dot)?.dot;
-      if (!target) problems.push(problemAt(src, [...at, 'dot'], `unknown remedy DOT ${step.remedy.dot}; no DOT with that id in the catalogue${didYouMean(step.remedy.dot, located.keys(), false)}`));
+      const named = step.remedy.dot;
+      if (named !== undefined && source.partial === true) return; // a frozen bundle: a remedy naming another DOT was checked when it was admitted
+      const target = named === undefined ? dot : located.get(named)?.dot;
+      if (!target) problems.push(problemAt(src, [...at, 'dot'], `unknown remedy DOT ${named}; no DOT with that id in the catalogue${didYouMean(named ?? '', located.keys(), false)}`));
       else
         for (const p of Object.keys(step.remedy.params_from_columns))
-          if (!(p in target.params))
-            problems.push(problemAt(src, [...at, 'params_from_columns', p], `${step.remedy.dot} declares no parameter ${p}${didYouMean(p, Object.keys(target.params), false)}`));
+          if (!(p in target.params)) problems.push(problemAt(src, [...at, 'params_from_columns', p], `${target.id} declares no parameter ${p}${didYouMean(p, Object.keys(target.params), false)}`));
     });
     if (valid) dots.set(dot.id, { spec: dot, file: src.file, content: dotContent(source, dot, text) });
   }

@@ -44,9 +44,9 @@ export interface Problem {
   readonly message: string;
 }
 
-/** Formats a problem as `file:line:col: message`. */
+/** Formats a problem as one line `file:line:col: message` (a message quoting several lines of a file is folded onto one). */
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}:${p.col}: ${p.message}`;
+  return `${p.file}:${p.line}:${p.col}: ${p.message.replace(/\s*[\r\n]+\s*/g, ' ')}`;
 }
 
 /** Bad input: usage, invalid spec, bad parameter (exit 2). */

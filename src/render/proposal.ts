@@ -172,7 +172,7 @@ function standingNote(s: Step): string {
   const standing = 'standing' in s && s.standing === true ? '\n\n   _Standing: dotctl watch keeps running this check for as long as the change stands._' : '';
   const r = s.kind === 'sql' ? s.remedy : undefined;
   const cols = r ? Object.entries(r.params_from_columns).map(([p, c]) => `${code(p)} from column ${code(c)}`) : [];
-  return `${standing}${r ? `\n\n   _When it fails, dotctl watch drafts a proposal of ${code(r.dot)} per failing row (${cols.join(', ')}); it never approves or applies it._` : ''}`;
+  return `${standing}${r ? `\n\n   _When it fails, dotctl watch drafts a proposal of ${r.dot ? code(r.dot) : 'this DOT'} per failing row (${cols.join(', ')}); it never approves or applies it._` : ''}`;
 }
 
 /** Plain-language lines for gate requirements. */

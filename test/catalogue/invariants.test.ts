@@ -39,11 +39,11 @@ const withInvariants = (yaml: string): string => `${grant}invariants:\n${yaml}`;
 
 test('a read-only SQL invariant with an expect and a remedy naming a known DOT is valid', () => {
   const text = withInvariants(
-    `  - kind: sql\n    name: usage everywhere\n    sql: SELECT nspname AS schema FROM pg_namespace WHERE NOT has_schema_privilege(:'role', oid, 'USAGE')\n    expect: { kind: empty }\n    remedy: { dot: DOT-T-GRANT, params_from_columns: { schema: schema } }\n`,
+    `  - kind: sql\n    name: usage everywhere\n    sql: SELECT nspname AS schema FROM pg_namespace WHERE NOT has_schema_privilege(:'role', oid, 'USAGE')\n    expect: { kind: empty }\n    remedy: { dot: DOT-T-GRANT, params_from_columns: { schema: schema } }\n  - kind: sql\n    name: self\n    sql: SELECT 1 AS s\n    expect: { kind: empty }\n    remedy: { params_from_columns: { schema: s } }\n`,
   );
   assert.deepEqual(problems(text), []);
   const r = validateCatalogue(mini({ 'DOT-T-GRANT.yaml': text }));
-  assert.equal(r.kind === 'valid' && r.catalogue.dots.get('DOT-T-GRANT')?.spec.invariants?.length, 1);
+  assert.equal(r.kind === 'valid' && r.catalogue.dots.get('DOT-T-GRANT')?.spec.invariants?.length, 2);
 });
 
 test('an invariant that writes, lacks an expect, or runs a command not marked read_only is refused', () => {

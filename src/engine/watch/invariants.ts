@@ -48,7 +48,7 @@ const clip = (s: string, n = 300): string => {
 const statusOf = (r: CheckResult): WatchStatus => (r.outcome === 'passed' ? 'holding' : r.outcome === 'not_run' ? 'not_run' : 'failing');
 
 /** The proposals to draft from a failing check's rows: one per distinct set of mapped values. */
-function draftsFor(step: Step, rows: readonly Record<string, unknown>[], p: WatchedProposal): DraftSpec[] {
+function draftsFor(step: Step, rows: readonly Record<string, unknown>[], p: WatchedProposal, dot: ValidDot): DraftSpec[] {
   if (step.kind !== 'sql' || !step.remedy) return [];
   const map = step.remedy.params_from_columns;
   const inherited: Record<string, string> = {};
@@ -66,7 +66,7 @@ function draftsFor(step: Step, rows: readonly Record<string, unknown>[], p: Watc
     const key = JSON.stringify(fromRows);
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ dotId: step.remedy.dot, fromRows, inherited });
+    out.push({ dotId: step.remedy.dot ?? dot.spec.id, fromRows, inherited });
   }
   return out;
 }
@@ -187,7 +187,7 @@ export async function runInvariants(proposals: readonly WatchedProposal[], addre
             for (const s of standingChecks(dot)) {
               const { r, rows } = await runStanding(session, p, dot, s, secrets, seen);
               const status = statusOf(r);
-              out.push(checkOf(p, dot, idOf(p, dot, s), s.step.name, status, r.observed, r.expected, status === 'failing' ? draftsFor(s.step, rows, p) : undefined));
+              out.push(checkOf(p, dot, idOf(p, dot, s), s.step.name, status, r.observed, r.expected, status === 'failing' ? draftsFor(s.step, rows, p, dot) : undefined));
             }
           }
         }
