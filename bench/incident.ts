@@ -9,7 +9,9 @@ import { loadCatalogue } from '../src/catalogue/load.js';
 import { findDot } from '../src/catalogue/bundle.js';
 import { bindParams, parseParamPairs } from '../src/catalogue/params.js';
 import { bindForExecution } from '../src/catalogue/bind.js';
+import { bindTemplate } from '../src/catalogue/steps.js';
 import type { Step } from '../src/catalogue/schema.js';
+import { ensureAdmitted } from '../test/helpers/admission.js';
 import { BIN, run, runOk, type RunResult } from './lib.js';
 
 export { createIncident, type Incident, type Person };
@@ -29,8 +31,9 @@ export function dotctlOk(inc: Incident, who: Person | null, args: readonly strin
   return r;
 }
 
-/** Proposes `refs` as the operator with the incident's parameters (plus `overrides`); returns the id. */
+/** Proposes `refs` as the operator (the reviewers having admitted the catalogue) with the incident's parameters (plus `overrides`); returns the id. */
 export async function propose(inc: Incident, refs: readonly string[], overrides: Readonly<Record<string, string>> = {}): Promise<string> {
+  ensureAdmitted(inc.flags, [inc.reviewer1, inc.reviewer2], inc.dir); // reviewers admit the catalogue once, as before any propose
   const r = dotctlOk(inc, inc.operator, ['propose', ...refs, ...(await paramsFor(inc, refs, overrides)), '--json']);
   return (JSON.parse(r.stdout) as { id: string }).id;
 }
@@ -66,7 +69,7 @@ export async function grantStatements(inc: Incident, schema = 'sandbox_tac'): Pr
       const e = s.expect;
       switch (e.kind) {
         case 'value':
-          return [`ASSERT ((\n${q}\n))::text = '${String(e.equals).replace(/'/g, "''")}', ${lit(s.name)};`];
+          return [`ASSERT ((\n${q}\n))::text = ${lit(typeof e.equals === 'string' ? bindTemplate(e.equals, params) : String(e.equals))}, ${lit(s.name)};`];
         case 'empty':
           return [`ASSERT NOT EXISTS (\n${q}\n), ${lit(s.name)};`];
         case 'non_empty':
