@@ -2,7 +2,7 @@
  * JSON Schema (authoring view: defaults optional) generated from the zod schemas, so editors
  * validate DOT files, the law registry and identities files as they are typed. Pure.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DotSchema, LawRegistrySchema } from './schema.js';
 import { WorkspaceSchema } from './workspace.js';
 

@@ -3,7 +3,7 @@
  * `DotInput`/`LawRegistryInput` are what an author writes (untrusted); `Dot`/`LawRegistry`
  * are what `validateCatalogue` hands on after every cross-file check has passed.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Names usable as parameter names and `{{name}}` placeholders. */
 export const PARAM_NAME = /^[a-z_][a-z0-9_]*$/;

@@ -6,7 +6,7 @@
  * Secrets never live here: a target URL with a password, or a PGPASSWORD, is refused; the config
  * names the environment variable that holds such a URL instead.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { isAbsolute, join } from 'node:path';
 import { readPositionedYaml } from './yaml-doc.js';
 import type { Problem } from '../model/errors.js';

@@ -2,7 +2,7 @@
  * Identities: who may propose, review or audit, each with an Ed25519 public key. The acting
  * identity is always derived from the key that signs, never from a flag. Parsing is pure.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readPositionedYaml } from '../catalogue/yaml-doc.js';
 import type { Problem } from '../model/errors.js';
