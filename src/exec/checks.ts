@@ -3,8 +3,7 @@
  * the DOT expects. Judging is pure; running touches the target, the file system or a process.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat, readFile } from 'node:fs/promises';
+import { open, stat, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { SqlExpect } from '../catalogue/schema.js';
 import type { BoundStep } from '../catalogue/steps.js';
@@ -89,15 +88,25 @@ export function judgeCommand(step: Extract<BoundStep, { kind: 'command' }>, run:
   return { outcome: ok ? 'passed' : 'failed', observed, expected };
 }
 
-/** sha256 of a file, streamed. */
-export function fileSha256(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
+/**
+ * sha256 of a file, streamed through one reused 1 MiB buffer: memory stays the same whatever the
+ * file's size (a read stream allocates a new chunk per read, which a large archive turns into
+ * tens of MiB of garbage before a collection).
+ */
+export async function fileSha256(path: string): Promise<string> {
+  const h = createHash('sha256');
+  const fd = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await fd.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fd.close();
+  }
+  return h.digest('hex');
 }
 
 async function userName(uid: number): Promise<string> {
