@@ -4,7 +4,7 @@
  * resolving is pure (paths against the workspace root; alert URLs named by a variable are read
  * from the environment only when the watch sends).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const ENV_VAR = /^[A-Z_][A-Z0-9_]*$/;
 

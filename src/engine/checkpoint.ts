@@ -6,7 +6,7 @@
  */
 import { sign, verify } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalJson } from '../model/canonical.js';
 import { InputError, LedgerError } from '../model/errors.js';
 import { PUBLIC_KEY, publicKeyObject, type Identity } from '../gate/identities.js';

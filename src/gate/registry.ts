@@ -5,7 +5,7 @@
  * admin). One key, one identity: a key never moves to another name, and a key taken out of use
  * never comes back. Pure: documents, hashes, rules and signature checks.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { canonicalJson, sha256Hex } from '../model/canonical.js';
 import { IdentitySchema, type Identity, type Role } from './identities.js';
 import { signStatement, verifyStatement } from './signature.js';
