@@ -84,9 +84,11 @@ const registryEvent = (at: string, actor: string, event: NewLogEvent['event'], d
 async function createGenesis(opts: LedgerInitOptions, mode: 'init' | 'upgrade'): Promise<LedgerInitResult> {
   const file = typeof opts.identities === 'string' ? await loadIdentitiesFile(opts.identities) : { identities: opts.identities, quorum: null };
   const source = typeof opts.identities === 'string' ? opts.identities : 'the identities given';
+  if (file.identities.length === 0) {
+    throw new InputError(`${source} cannot be the first registry: it lists no identity; add every member's entry (dotctl keygen NAME --role ROLE prints it) and run ledger init again`);
+  }
   const registry = normalizeRegistry({ quorum: opts.quorum ?? file.quorum ?? DEFAULT_QUORUM, members: file.identities });
   const problems = checkRegistry(registry, null, []);
-  if (file.identities.length === 0) problems.unshift('it lists no identity');
   if (problems.length > 0) throw new InputError(`${source} cannot be the first registry: ${problems.join('; ')}`);
   if (opts.keys.length === 0) throw new InputError('pass every member’s key with --key FILE (one per member): each signs the first registry');
   const keys = await Promise.all(opts.keys.map((k) => (typeof k === 'string' ? loadSigningKey(k) : Promise.resolve(k))));

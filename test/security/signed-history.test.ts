@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, hasStackTrace, type CliResult } from '../helpers/cli.js';
@@ -206,6 +206,10 @@ describe('a ledger without a registry, and one of an earlier dotctl', () => {
     const stranger = join(tmp, 'k');
     assert.equal(runCli(['keygen', 'eve', '--dir', stranger]).code, 0);
     refused(runCli(['--ledger', l, '--identities', inc.identities, ...all, '--key', join(stranger, 'eve.key'), 'ledger', 'init']), 2, /eve\.key belongs to no member of/);
+    // a fresh workspace's identities file lists no one yet
+    const empty = join(tmp, 'empty.yaml');
+    await writeFile(empty, 'identities: []\n');
+    refused(runCli(['--ledger', l, '--identities', empty, '--key', join(stranger, 'eve.key'), 'ledger', 'init']), 2, /lists no identity; add every member's entry/);
     assert.equal(runCli(['--ledger', l, '--identities', inc.identities, ...all, 'ledger', 'init']).code, 0);
     refused(runCli(['--ledger', l, '--identities', inc.identities, ...all, 'ledger', 'init']), 2, /already has an identity registry \(seq 1\)/);
   });
