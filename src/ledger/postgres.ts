@@ -289,32 +289,21 @@ export class PostgresLedger implements LedgerStore {
     return String((r.rows[0] as { now: string }).now);
   }
 
-  private async write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let c: pg.PoolClient;
-    try {
-      c = await this.pool.connect();
-    } catch (err) {
-      throw ledgerFailure(this.url, 'open', err);
-    }
-    let broken = false;
-    try {
-      await c.query('BEGIN');
+  /** Runs `fn` in one write transaction that first takes the writers' advisory lock. */
+  private write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', 'write', async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_WRITE]);
-      const result = await fn(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw ledgerFailure(this.url, 'write', err);
-    } finally {
-      c.release(broken);
-    }
+      return fn(c);
+    });
   }
 
   /** Runs `fn` on one connection in a read-only repeatable-read transaction: one snapshot. */
-  private async snapshot<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  private snapshot<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', 'read', fn);
+  }
+
+  /** One pooled connection, one transaction begun with `begin`; a failure rolls back and is named as a `what` failure. */
+  private async transaction<T>(begin: string, what: 'read' | 'write', fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     let c: pg.PoolClient;
     try {
       c = await this.pool.connect();
@@ -323,7 +312,7 @@ export class PostgresLedger implements LedgerStore {
     }
     let broken = false;
     try {
-      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await c.query(begin);
       const result = await fn(c);
       await c.query('COMMIT');
       return result;
@@ -331,7 +320,7 @@ export class PostgresLedger implements LedgerStore {
       await c.query('ROLLBACK').catch(() => {
         broken = true;
       });
-      throw ledgerFailure(this.url, 'read', err);
+      throw ledgerFailure(this.url, what, err);
     } finally {
       c.release(broken);
     }
