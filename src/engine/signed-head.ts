@@ -8,13 +8,8 @@
  */
 import type { SigningKey } from '../gate/keys.js';
 import { signHead } from '../gate/signature.js';
+import { ledgerIdOf } from '../ledger/ledger-id.js';
 import type { LedgerStore, LogRow } from '../ledger/port.js';
-
-/** The ledger id: the hash of its row seq 1 (null for an empty ledger). */
-export async function readLedgerId(ledger: LedgerStore): Promise<string | null> {
-  const [first] = await ledger.readEvents({ toSeq: 1 });
-  return first?.hash ?? null;
-}
 
 const isRow = (x: unknown): x is LogRow =>
   typeof x === 'object' && x !== null && typeof (x as LogRow).seq === 'number' && typeof (x as LogRow).hash === 'string' && typeof (x as LogRow).prevHash === 'string';
@@ -60,7 +55,7 @@ export async function withSignedHead<T>(ledger: LedgerStore, signer: () => Promi
 async function appendHead(ledger: LedgerStore, last: LogRow, signer: () => Promise<SigningKey | null>): Promise<LogRow | null> {
   const key = await signer().catch(() => null);
   if (!key) return null;
-  const ledgerId = (await readLedgerId(ledger)) ?? last.hash;
+  const ledgerId = (await ledgerIdOf(ledger)) ?? last.hash;
   // dated as the row it covers: that time came from the trusted clock (the local one could run backwards)
   const claim = { ledgerId, seq: last.seq, hash: last.hash, actor: last.actor, at: last.at };
   return ledger.appendEvent({

@@ -12,7 +12,7 @@ import { verifyLedger } from '../ledger/states.js';
 import type { ChainVerdict, LedgerStore } from '../ledger/port.js';
 import { verifyHead } from '../gate/signature.js';
 import { readRegistry, registryAt, RegistryBrokenError, type RegistryView } from './registry.js';
-import { readLedgerId } from './signed-head.js';
+import { ledgerIdOf } from '../ledger/ledger-id.js';
 
 /** How much of an intact log is signed. */
 export interface Signing {
@@ -83,7 +83,7 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
   if (view.entries.length === 0) return { signedThrough: 0, unsignedTail: 0, tailActors: [], legacyRows: rows, heads: 0, registry: false };
   const legacyRows = view.upgradedSeq === null ? 0 : view.upgradedSeq - 1;
   const heads = await ledger.readEvents({ event: 'head_signed' });
-  const ledgerId = await readLedgerId(ledger);
+  const ledgerId = await ledgerIdOf(ledger);
   let signedThrough = 0;
   for (const h of heads) {
     const d = h.detail as Record<string, unknown>;
