@@ -4,6 +4,7 @@
  * genesis), and registry changes — proposed by one signer, approved by others, in force once a
  * quorum of the registry in force signed them. Each writes through the signed-head wrapper.
  */
+import { ledgerIdOf } from '../ledger/ledger-id.js';
 import { randomBytes } from 'node:crypto';
 import { GateError, InputError } from '../model/errors.js';
 import type { LogRow, NewLogEvent } from '../model/records.js';
@@ -132,8 +133,7 @@ async function createGenesis(opts: LedgerInitOptions, mode: 'init' | 'upgrade'):
           return { name: m.name, public_key: k.publicKey, at, signature: signRegistry(k.privateKey, 'genesis', hash, at) };
         });
         const row = await ledger.appendEvent(registryEvent(at, actor, 'registry_genesis', { registry: registryDoc(registry), nonce, registry_hash: hash, signatures }));
-        const [one] = await ledger.readEvents({ toSeq: 1 });
-        return { ledgerId: one?.hash ?? row.hash, genesisSeq: row.seq, members: registry.members.map((m) => m.name), quorum: registry.quorum, legacyRows: rows };
+        return { ledgerId: (await ledgerIdOf(ledger)) ?? row.hash, genesisSeq: row.seq, members: registry.members.map((m) => m.name), quorum: registry.quorum, legacyRows: rows };
       },
     );
   return typeof opts.ledger === 'string' ? withLedger(opts.ledger, { mode: 'write' }, run) : run(opts.ledger);

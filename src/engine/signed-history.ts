@@ -12,7 +12,7 @@ import { verifyLedger } from '../ledger/states.js';
 import type { ChainVerdict, LedgerStore } from '../ledger/port.js';
 import { verifyHead } from '../gate/signature.js';
 import { readRegistry, registryAt, RegistryBrokenError, type RegistryView } from './registry.js';
-import { ledgerIdOf } from '../ledger/ledger-id.js';
+import { ledgerIdOf, rowHashesAt } from '../ledger/ledger-id.js';
 
 /** How much of an intact log is signed. */
 export interface Signing {
@@ -84,6 +84,11 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
   const legacyRows = view.upgradedSeq === null ? 0 : view.upgradedSeq - 1;
   const heads = await ledger.readEvents({ event: 'head_signed' });
   const ledgerId = await ledgerIdOf(ledger);
+  // the rows heads cover that are not their own predecessor, read in one query
+  const far = await rowHashesAt(
+    ledger,
+    heads.map((h) => (h.detail as { covers_seq?: unknown }).covers_seq).filter((c, i): c is number => typeof c === 'number' && Number.isSafeInteger(c) && c !== (heads[i] as LogRow).seq - 1),
+  );
   let signedThrough = 0;
   for (const h of heads) {
     const d = h.detail as Record<string, unknown>;
@@ -94,7 +99,7 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
     if (typeof covers !== 'number' || !Number.isSafeInteger(covers) || covers < 1 || covers >= h.seq || typeof hash !== 'string' || typeof key !== 'string' || typeof signature !== 'string') {
       return broken(h.seq, 'bad_head', `the signed head at seq ${h.seq} is malformed`);
     }
-    const coveredHash = covers === h.seq - 1 ? h.prevHash : (await ledger.readEvents({ fromSeq: covers, toSeq: covers }))[0]?.hash;
+    const coveredHash = covers === h.seq - 1 ? h.prevHash : far.get(covers);
     if (coveredHash !== hash) {
       return broken(
         h.seq,
