@@ -47,6 +47,18 @@ async function validate(source: CatalogueSource): Promise<ValidationResult> {
   return validateCatalogue(source);
 }
 
+/**
+ * Validates a source through the cache in `cacheDir` (when given): a source this build already
+ * validated is answered from its entry; a valid one validated here is stored for the next command.
+ */
+export async function validateSource(source: CatalogueSource, cacheDir?: string): Promise<ValidationResult> {
+  const cached = cacheDir === undefined ? null : readCachedCatalogue(cacheDir, source);
+  if (cached) return { kind: 'valid', catalogue: cached };
+  const result = await validate(source);
+  if (result.kind === 'valid' && cacheDir !== undefined) writeCachedCatalogue(cacheDir, source, result.catalogue);
+  return result;
+}
+
 /** Reads and validates the catalogue. */
 export async function checkCatalogue(dir: string): Promise<ValidationResult> {
   return validate(await readCatalogueSource(dir));
@@ -57,11 +69,7 @@ export async function checkCatalogue(dir: string): Promise<ValidationResult> {
  * a catalogue whose texts this build already validated is taken from the cache (see cache.ts).
  */
 export async function loadCatalogue(dir: string, cacheDir?: string): Promise<Catalogue> {
-  const source = await readCatalogueSource(dir);
-  const cached = cacheDir === undefined ? null : readCachedCatalogue(cacheDir, source);
-  if (cached) return cached;
-  const result = await validate(source);
+  const result = await validateSource(await readCatalogueSource(dir), cacheDir);
   if (result.kind === 'invalid') throw new SpecError(result.problems);
-  if (cacheDir !== undefined) writeCachedCatalogue(cacheDir, source, result.catalogue);
   return result.catalogue;
 }

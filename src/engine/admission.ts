@@ -6,7 +6,8 @@
  */
 import { GateError, InputError } from '../model/errors.js';
 import type { AdmissionRecord, ProposalRecord } from '../model/records.js';
-import { validateCatalogue, type Catalogue, type ValidDot } from '../catalogue/validate.js';
+import type { Catalogue, ValidDot } from '../catalogue/validate.js';
+import { validateSource } from '../catalogue/load.js';
 import { changedFiles, frozenSource } from '../catalogue/content.js';
 import { admissionLaw } from '../catalogue/laws.js';
 import { findDot, orderBundle } from '../catalogue/bundle.js';
@@ -191,14 +192,16 @@ export async function listAdmissionStatus(o: EngineOptions, ref?: string): Promi
 /**
  * Re-creates a proposal's DOTs from the content frozen in it, in apply order, without reading
  * the disk; refuses a record without frozen content (made by an older dotctl) or whose frozen
- * files no longer validate or no longer hash to what it recorded (tampered).
+ * files no longer validate or no longer hash to what it recorded (tampered). With `cacheDir`,
+ * frozen content already validated by this build comes from the catalogue cache.
  */
-export function loadFrozen(record: ProposalRecord): { dots: ValidDot[]; catalogue: Catalogue } {
+export async function loadFrozen(record: ProposalRecord, cacheDir?: string): Promise<{ dots: ValidDot[]; catalogue: Catalogue }> {
   const content = record.content;
   if (!content) {
     throw new GateError(`proposal ${record.id} holds no frozen DOT content (it was made before proposals froze their content); propose it again`);
   }
-  const result = validateCatalogue(frozenSource(content, `proposal ${record.id}`));
+  // the catalogue cache answers content this build already validated (its entries are MAC'd)
+  const result = await validateSource(frozenSource(content, `proposal ${record.id}`), cacheDir);
   if (result.kind === 'invalid') {
     throw new GateError(
       `the content frozen in proposal ${record.id} does not validate (${result.problems.slice(0, 3).map(formatProblem).join('; ')}): the ledger was tampered with; run dotctl log verify`,

@@ -8,7 +8,7 @@
  * step's time still moves forward without asking the server again.
  */
 import { performance } from 'node:perf_hooks';
-import { readTargetTime, type TargetAddress } from '../exec/target.js';
+import { readTargetTime, targetTimeOn, type TargetAddress, type TargetClient } from '../exec/target.js';
 import type { LedgerStore } from '../ledger/port.js';
 import type { EngineOptions } from './options.js';
 
@@ -22,15 +22,16 @@ export interface TrustedClock {
 
 /**
  * The clock a command trusts: the one the caller injected (`o.clock`, or `o.now` from tests),
- * else the ledger server's, else the target's when `target` is given, else the local one.
+ * else the ledger server's, else the target's when `target` is given (its address, or a
+ * connection already open to it), else the local one.
  */
-export function trustedClock(o: EngineOptions, ledger: LedgerStore | null, target: TargetAddress | null): TrustedClock {
+export function trustedClock(o: EngineOptions, ledger: LedgerStore | null, target: TargetAddress | TargetClient | null): TrustedClock {
   if (o.clock) return o.clock;
   const injected = o.now;
   if (injected) return { source: 'injected', now: async () => injected().toISOString() };
   const server = ledger?.serverTime?.bind(ledger);
   if (server) return { source: 'ledger server', now: server };
-  if (target) return { source: 'target', now: () => readTargetTime(target) };
+  if (target) return { source: 'target', now: () => ('query' in target ? targetTimeOn(target) : readTargetTime(target)) };
   return { source: 'local', now: async () => new Date().toISOString() };
 }
 
@@ -38,7 +39,7 @@ export function trustedClock(o: EngineOptions, ledger: LedgerStore | null, targe
  * The options with `now` bound to the trusted clock: read once here, then advanced by the
  * process's monotonic elapsed time. Options that inject a clock are returned as they are.
  */
-export async function withTrustedTime(o: EngineOptions, ledger: LedgerStore | null, target: TargetAddress | null): Promise<EngineOptions> {
+export async function withTrustedTime(o: EngineOptions, ledger: LedgerStore | null, target: TargetAddress | TargetClient | null): Promise<EngineOptions> {
   if (o.now && !o.clock) return o;
   const clock = trustedClock(o, ledger, target);
   const base = Date.parse(await clock.now());
@@ -51,6 +52,6 @@ export async function withTrustedTime(o: EngineOptions, ledger: LedgerStore | nu
  * and happens before any connection to the target) moves to the target's clock once it is
  * about to act on the target: `o` with `now` bound to the target's clock, else `o` as it is.
  */
-export async function onTargetClock(o: EngineOptions, target: TargetAddress): Promise<EngineOptions> {
+export async function onTargetClock(o: EngineOptions, target: TargetAddress | TargetClient): Promise<EngineOptions> {
   return o.clock?.source === 'local' ? withTrustedTime({ ...o, clock: undefined, now: undefined }, null, target) : o;
 }

@@ -76,12 +76,14 @@ function storedPairs(params: ProposalRecord['params']): string[] {
 /**
  * Resolves a stored proposal from the DOT content frozen in it (never today's files: `cat` only
  * names the DOTs of a record that cannot be resolved) and recomputes its hash over that content,
- * the stored params and `currentTarget`. A record without frozen content, or whose frozen content
- * was tampered with, is unrenderable: no DOTs to run, and a hash that matches nothing.
+ * the stored params and the stored target. A record without frozen content, or whose frozen content
+ * was tampered with, is unrenderable: no DOTs to run, and a hash that matches nothing. With
+ * `cacheDir`, frozen content this build already validated comes from the catalogue cache.
  */
-export function resolveStored(cat: Catalogue, record: ProposalRecord, currentTarget: string | null = record.targetFingerprint): LoadedProposal {
+export async function resolveStored(cat: Catalogue, record: ProposalRecord, cacheDir?: string): Promise<LoadedProposal> {
+  const currentTarget = record.targetFingerprint;
   try {
-    const { dots, catalogue } = loadFrozen(record);
+    const { dots, catalogue } = await loadFrozen(record, cacheDir);
     const params = bindParams(
       dots.map((d) => d.spec),
       parseParamPairs(storedPairs(record.params)),
@@ -293,7 +295,7 @@ export async function decideProposal(given: EngineOptions, id: string, kind: 'ap
     // no target is touched: the ledger server's clock, on a SQLite ledger the local one (README, Time)
     const o = await withTrustedTime(given, ledger, null);
     // reviewers sign what was proposed: the hash over today's DOT files, the params and the stored target
-    const loaded = resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)));
+    const loaded = await resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)), o.catalogueCache);
     const at = nowIso(o);
     const prior = await ledger.listDecisions(id);
     const why = checkDecider(gateProposal(loaded), me, kind, prior, at);
@@ -368,7 +370,7 @@ export async function proposalStatus(given: EngineOptions, id: string): Promise<
     try {
       const cat = await catalogueOf(o);
       // the stored target: status reads the ledger and catalogue, it does not connect anywhere
-      const loaded = resolveStored(cat, record);
+      const loaded = await resolveStored(cat, record, o.catalogueCache);
       currentHash = loaded.currentHash;
       requirements = loaded.requirements;
       companions = await companionStatus(ledger, loaded);

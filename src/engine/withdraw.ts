@@ -27,7 +27,7 @@ export async function withdrawProposal(o: EngineOptions, id: string, reason: str
   const key = await signerOf(o);
   return withLedgerOf(o, 'write', async (ledger) => {
     const { me } = await actorFrom(ledger, ledgerName(o), key);
-    const p = resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)));
+    const p = await resolveStored(cat, await getProposalOrFail(ledger, id, ledgerName(o)), o.catalogueCache);
     const refuse = async (why: string): Promise<never> => {
       await ledger.appendEvent(eventFor(o, me.name, p.record, p.dots, 'refused', 'refused', { action: 'withdraw', reason: why }));
       throw new GateError(`withdraw of ${id} refused: ${why}`, { context: { proposal: id } });

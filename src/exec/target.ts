@@ -189,10 +189,13 @@ export async function withTarget<T>(address: TargetAddress, timeouts: { lockTime
 
 /** The target server's clock (`clock_timestamp()`), as ISO: a clock the acting user does not control. */
 export async function readTargetTime(address: TargetAddress): Promise<string> {
-  return withTarget(address, {}, async (s) => {
-    const r = await s.client.query(SERVER_TIME_SQL);
-    return String((r.rows[0] as { now: string }).now);
-  });
+  return withTarget(address, {}, (s) => targetTimeOn(s.client));
+}
+
+/** The target server's clock, as ISO, read on a connection already open. */
+export async function targetTimeOn(client: TargetClient): Promise<string> {
+  const r = await client.query(SERVER_TIME_SQL);
+  return String((r.rows[0] as { now: string }).now);
 }
 
 /** Runs `fn` in a transaction: COMMIT on success unless `rollback` is set, ROLLBACK on error. */

@@ -17,7 +17,7 @@ import { actsAs, type Identity } from '../../gate/identities.js';
 import type { LedgerStore, ProposalState } from '../../ledger/port.js';
 import { liveEffects, rehearsalEffects, type Effects } from '../../exec/effects.js';
 import { SqlSession, strictestTimeouts } from '../../exec/sql-session.js';
-import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget } from '../../exec/target.js';
+import { readServerIdentity, resolveTarget, serverFingerprint, targetFingerprint, withAdvisoryLock, withTarget, type TargetAddress, type TargetSession } from '../../exec/target.js';
 import { asOfDecisions, companionStatus, eventFor, gateProposal, getProposalOrFail, resolveStored, type LoadedProposal } from '../governance.js';
 import { actorFrom } from '../registry.js';
 import { requireVerified } from '../signed-history.js';
@@ -87,13 +87,21 @@ interface Prepared {
   readonly action: string;
 }
 
-/** Connects, takes the target lock, builds the run and hands it to `body`; an unexpected error leaves the proposal needing a human, never `applying`. */
-async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (run: RunContext) => Promise<ApplyReport>): Promise<ApplyReport> {
+/**
+ * One connection to the target for the whole run (the witness check, the target's clock, the
+ * lock and every step), with the strictest timeouts of the proposal's DOTs.
+ */
+function withTargetOf<T>(p: LoadedProposal, address: TargetAddress, fn: (session: TargetSession) => Promise<T>): Promise<T> {
+  return withTarget(address, strictestTimeouts(p.dots), fn);
+}
+
+/** On the run's connection: takes the target lock, builds the run and hands it to `body`; an unexpected error leaves the proposal needing a human, never `applying`. */
+async function withRun(x: Prepared, session: TargetSession, makeEffects: () => Promise<Effects>, body: (run: RunContext) => Promise<ApplyReport>): Promise<ApplyReport> {
   const { o, ledger, me, p, mode } = x;
   const env = o.env ?? process.env;
-  const address = resolveTarget(o.target, env);
+  const address = session.address;
   const timeouts = strictestTimeouts(p.dots);
-  return withTarget(address, timeouts, async (session) => {
+  {
     // the approval binds the server and database themselves, not the URL's spelling
     const server = serverFingerprint(await readServerIdentity(session.client));
     if (server !== p.record.targetFingerprint) {
@@ -156,7 +164,7 @@ async function withRun(x: Prepared, makeEffects: () => Promise<Effects>, body: (
       },
       label,
     );
-  });
+  }
 }
 
 /** Applies a proposal (or rehearses it with `dryRun`). */
@@ -176,7 +184,7 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
     // target), then again by the target's before anything runs
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
-    const p = resolveStored(cat, record);
+    const p = await resolveStored(cat, record, given.catalogueCache);
     const fingerprint = record.targetFingerprint;
     // a proposal left `applying` may be an interrupted apply; the target lock tells (below)
     const gp = gateProposal(p);
@@ -208,42 +216,44 @@ export async function applyProposal(given: EngineOptions, id: string, opts: { dr
       if (live.kind === 'alive' && attempt) unmet.push({ kind: 'state', message: busyMessage(id, attempt, live.pid) });
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, action, unmet);
-    // what the gate relies on is checked against the head the target witnessed (exit 7, nothing written)
-    if (!dry) await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, action, id));
-    const o = await onTargetClock(pre, address);
-    if (o !== pre) {
-      ({ gate, unmet } = judge(o));
-      if (unmet.length > 0) await refuseGate(ledger, o, me, p, action, unmet);
-    }
-    const plan = planApply(p.dots);
-    const makeEffects = async (): Promise<Effects> => (dry ? rehearsalEffects(address) : liveEffects(address));
-    return withRun({ o, ledger, me, p, mode: dry ? 'rehearsal' : 'apply', action }, makeEffects, async (run) => {
-      let resume: Attempt | null = null;
-      if (!dry) {
-        // we hold the target lock: a proposal still marked applying was interrupted
-        const attempt = await claimInterrupted(ledger, o, me, p, action);
-        const now = await ledger.getProposal(id);
-        if (now?.state === 'interrupted') {
-          if (attempt?.action === 'rollback')
-            await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `the rollback of ${id} was interrupted; run dotctl rollback ${id} again to finish it` }]);
-          resume = attempt;
-        }
-        const started = await ledger.transitionProposal(
-          id,
-          ['proposed', 'interrupted'],
-          'applying',
-          run.journal.event('apply_started', null, {
-            target: fingerprint,
-            address: targetFingerprint(address),
-            approvers: gate.approvers,
-            pid: process.pid,
-            host: hostname(),
-            ...(resume ? { resumes: resume.start.seq } : {}),
-          }),
-        );
-        if (!started) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; a proposal is applied at most once` }]);
+    return withTargetOf(p, address, async (session) => {
+      // what the gate relies on is checked against the head the target witnessed (exit 7, nothing written)
+      if (!dry) await refuseUnwitnessed(ledger, session.client, action, id);
+      const o = await onTargetClock(pre, session.client);
+      if (o !== pre) {
+        ({ gate, unmet } = judge(o));
+        if (unmet.length > 0) await refuseGate(ledger, o, me, p, action, unmet);
       }
-      return execute(run, ledger, plan, await proposedEvidence(ledger, id), resume);
+      const plan = planApply(p.dots);
+      const makeEffects = async (): Promise<Effects> => (dry ? rehearsalEffects(address) : liveEffects(address));
+      return withRun({ o, ledger, me, p, mode: dry ? 'rehearsal' : 'apply', action }, session, makeEffects, async (run) => {
+        let resume: Attempt | null = null;
+        if (!dry) {
+          // we hold the target lock: a proposal still marked applying was interrupted
+          const attempt = await claimInterrupted(ledger, o, me, p, action);
+          const now = await ledger.getProposal(id);
+          if (now?.state === 'interrupted') {
+            if (attempt?.action === 'rollback')
+              await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `the rollback of ${id} was interrupted; run dotctl rollback ${id} again to finish it` }]);
+            resume = attempt;
+          }
+          const started = await ledger.transitionProposal(
+            id,
+            ['proposed', 'interrupted'],
+            'applying',
+            run.journal.event('apply_started', null, {
+              target: fingerprint,
+              address: targetFingerprint(address),
+              approvers: gate.approvers,
+              pid: process.pid,
+              host: hostname(),
+              ...(resume ? { resumes: resume.start.seq } : {}),
+            }),
+          );
+          if (!started) await refuseGate(ledger, o, me, p, action, [{ kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; a proposal is applied at most once` }]);
+        }
+        return execute(run, ledger, plan, await proposedEvidence(ledger, id), resume);
+      });
     });
   });
 }
@@ -261,7 +271,7 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
     const { view, registry, me } = await actorFrom(ledger, ledgerName(given), key);
     const pre = await withTrustedTime(given, ledger, null);
     const record = await getProposalOrFail(ledger, id, ledgerName(given));
-    const p = resolveStored(cat, record);
+    const p = await resolveStored(cat, record, given.catalogueCache);
     const fingerprint = record.targetFingerprint;
     // an interrupted rollback is finished by running the rollback again
     const resumable = (record.state === 'applying' || record.state === 'interrupted') && (await lastAttempt(ledger, id))?.action === 'rollback';
@@ -298,29 +308,32 @@ export async function rollbackProposal(given: EngineOptions, id: string): Promis
       unmet.push(...g.unmet.filter((u) => u.kind === 'approvals_missing' || u.kind === 'group_approvals_missing'));
     }
     if (unmet.length > 0) await refuseGate(ledger, pre, me, p, 'rollback', unmet);
-    await withTarget(address, {}, (s) => refuseUnwitnessed(ledger, s.client, 'rollback', id));
-    const o = await onTargetClock(pre, address);
-    const plan = planApply(p.dots);
-    return withRun(
-      { o, ledger, me, p, mode: 'rollback', action: 'rollback' },
-      async () => liveEffects(address),
-      async (run) => {
-        const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
-        const from: ProposalState[] = attempt?.action === 'rollback' ? [...ROLLBACK_FROM, 'interrupted'] : [...ROLLBACK_FROM];
-        const started = await ledger.transitionProposal(
-          id,
-          from,
-          'applying',
-          run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, address: targetFingerprint(address), pid: process.pid, host: hostname() }),
-        );
-        if (!started) {
-          const now = await ledger.getProposal(id);
-          await refuseGate(ledger, o, me, p, 'rollback', [
-            { kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied, failed or needs_attention proposal can be rolled back` },
-          ]);
-        }
-        return executeRollback(run, ledger, plan, record.state === 'failed' || record.state === 'needs_attention');
-      },
-    );
+    return withTargetOf(p, address, async (session) => {
+      await refuseUnwitnessed(ledger, session.client, 'rollback', id);
+      const o = await onTargetClock(pre, session.client);
+      const plan = planApply(p.dots);
+      return withRun(
+        { o, ledger, me, p, mode: 'rollback', action: 'rollback' },
+        session,
+        async () => liveEffects(address),
+        async (run) => {
+          const attempt = await claimInterrupted(ledger, o, me, p, 'rollback');
+          const from: ProposalState[] = attempt?.action === 'rollback' ? [...ROLLBACK_FROM, 'interrupted'] : [...ROLLBACK_FROM];
+          const started = await ledger.transitionProposal(
+            id,
+            from,
+            'applying',
+            run.journal.event('apply_started', null, { action: 'rollback', target: fingerprint, address: targetFingerprint(address), pid: process.pid, host: hostname() }),
+          );
+          if (!started) {
+            const now = await ledger.getProposal(id);
+            await refuseGate(ledger, o, me, p, 'rollback', [
+              { kind: 'state', message: `proposal ${id} is ${now?.state ?? 'gone'}; only an applied, failed or needs_attention proposal can be rolled back` },
+            ]);
+          }
+          return executeRollback(run, ledger, plan, record.state === 'failed' || record.state === 'needs_attention');
+        },
+      );
+    });
   });
 }

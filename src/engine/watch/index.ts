@@ -49,12 +49,12 @@ export async function lastKnownStates(ledger: LedgerStore): Promise<Map<string, 
  * files). Proposals frozen from the same files (A on fifty schemas) are validated once: `memo`
  * is keyed by the SHA-256 of the frozen files, their recorded hashes and the DOT ids.
  */
-function watched(record: ProposalRecord, memo: Map<string, ValidDot[]>): WatchedProposal {
+async function watched(record: ProposalRecord, memo: Map<string, ValidDot[]>): Promise<WatchedProposal> {
   try {
     const key = sha256Hex(canonicalJson({ content: record.content ?? null, dots: record.dotIds }));
     let dots = memo.get(key);
     if (!dots) {
-      dots = loadFrozen(record).dots;
+      dots = (await loadFrozen(record)).dots;
       if (memo.size >= 64) memo.clear();
       memo.set(key, dots);
     }
@@ -143,7 +143,7 @@ export async function createWatcher(o: EngineOptions, settings: WatchSettings): 
         const key = `${p.id}:${p.hash}`;
         let w = frozen.get(key);
         if (!w) {
-          w = watched(p, validated);
+          w = await watched(p, validated);
           frozen.set(key, w);
         }
         if (w.error !== null || w.dots.some((d) => standingChecks(d).length > 0)) withStanding.push(w);
