@@ -31,9 +31,12 @@ export async function withSignedHead<T>(ledger: LedgerStore, signer: () => Promi
       if (typeof v !== 'function') return v;
       return (...args: unknown[]): unknown => {
         const r: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
+        // rows appended: one from appendEvent, putProposal…; several from appendEvents (rows
+        // that reads return are not appended by this command and are never noted)
+        const appended = (x: unknown): void => (prop === 'appendEvents' && Array.isArray(x) ? x.forEach(note) : note(x));
         return r instanceof Promise
           ? r.then((x: unknown) => {
-              note(x);
+              appended(x);
               return x;
             })
           : r;

@@ -125,6 +125,21 @@ export class MemoryLedger implements LedgerStore {
     });
   }
 
+  /** Appends events, in order, all or none. */
+  async appendEvents(events: readonly NewLogEvent[]): Promise<readonly LogRow[]> {
+    return this.write(() => {
+      for (const e of events) refuseReservedKeys(e);
+      const before = this.db.log.length;
+      try {
+        return events.map((e) => this.append(e));
+      } catch (err) {
+        // all or none, as a transaction would: the rows of this batch already added go again
+        for (const row of this.db.log.splice(before)) if (row.proposalId !== null) this.db.rowsOf.get(row.proposalId)?.pop();
+        throw err;
+      }
+    });
+  }
+
   /** Reads log rows matching `filter`, in seq order; with a limit, the latest rows. */
   async readEvents(filter: LogFilter = {}): Promise<readonly LogRow[]> {
     const f = normalizeFilter(filter);

@@ -45,6 +45,11 @@ export interface StateProblem {
 export interface LedgerStore {
   /** Appends one event to the chain; serialised so the chain never forks. */
   appendEvent(event: NewLogEvent): Promise<LogRow>;
+  /**
+   * Appends several events, in order, in one transaction (one durable write): all or none. For a
+   * run's rows that need not be durable one by one (engine/apply/journal.ts says which).
+   */
+  appendEvents(events: readonly NewLogEvent[]): Promise<readonly LogRow[]>;
   /** Reads log rows in seq order. */
   readEvents(filter?: LogFilter): Promise<readonly LogRow[]>;
   /** Streams every log row in seq order (for verify on large ledgers). */

@@ -132,6 +132,16 @@ export class PostgresLedger implements LedgerStore {
     return this.write((c) => this.appendInTx(c, event));
   }
 
+  /** Appends events, in order, in one locked transaction. */
+  async appendEvents(events: readonly NewLogEvent[]): Promise<readonly LogRow[]> {
+    for (const e of events) refuseReservedKeys(e);
+    return this.write(async (c) => {
+      const rows: LogRow[] = [];
+      for (const e of events) rows.push(await this.appendInTx(c, e));
+      return rows;
+    });
+  }
+
   /** Reads log rows matching `filter`, in seq order. */
   async readEvents(filter: LogFilter = {}): Promise<readonly LogRow[]> {
     const q = buildLogQuery('dotctl.dot_action_log', normalizeFilter(filter), (n) => `$${n}`);

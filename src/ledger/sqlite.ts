@@ -198,6 +198,12 @@ export class SqliteLedger implements LedgerStore {
     return this.write(() => this.appendInTx(event));
   }
 
+  /** Appends events, in order, in one IMMEDIATE transaction. */
+  async appendEvents(events: readonly NewLogEvent[]): Promise<readonly LogRow[]> {
+    for (const e of events) refuseReservedKeys(e);
+    return this.write(() => events.map((e) => this.appendInTx(e)));
+  }
+
   /** Reads log rows matching `filter`, in seq order. */
   async readEvents(filter: LogFilter = {}): Promise<readonly LogRow[]> {
     const f = normalizeFilter(filter);

@@ -15,6 +15,7 @@ import { admission, allBackends, approval, appendN, at, downgradeSql, ev, legacy
 /** The port's methods; an adapter may have helpers of its own, but none that rewrites. */
 const PORT_METHODS = [
   'appendEvent',
+  'appendEvents',
   'readEvents',
   'iterateEvents',
   'putProposal',
@@ -92,6 +93,25 @@ function ledgerContract(backend: Backend<RawAccess>): void {
       });
       await assert.rejects(ledger.appendEvent(ev({ detail: { f: () => 1 } })), LedgerError);
       assert.equal((await ledger.readEvents()).length, before);
+    });
+
+    test('appendEvents writes its events in order, chained to the head, in one transaction: all or none', async () => {
+      const head = (await ledger.readEvents()).at(-1);
+      const rows = await ledger.appendEvents([ev({ i: 41, actor: 'batch-1' }), ev({ i: 42, actor: 'batch-2' }), ev({ i: 43, actor: 'batch-3' })]);
+      assert.deepEqual(
+        rows.map((r) => r.actor),
+        ['batch-1', 'batch-2', 'batch-3'],
+      );
+      assert.equal(rows[0]?.seq, (head?.seq ?? 0) + 1);
+      assert.equal(rows[0]?.prevHash, head?.hash ?? rows[0]?.prevHash);
+      assert.equal(rows[1]?.prevHash, rows[0]?.hash);
+      assert.equal(rows[2]?.prevHash, rows[1]?.hash);
+      assert.deepEqual((await ledger.readEvents()).slice(-3), rows);
+      // one bad event refuses the whole batch: its good neighbours are not written either
+      const before = (await ledger.readEvents()).length;
+      await assert.rejects(ledger.appendEvents([ev({ i: 44, actor: 'good' }), ev({ at: 'yesterday' })]), LedgerError);
+      assert.equal((await ledger.readEvents()).length, before);
+      assert.equal((await verifyLedger(ledger)).kind, 'intact');
     });
 
     test('filters select by proposal, DOT, actor, event and time; limit keeps the latest rows in seq order', async () => {

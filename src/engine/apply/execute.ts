@@ -20,6 +20,7 @@ import { isLive, type RunContext } from './run.js';
 export async function finish(run: RunContext, ledger: LedgerStore, h: Happened, message: string, detail: Record<string, unknown> = {}, leftToDo: readonly string[] = []): Promise<ApplyReport> {
   const e = ending(run.mode, h);
   const full = { ...detail, ...(leftToDo.length > 0 ? { left_to_do: leftToDo } : {}), ...run.witness?.detail() };
+  await run.journal.flush();
   if (!isLive(run)) {
     const steps = run.journal.steps.map((s) => ({ dot: s.dotId, section: s.section, step: s.name, outcome: s.outcome, observed: s.observed }));
     await ledger.appendEvent(run.journal.event(e.event, e.eventOutcome, { ...full, steps }));

@@ -19,9 +19,17 @@ export interface RunHooks {
 /** Builds a log event of the run's proposal. */
 export type EventOf = (kind: NewLogEvent['event'], outcome: string | null, detail: Record<string, unknown>, dot?: ValidDot) => NewLogEvent;
 
-/** One run's journal. */
+/**
+ * One run's journal. A live run's rows are written in as few durable writes as the kill-point
+ * guarantee allows: a step's row is durable before the next step's effect. Rows of steps that
+ * change nothing outside an open transaction (hard stops, pre-checks, post-verify, SQL inside the
+ * transaction, its COMMIT) are `deferred`: kept until `flush`, which the phases call before the
+ * next effect (a step outside the transaction, the first SQL change, the witness and COMMIT, the
+ * end of the run). Every other row is written at once, together with the rows deferred before it.
+ */
 export class Journal {
   readonly steps: StepReport[] = [];
+  private pending: NewLogEvent[] = [];
 
   constructor(
     private readonly ledger: LedgerStore,
@@ -31,18 +39,31 @@ export class Journal {
     private readonly hooks: RunHooks = {},
   ) {}
 
-  /** Records a step that started at `started` (ms) and ended with `r`. */
-  async record(dot: ValidDot, section: StepReport['section'], index: number, name: string, kind: string, r: EffectResult, started: number): Promise<StepReport> {
+  /**
+   * Records a step that started at `started` (ms) and ended with `r`: written at once (with the
+   * rows deferred before it), or kept until the next `flush` when `deferred`.
+   */
+  async record(dot: ValidDot, section: StepReport['section'], index: number, name: string, kind: string, r: EffectResult, started: number, deferred = false): Promise<StepReport> {
     const outcome: StepReport['outcome'] = r.skipped ? 'skipped' : r.alreadyApplied ? 'already_applied' : r.outcome;
     const rep: StepReport = { dotId: dot.spec.id, section, index, name, kind, outcome, observed: r.observed, expected: r.expected, ms: Date.now() - started };
     this.steps.push(rep);
     if (this.live) {
-      await this.ledger.appendEvent(
+      this.pending.push(
         this.event(failed(rep) ? 'step_failed' : 'step_passed', outcome, { section, index, step: name, kind, observed: r.observed, expected: r.expected, ms: rep.ms, ...(r.detail ?? {}) }, dot),
       );
+      if (!deferred) await this.flush();
     }
     await this.hooks.afterStep?.(stepKey(dot.spec.id, section, index));
     return rep;
+  }
+
+  /** Writes the deferred rows, in one transaction; a no-op when there are none. */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    this.pending = [];
+    if (rows.length === 1) await this.ledger.appendEvent(rows[0]!);
+    else await this.ledger.appendEvents(rows);
   }
 
   /** The last failed step, in words (for the run's message). */

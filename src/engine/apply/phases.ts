@@ -29,6 +29,7 @@ export async function runChecks(run: RunContext, plan: ApplyPlan, proposedEviden
   try {
     await withTransaction(run.sql.target.client, { readOnly: true, rollback: true }, () =>
       runSteps(run, plan.checks, (ps) => runPlannedCheck(run, ps), {
+        deferred: true,
         onResult: (ps, r) => {
           if (failed(r)) bad = { ps, r };
         },
@@ -123,10 +124,17 @@ export async function runTransaction(run: RunContext, plan: ApplyPlan): Promise<
     },
     async () => {
       const ok =
-        (await runSteps(run, plan.inTransaction, (ps) => {
-          const b = bound(run, ps.step);
-          return run.sql.statement(b.kind === 'sql' ? b.sql : '');
-        })) && (await runSteps(run, plan.verifyInTransaction, (ps) => sqlCheck(run, ps.step)));
+        (await runSteps(
+          run,
+          plan.inTransaction,
+          (ps) => {
+            const b = bound(run, ps.step);
+            return run.sql.statement(b.kind === 'sql' ? b.sql : '');
+          },
+          { deferred: true },
+        )) && (await runSteps(run, plan.verifyInTransaction, (ps) => sqlCheck(run, ps.step), { deferred: true }));
+      // the transaction's rows are durable before the witness reads the head and before COMMIT
+      await run.journal.flush();
       started = Date.now();
       return ok && (await witnessIn(run, anchor));
     },
@@ -139,6 +147,8 @@ export async function runTransaction(run: RunContext, plan: ApplyPlan): Promise<
         'transaction',
         { outcome: b.outcome, observed: b.observed, expected: b.expected, ...(b.outcome === 'passed' ? { detail: { xid: b.xid } } : {}) },
         started,
+        // what COMMIT did is known from the BEGIN row's xid; only checks follow before the next flush
+        true,
       );
     },
   );
@@ -191,7 +201,7 @@ async function witnessAlone(run: RunContext): Promise<TxOutcome> {
 /** SQL post-verify in a read-only transaction (an apply resumed after its COMMIT). */
 export async function runVerifyReadOnly(run: RunContext, plan: ApplyPlan): Promise<boolean> {
   try {
-    return await withTransaction(run.sql.target.client, { readOnly: true, rollback: true }, () => runSteps(run, plan.verifyInTransaction, (ps) => sqlCheck(run, ps.step)));
+    return await withTransaction(run.sql.target.client, { readOnly: true, rollback: true }, () => runSteps(run, plan.verifyInTransaction, (ps) => sqlCheck(run, ps.step), { deferred: true }));
   } catch {
     return false;
   }
@@ -199,12 +209,18 @@ export async function runVerifyReadOnly(run: RunContext, plan: ApplyPlan): Promi
 
 /** Post-verify steps that are not SQL (commands, files), after COMMIT. */
 export function runVerifyAfter(run: RunContext, plan: ApplyPlan): Promise<boolean> {
-  return runSteps(run, plan.verifyAfter, async (ps) => {
-    const b = bound(run, ps.step);
-    if (b.kind === 'command') return runCommandStep(run, b);
-    if (b.kind === 'file') return run.effects.file(b);
-    return { outcome: 'error', observed: `a ${b.kind} step cannot be a post-verify`, expected: '' };
-  });
+  return runSteps(
+    run,
+    plan.verifyAfter,
+    async (ps) => {
+      const b = bound(run, ps.step);
+      if (b.kind === 'command') return runCommandStep(run, b);
+      if (b.kind === 'file') return run.effects.file(b);
+      return { outcome: 'error', observed: `a ${b.kind} step cannot be a post-verify`, expected: '' };
+    },
+    // a command can do anything: what came before it is made durable first
+    { deferred: (ps) => ps.step.kind !== 'command' },
+  );
 }
 
 async function reverseStepOutside(run: RunContext, ps: PlannedStep): Promise<EffectResult> {

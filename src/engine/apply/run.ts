@@ -84,6 +84,12 @@ export interface LoopOptions {
   readonly name?: (ps: PlannedStep) => string;
   /** called with each result before it is recorded (e.g. to remember its undo, so a journal that fails closed can still undo it) */
   readonly onResult?: (ps: PlannedStep, r: EffectResult) => void;
+  /**
+   * the steps change nothing outside an open transaction (checks, SQL inside the transaction):
+   * their rows wait for the journal's next flush; otherwise every row before a step is durable
+   * before it runs, and its own row right after (journal.ts)
+   */
+  readonly deferred?: boolean | ((ps: PlannedStep) => boolean);
 }
 
 /**
@@ -93,10 +99,12 @@ export interface LoopOptions {
 export async function runSteps(run: RunContext, steps: readonly PlannedStep[], exec: (ps: PlannedStep) => Promise<EffectResult>, opts: LoopOptions = {}): Promise<boolean> {
   let ok = true;
   for (const ps of steps) {
+    const deferred = typeof opts.deferred === 'function' ? opts.deferred(ps) : opts.deferred === true;
+    if (!deferred) await run.journal.flush();
     const started = Date.now();
     const r = await safely(`step "${ps.step.name}" to run`, () => exec(ps));
     opts.onResult?.(ps, r);
-    await run.journal.record(ps.dot, ps.section, ps.index, opts.name?.(ps) ?? ps.step.name, ps.step.kind, r, started);
+    await run.journal.record(ps.dot, ps.section, ps.index, opts.name?.(ps) ?? ps.step.name, ps.step.kind, r, started, deferred);
     if (failed(r)) {
       ok = false;
       if (!opts.keepGoing) return false;
