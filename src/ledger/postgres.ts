@@ -115,9 +115,22 @@ async function judge(c: pg.PoolClient, r: StoredProposal): Promise<StateJudgemen
   return judgeProposalState(r.id, evidenceOf(r.state, index, rows, first));
 }
 
+/** The chain head of a `SQL.head` row, or null for an empty log. */
+function headOf(r: { seq: string; hash: string; at: string } | undefined): ChainHead | null {
+  return r === undefined ? null : { seq: Number(r.seq), hash: r.hash, at: r.at };
+}
+
+/** Whether `err` is PostgreSQL refusing a log row whose seq another writer took (primary key). */
+function seqTaken(err: unknown): boolean {
+  const e = err as { code?: unknown; constraint?: unknown } | null;
+  return e?.code === '23505' && e.constraint === 'dot_action_log_pkey';
+}
+
 /** A LedgerStore over schema `dotctl` of one PostgreSQL database; holds a small pool until `close()`. */
 export class PostgresLedger implements LedgerStore {
   private closed = false;
+  /** the head this handle last appended through `appendEvent`; undefined when it must be read */
+  private head: ChainHead | null | undefined = undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -126,9 +139,31 @@ export class PostgresLedger implements LedgerStore {
     private readonly batchSize = 5_000,
   ) {}
 
-  /** Appends one event in its own locked transaction. */
+  /**
+   * Appends one event in a single statement: the row is sealed on the head this handle last
+   * wrote or read, and the primary key on seq refuses it when another writer took that seq
+   * first; the head is then read again and the row sealed anew. One round trip, one commit.
+   */
   async appendEvent(event: NewLogEvent): Promise<LogRow> {
     refuseReservedKeys(event);
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      let head = this.head;
+      if (head === undefined) {
+        const r = await this.read(() => this.pool.query<{ seq: string; hash: string; at: string }>(SQL.head));
+        head = headOf(r.rows[0]);
+      }
+      const sealed = sealEvent(head, event);
+      try {
+        await this.pool.query(SQL.insertLog, [...logRowValues(sealed.row, sealed.detailJson)]);
+      } catch (err) {
+        this.head = undefined;
+        if (seqTaken(err)) continue;
+        throw ledgerFailure(this.url, 'write', err);
+      }
+      this.head = { seq: sealed.row.seq, hash: sealed.row.hash, at: sealed.row.at };
+      return sealed.row;
+    }
+    // a busy ledger: queue on the write lock like every other write
     return this.write((c) => this.appendInTx(c, event));
   }
 
@@ -286,9 +321,8 @@ export class PostgresLedger implements LedgerStore {
   }
 
   private async appendInTx(c: pg.PoolClient, event: NewLogEvent): Promise<LogRow> {
-    const head = (await c.query<{ seq: string; hash: string; at: string }>(SQL.head)).rows[0];
-    const prev: ChainHead | null = head === undefined ? null : { seq: Number(head.seq), hash: head.hash, at: head.at };
-    const sealed = sealEvent(prev, event);
+    this.head = undefined; // known again once read after this transaction ends
+    const sealed = sealEvent(headOf((await c.query<{ seq: string; hash: string; at: string }>(SQL.head)).rows[0]), event);
     await c.query(SQL.insertLog, [...logRowValues(sealed.row, sealed.detailJson)]);
     return sealed.row;
   }
@@ -300,11 +334,19 @@ export class PostgresLedger implements LedgerStore {
   }
 
   /** Runs `fn` in one write transaction that first takes the writers' advisory lock. */
-  private write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    return this.transaction('BEGIN', 'write', async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_WRITE]);
-      return fn(c);
-    });
+  private async write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.transaction('BEGIN', 'write', async (c) => {
+          await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_WRITE]);
+          return fn(c);
+        });
+      } catch (err) {
+        // a single-statement append (appendEvent) took the seq between our head and our insert: all rolled back, run again
+        if (attempt < 5 && seqTaken((err as { cause?: unknown }).cause)) continue;
+        throw err;
+      }
+    }
   }
 
   /** Runs `fn` on one connection in a read-only repeatable-read transaction: one snapshot. */
