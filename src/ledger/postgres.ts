@@ -95,6 +95,10 @@ const ST = stateSql('postgres');
 const SQL = {
   head: `SELECT seq, hash, at FROM dotctl.dot_action_log ORDER BY seq DESC LIMIT 1`,
   insertLog: `INSERT INTO dotctl.dot_action_log (${cols(LOG_COLUMNS)}) VALUES (${marks(LOG_COLUMNS)})`,
+  // the write lock ($1, $2) first, then the row ($3…): seq is the one bigint column, the rest text
+  appendOne: `WITH write_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock($1, $2))
+    INSERT INTO dotctl.dot_action_log (${cols(LOG_COLUMNS)})
+    SELECT ${LOG_COLUMNS.map((c, i) => `$${i + 3}::${c === 'seq' ? 'bigint' : 'text'}`).join(', ')} FROM write_lock`,
   batch: `SELECT ${cols(LOG_COLUMNS)} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
   insertProposal: `INSERT INTO dotctl.dot_proposals (${cols(PROPOSAL_COLUMNS)}) VALUES (${marks(PROPOSAL_COLUMNS)})`,
   proposal: `SELECT ${cols(PROPOSAL_COLUMNS)} FROM dotctl.dot_proposals WHERE id = $1`,
@@ -140,9 +144,10 @@ export class PostgresLedger implements LedgerStore {
   ) {}
 
   /**
-   * Appends one event in a single statement: the row is sealed on the head this handle last
-   * wrote or read, and the primary key on seq refuses it when another writer took that seq
-   * first; the head is then read again and the row sealed anew. One round trip, one commit.
+   * Appends one event in a single statement that takes the write lock as every write does: the
+   * row is sealed on the head this handle last wrote or read, and the primary key on seq refuses
+   * it when another writer took that seq since; the head is then read again and the row sealed
+   * anew. One round trip, one commit.
    */
   async appendEvent(event: NewLogEvent): Promise<LogRow> {
     refuseReservedKeys(event);
@@ -154,7 +159,7 @@ export class PostgresLedger implements LedgerStore {
       }
       const sealed = sealEvent(head, event);
       try {
-        await this.pool.query(SQL.insertLog, [...logRowValues(sealed.row, sealed.detailJson)]);
+        await this.pool.query(SQL.appendOne, [LOCK_NS, LOCK_WRITE, ...logRowValues(sealed.row, sealed.detailJson)]);
       } catch (err) {
         this.head = undefined;
         if (seqTaken(err)) continue;
@@ -334,19 +339,11 @@ export class PostgresLedger implements LedgerStore {
   }
 
   /** Runs `fn` in one write transaction that first takes the writers' advisory lock. */
-  private async write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.transaction('BEGIN', 'write', async (c) => {
-          await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_WRITE]);
-          return fn(c);
-        });
-      } catch (err) {
-        // a single-statement append (appendEvent) took the seq between our head and our insert: all rolled back, run again
-        if (attempt < 5 && seqTaken((err as { cause?: unknown }).cause)) continue;
-        throw err;
-      }
-    }
+  private write<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', 'write', async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NS, LOCK_WRITE]);
+      return fn(c);
+    });
   }
 
   /** Runs `fn` on one connection in a read-only repeatable-read transaction: one snapshot. */
