@@ -5,7 +5,8 @@
  * processes queue on SQLite's write lock (busy_timeout) and the chain never forks.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
@@ -64,7 +65,8 @@ export async function openSqliteLedger(path: string, options: SqliteLedgerOption
   let db: Database.Database;
   try {
     if (create) makeDirectory(dirname(path));
-    db = new Database(path, { readonly, fileMustExist: !create, timeout: options.busyTimeoutMs ?? 15_000 });
+    const addon = nativeAddon();
+    db = new Database(path, { readonly, fileMustExist: !create, timeout: options.busyTimeoutMs ?? 15_000, ...(addon ? { nativeBinding: addon } : {}) });
   } catch (err) {
     throw ledgerFailure(path, create ? 'write' : 'open', err);
   }
@@ -85,6 +87,24 @@ export async function openSqliteLedger(path: string, options: SqliteLedgerOption
     db.close();
     throw ledgerFailure(path, create ? 'write' : 'open', err);
   }
+}
+
+let addonMemo: string | undefined | null = null;
+
+/**
+ * The path of better-sqlite3's compiled addon where its install puts it, so opening a ledger
+ * skips the `bindings` package's search (it walks a stack trace and a dozen candidate paths);
+ * undefined (that search) when it is elsewhere.
+ */
+function nativeAddon(): string | undefined {
+  if (addonMemo !== null) return addonMemo;
+  try {
+    const file = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+    addonMemo = existsSync(file) ? file : undefined;
+  } catch {
+    addonMemo = undefined;
+  }
+  return addonMemo;
 }
 
 /**
