@@ -5,8 +5,8 @@
  *   npm run bench -- apply startup      only the named benches
  *
  * Environment: DOTCTL_BENCH_RUNS (runs per figure), DOTCTL_BENCH_N (ledger sizes),
- * DOTCTL_BENCH_PG=0 to skip the PostgreSQL ledger figures, DOTCTL_BENCH_ARCHIVE_1GB=1 for the
- * 1 GB archive. Each bench is its own process (`node --import tsx bench/NAME.ts`), bounded by
+ * DOTCTL_BENCH_PG=0 to skip the PostgreSQL ledger figures, DOTCTL_BENCH_ARCHIVE_1GB=0 to leave
+ * out the 1 GB archive. Each bench is its own process (`node --import tsx bench/NAME.ts`), bounded by
  * a timeout, so one that fails is reported and the others still run.
  */
 import { spawnSync } from 'node:child_process';
