@@ -16,7 +16,8 @@
 import { LedgerError } from '../model/errors.js';
 import { sealEvent } from './chain.js';
 import { MEMORY_PREFIX, duplicateProposal, isMemorySpec, ledgerFailure, ledgerMissing, unknownProposal } from './failure.js';
-import type { AdmissionRecord, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalCounts, ProposalQuery, ProposalRecord, ProposalState, ProposalSummary, StateProblem } from './port.js';
+import type { AdmissionRecord, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
 import { orderedCounts } from './summaries-sql.js';
 import { chainedState, judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateIndexRow, type StateJudgement } from './states.js';
 import {

@@ -11,10 +11,11 @@ import { LedgerError } from '../model/errors.js';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifySqliteChain, type ParallelVerifyOptions } from './verify-parallel.js';
-import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalCounts, ProposalQuery, ProposalRecord, ProposalState, ProposalSummary, StateProblem } from './port.js';
+import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
 import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
 import { evidenceOf, stateSql, suspectProblem, type StateSuspect, type StoredStateRow } from './states-sql.js';
-import { addCounts, orderedCounts, pageOf, summarySql, toSummary, type StoredSummary } from './summaries-sql.js';
+import { sqliteSummaries, type SqliteSummaries } from './sqlite-summaries.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -178,15 +179,6 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-/** The summary statements (summaries-sql.ts), prepared when a list first needs them. */
-function prepareSummaries(db: Database.Database) {
-  const sql = summarySql('sqlite');
-  type Count = { state: string; n: number };
-  const page = (q: string) => db.prepare<[string | null, number | null], StoredSummary>(q);
-  const count = (q: string) => db.prepare<[], Count>(q);
-  return { indexed: page(sql.indexed), legacy: page(sql.legacy), countIndexed: count(sql.countIndexed), countLegacy: count(sql.countLegacy), countAll: count(sql.countAll) };
-}
-
 /** A LedgerStore over one SQLite file; holds the connection until `close()`. */
 export class SqliteLedger implements LedgerStore {
   private readonly stmts: ReturnType<typeof prepareStatements>;
@@ -284,36 +276,18 @@ export class SqliteLedger implements LedgerStore {
     return this.read(() => (state === undefined ? this.stmts.proposals.all() : this.stmts.proposalsIn.all(state)).map(toProposal));
   }
 
-  /** Lists proposal summaries, the latest `limit` through indexes, each state judged (summaries-sql.ts). */
+  /** Lists proposal summaries, the latest `limit` through indexes, each state judged (sqlite-summaries.ts). */
   async listProposalSummaries(query: ProposalQuery = {}): Promise<readonly ProposalSummary[]> {
-    const [q, state, limit] = [this.summarySql(), query.state ?? null, query.limit ?? null];
-    return this.read(() =>
-      this.db.transaction(() => {
-        const indexed = q.indexed.all(state, limit);
-        const rest = limit === null ? null : limit - indexed.length;
-        return pageOf(indexed, rest === null || rest > 0 ? q.legacy.all(state, rest) : []).map((r) => {
-          const j = this.judge(r);
-          if (j.problem) throw stateForged(j.problem);
-          return toSummary(r, j.state);
-        });
-      })(),
-    );
+    return this.read(() => this.summaries().list(query));
   }
 
-  /** Counts proposals by derived state from the state index (summaries-sql.ts). */
+  /** Counts proposals by derived state from the state index (sqlite-summaries.ts). */
   async countProposals(): Promise<ProposalCounts> {
-    const q = this.summarySql();
-    return this.read(() =>
-      this.db.transaction(() => {
-        const counts = {};
-        if (addCounts(counts, q.countIndexed.all()) < (q.countAll.get()?.n ?? 0)) addCounts(counts, q.countLegacy.all());
-        return orderedCounts(counts);
-      })(),
-    );
+    return this.read(() => this.summaries().count());
   }
 
-  private summaryStmts: ReturnType<typeof prepareSummaries> | undefined;
-  private summarySql = (): ReturnType<typeof prepareSummaries> => (this.summaryStmts ??= prepareSummaries(this.db));
+  private summaryReads: SqliteSummaries | undefined;
+  private summaries = (): SqliteSummaries => (this.summaryReads ??= sqliteSummaries(this.db, (r) => this.judge(r)));
 
   /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
   async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {

@@ -34,7 +34,7 @@ export interface StoredSummary {
 
 /** The statements of one dialect. */
 export interface SummarySql {
-  /** indexed proposals, newest first; params: state filter or null, limit (null = all) */
+  /** indexed proposals, newest first; params: state filter or null, then limit (null = all) */
   readonly indexed: string;
   /** proposals without index rows, newest first; params: state filter or null, limit (null = all) */
   readonly legacy: string;
@@ -52,8 +52,9 @@ export function summarySql(dialect: 'sqlite' | 'postgres'): SummarySql {
   const t = (name: string): string => (pg ? `dotctl.${name}` : name);
   const S = t('dot_proposal_states');
   const P = t('dot_proposals');
-  const p1 = pg ? '$1::text' : '?1';
-  const p2 = pg ? '$2::bigint' : '?2';
+  // SQLite binds these by name ({ state, limit }), PostgreSQL by position
+  const p1 = pg ? '$1::text' : '@state';
+  const p2 = pg ? '$2::bigint' : '@limit';
   const cols = SUMMARY_COLUMNS.map((c) => `p.${c}`).join(', ');
   // SQLite reads "no limit" as LIMIT -1; PostgreSQL as LIMIT NULL
   const limit = pg ? `LIMIT ${p2}` : `LIMIT coalesce(${p2}, -1)`;
