@@ -14,7 +14,7 @@ import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFil
 import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
 import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
 import { evidenceOf, stateSql, suspectProblem, type StateSuspect, type StoredStateRow } from './states-sql.js';
-import { addCounts, orderedCounts, pageOf, summarySql, toSummary, type StoredSummary } from './summaries-sql.js';
+import { pgCountProposals, pgListSummaries } from './postgres-summaries.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -109,10 +109,8 @@ const SQL = {
   admissionsOf: `SELECT ${cols(ADMISSION_COLUMNS)} FROM dotctl.dot_admissions WHERE dot_id = $1 ORDER BY id`,
 } as const;
 
-const SUM = summarySql('postgres');
-
 /** Judges one stored proposal's state against its chained events, on `c` (inside a transaction). */
-async function judge(c: pg.PoolClient, r: Pick<StoredProposal, 'id' | 'state'>): Promise<StateJudgement> {
+async function judge(c: pg.PoolClient, r: StoredProposal): Promise<StateJudgement> {
   const index = (await c.query<StoredStateRow>(ST.indexOf, [r.id])).rows;
   const rows = (await c.query<StoredLogRow>(ST.chainedOf, [r.id])).rows.map(toLogRow);
   const first = (await c.query<{ seq: string | null }>(ST.firstSeqOf, [r.id])).rows[0]?.seq ?? null;
@@ -222,33 +220,14 @@ export class PostgresLedger implements LedgerStore {
     return r.rows.map(toProposal);
   }
 
-  /** Lists proposal summaries, the latest `limit` through indexes, each state judged (summaries-sql.ts). */
+  /** Lists proposal summaries, the latest `limit` through indexes, each state judged (postgres-summaries.ts). */
   async listProposalSummaries(query: ProposalQuery = {}): Promise<readonly ProposalSummary[]> {
-    const state = query.state ?? null;
-    const limit = query.limit ?? null;
-    return this.snapshot(async (c) => {
-      const indexed = (await c.query<StoredSummary>(SUM.indexed, [state, limit])).rows;
-      const rest = limit === null ? null : limit - indexed.length;
-      const legacy = rest === null || rest > 0 ? (await c.query<StoredSummary>(SUM.legacy, [state, rest])).rows : [];
-      const out: ProposalSummary[] = [];
-      for (const r of pageOf(indexed, legacy)) {
-        const j = await judge(c, r);
-        if (j.problem) throw stateForged(j.problem);
-        out.push(toSummary(r, j.state));
-      }
-      return out;
-    });
+    return this.snapshot((c) => pgListSummaries(c, query));
   }
 
-  /** Counts proposals by derived state from the state index (summaries-sql.ts). */
+  /** Counts proposals by derived state from the state index (postgres-summaries.ts). */
   async countProposals(): Promise<ProposalCounts> {
-    return this.snapshot(async (c) => {
-      const counts = {};
-      const indexed = addCounts(counts, (await c.query<{ state: string; n: string }>(SUM.countIndexed)).rows);
-      const all = Number((await c.query<{ n: string }>(SUM.countAll)).rows[0]?.n ?? 0);
-      if (indexed < all) addCounts(counts, (await c.query<{ state: string; n: string }>(SUM.countLegacy)).rows);
-      return orderedCounts(counts);
-    });
+    return this.snapshot((c) => pgCountProposals(c));
   }
 
   /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
