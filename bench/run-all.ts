@@ -20,6 +20,7 @@ const BENCHES: readonly { name: string; file: string; timeoutMin: number }[] = [
   { name: 'apply', file: 'bench/apply.ts', timeoutMin: 20 },
   { name: 'ledger-append', file: 'bench/ledger-append.ts', timeoutMin: 15 },
   { name: 'ledger-verify', file: 'bench/ledger-verify.ts', timeoutMin: 40 },
+  { name: 'ledger-scale', file: 'bench/ledger-scale.ts', timeoutMin: 60 },
   { name: 'archive', file: 'bench/archive.ts', timeoutMin: 40 },
   { name: 'concurrency', file: 'bench/concurrency.ts', timeoutMin: 15 },
   { name: 'watch', file: 'bench/watch.ts', timeoutMin: 40 },

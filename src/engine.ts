@@ -31,6 +31,7 @@ export type { EngineOptions, Progress } from './engine/options.js';
 export type { RunHooks } from './engine/apply/journal.js';
 export { admitDots, listAdmissionStatus, checkAdmitted, loadFrozen, type AdmitResult, type AdmissionStatus, type Unadmitted } from './engine/admission.js';
 export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
+export { listProposalPage, ledgerOverview, DEFAULT_PROPOSAL_PAGE, type ProposalPage, type ProposalPageOptions, type LedgerOverview } from './engine/audit.js';
 export type { LogVerdict as SignedLogVerdict, Signing } from './engine/signed-history.js';
 export {
   initLedger,
@@ -42,6 +43,7 @@ export {
 } from './engine/registry-changes.js';
 export { DEFAULT_QUORUM } from './gate/registry.js';
 export type { AdmissionRecord, DecisionRecord, LogRow, ProposalRecord, ProposalState } from './model/records.js';
+export type { ProposalSummary, ProposalCounts } from './ledger/port.js';
 export { DotctlError, InputError, LedgerError, formatProblem } from './model/errors.js';
 export { describeRequirements } from './render/proposal.js';
 export { generateKeyFile } from './gate/keys.js';

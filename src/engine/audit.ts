@@ -7,7 +7,7 @@ import { LOG_EVENT_KINDS, PROPOSAL_STATES, type LogRow, type ProposalRecord, typ
 import { isLogEventKind, normalizeIsoTime } from '../ledger/chain.js';
 import { verifySignedLog, type LogVerdict } from './signed-history.js';
 import { withLedger } from '../ledger/open.js';
-import type { LedgerStore } from '../ledger/port.js';
+import type { LedgerStore, ProposalCounts, ProposalSummary } from '../ledger/port.js';
 import type { LogFilter } from '../ledger/port.js';
 
 /** `dotctl log` options as typed by a user. */
@@ -81,6 +81,79 @@ export async function verifyLog(ledger: string | LedgerStore): Promise<LogVerdic
 export async function listProposals(ledger: string | LedgerStore, state?: string): Promise<{ state: ProposalState | undefined; list: readonly ProposalRecord[] }> {
   const s = state === undefined ? undefined : parseState(state);
   return { state: s, list: await reading(ledger, (l) => l.listProposals(s)) };
+}
+
+/** How many proposals `dotctl proposals` shows when not told: the latest page, not the whole ledger. */
+export const DEFAULT_PROPOSAL_PAGE = 50;
+
+/** `dotctl proposals` options as typed by a user. */
+export interface ProposalPageOptions {
+  readonly state?: string;
+  readonly limit?: string;
+  readonly all?: boolean;
+  /** full records (frozen content included) instead of summaries: `--json` */
+  readonly full?: boolean;
+}
+
+/** A page of proposals, oldest first, and how many older ones it leaves out (0, or at least 1 when `more`). */
+export interface ProposalPage {
+  readonly state: ProposalState | undefined;
+  readonly list: readonly (ProposalSummary | ProposalRecord)[];
+  /** older proposals exist that the page does not show */
+  readonly more: boolean;
+  /** the page size asked for, or null for --all */
+  readonly limit: number | null;
+}
+
+/** Validates --limit / --all into a page size (null: every proposal). */
+export function parsePageLimit(limit: string | undefined, all: boolean | undefined): number | null {
+  if (all === true && limit !== undefined) throw new InputError('--limit and --all contradict each other; pass one of them');
+  if (all === true) return null;
+  if (limit === undefined) return DEFAULT_PROPOSAL_PAGE;
+  const n = /^\d+$/.test(limit) ? Number(limit) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`--limit ${JSON.stringify(limit)} is not a positive whole number; pass e.g. --limit 50, or --all`);
+  return n;
+}
+
+/**
+ * The latest page of proposals (summaries, or full records with `full`), read through the
+ * ledger's indexes: one more than the page is asked for, to know whether older ones exist.
+ */
+export async function listProposalPage(ledger: string | LedgerStore, o: ProposalPageOptions = {}): Promise<ProposalPage> {
+  const state = o.state === undefined ? undefined : parseState(o.state);
+  const limit = parsePageLimit(o.limit, o.all);
+  return reading(ledger, async (l) => {
+    const got = await l.listProposalSummaries({ ...(state !== undefined && { state }), ...(limit !== null && { limit: limit + 1 }) });
+    const more = limit !== null && got.length > limit;
+    const page = more ? got.slice(1) : got;
+    if (o.full !== true) return { state, list: page, more, limit };
+    const full: ProposalRecord[] = [];
+    for (const s of page) {
+      const p = await l.getProposal(s.id);
+      if (p) full.push(p);
+    }
+    return { state, list: full, more, limit };
+  });
+}
+
+/** What `dotctl status` without a proposal shows: proposals per state, the latest few, the log's head. */
+export interface LedgerOverview {
+  readonly counts: ProposalCounts;
+  readonly total: number;
+  readonly latest: readonly ProposalSummary[];
+  /** the newest row of the action log, or null for an empty log */
+  readonly head: LogRow | null;
+}
+
+/** Reads the overview through indexes only: counts from the state index, the latest `latest` proposals judged one by one. */
+export async function ledgerOverview(ledger: string | LedgerStore, latest = 5): Promise<LedgerOverview> {
+  return reading(ledger, async (l) => {
+    const counts = await l.countProposals();
+    const list = await l.listProposalSummaries({ limit: latest });
+    const head = (await l.readEvents({ limit: 1 }))[0] ?? null;
+    const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+    return { counts, total, latest: list, head };
+  });
 }
 
 /** Runs `fn` on the ledger: opened read-only (never created) when given as a path, else the caller's store. */

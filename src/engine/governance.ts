@@ -131,7 +131,9 @@ export function asOfDecisions(view: RegistryView, events: readonly LogRow[]): Pi
 export async function companionStatus(ledger: LedgerStore, p: { readonly record: Pick<ProposalRecord, 'targetFingerprint'>; readonly dots: readonly ValidDot[] }): Promise<CompanionStatus[]> {
   const inBundle = new Set(p.dots.map((d) => d.spec.id));
   const out: CompanionStatus[] = [];
-  const applied = (await ledger.listProposals('applied')).filter((x) => x.targetFingerprint === p.record.targetFingerprint);
+  // every applied proposal is read only when a companion is outside the bundle (on a big ledger that list is long)
+  const outside = p.dots.some((d) => d.spec.companions.some((c) => !inBundle.has(c)));
+  const applied = outside ? (await ledger.listProposals('applied')).filter((x) => x.targetFingerprint === p.record.targetFingerprint) : [];
   for (const d of p.dots) {
     for (const c of d.spec.companions) {
       const status = inBundle.has(c) ? 'in_bundle' : applied.some((x) => x.dotIds.includes(c)) ? 'applied' : 'missing';

@@ -17,6 +17,8 @@ import { LedgerError } from '../model/errors.js';
 import { sealEvent } from './chain.js';
 import { MEMORY_PREFIX, duplicateProposal, isMemorySpec, ledgerFailure, ledgerMissing, unknownProposal } from './failure.js';
 import type { AdmissionRecord, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
+import { orderedCounts } from './summaries-sql.js';
 import { chainedState, judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateIndexRow, type StateJudgement } from './states.js';
 import {
   ADMISSION_COLUMNS,
@@ -205,6 +207,35 @@ export class MemoryLedger implements LedgerStore {
         .filter((p) => state === undefined || p.state === state)
         .sort((a, b) => compareText(a.createdAt, b.createdAt) || compareText(a.id, b.id)),
     );
+  }
+
+  /** Lists proposal summaries in recorded order (summaries-sql.ts), the latest `limit`, each state judged. */
+  async listProposalSummaries(query: ProposalQuery = {}): Promise<readonly ProposalSummary[]> {
+    return this.read(() => {
+      const born = (p: ProposalRecord): number => this.db.statesOf.get(p.id)?.[0]?.seq ?? 0;
+      const all = [...this.db.proposals.values()]
+        .map((p) => ({ p, j: this.judge(p) }))
+        .filter((x) => query.state === undefined || x.j.state === query.state)
+        .sort((a, b) => born(a.p) - born(b.p) || compareText(a.p.createdAt, b.p.createdAt) || compareText(a.p.id, b.p.id));
+      const page = query.limit === undefined ? all : query.limit === 0 ? [] : all.slice(-query.limit);
+      return page.map(({ p, j }) => {
+        if (j.problem) throw stateForged(j.problem);
+        const { id, dotIds, hash, targetFingerprint, createdBy, createdAt, expiresAt } = p;
+        return { id, dotIds, state: j.state, hash, targetFingerprint, createdBy, createdAt, expiresAt };
+      });
+    });
+  }
+
+  /** Counts proposals by derived state (the latest index row, else the stored state). */
+  async countProposals(): Promise<ProposalCounts> {
+    return this.read(() => {
+      const counts: Partial<Record<ProposalState, number>> = {};
+      for (const p of this.db.proposals.values()) {
+        const s = (this.db.statesOf.get(p.id)?.at(-1)?.state ?? p.state) as ProposalState;
+        counts[s] = (counts[s] ?? 0) + 1;
+      }
+      return orderedCounts(counts);
+    });
   }
 
   /** The first stored proposal state that its chained events contradict, or null (states.ts). */

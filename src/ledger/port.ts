@@ -21,6 +21,33 @@ export interface LogFilter {
   readonly seqs?: readonly number[]; // only the rows at these seqs (a witnessed or checkpointed head)
 }
 
+/**
+ * A proposal as a list shows it: its state (derived from the chain and checked, as getProposal's)
+ * without the canonical text, params or frozen content a full ProposalRecord carries, so a
+ * ledger of any size can be listed a page at a time.
+ */
+export interface ProposalSummary {
+  readonly id: string;
+  readonly dotIds: readonly string[];
+  readonly state: ProposalState;
+  readonly hash: string;
+  readonly targetFingerprint: string | null;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+}
+
+/** Which proposal summaries to read. */
+export interface ProposalQuery {
+  /** only proposals in this (derived) state */
+  readonly state?: ProposalState;
+  /** only the latest `limit` matching proposals, still returned oldest first; absent: every one */
+  readonly limit?: number;
+}
+
+/** How many proposals are in each state; a state with none is absent. */
+export type ProposalCounts = Readonly<Partial<Record<ProposalState, number>>>;
+
 /** Result of re-proving the chain. */
 export type ChainVerdict =
   | { readonly kind: 'intact'; readonly rows: number; readonly headHash: string }
@@ -72,6 +99,18 @@ export interface LedgerStore {
   putProposal(proposal: ProposalRecord, event: NewLogEvent): Promise<LogRow>;
   getProposal(id: string): Promise<ProposalRecord | null>;
   listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]>;
+  /**
+   * Lists proposal summaries in the order the ledger recorded them (proposals of a ledger older
+   * than the state index first, by creation time), oldest first; with a limit, the latest ones,
+   * read through indexes without touching the rest. Each returned state is judged as getProposal
+   * judges it: a forged one is a LedgerError (exit 7).
+   */
+  listProposalSummaries(query?: ProposalQuery): Promise<readonly ProposalSummary[]>;
+  /**
+   * Counts proposals by derived state, from the state index (its latest row per proposal; a
+   * legacy proposal's stored state). Not judged one by one: `log verify` proves the index.
+   */
+  countProposals(): Promise<ProposalCounts>;
   /** Stores an approval/rejection and its event atomically. */
   addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow>;
   listDecisions(proposalId: string): Promise<readonly DecisionRecord[]>;

@@ -11,8 +11,10 @@ import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifyRawBatches, type RawLogRow } from './verify-fast.js';
 import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
 import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
 import { evidenceOf, stateSql, suspectProblem, type StateSuspect, type StoredStateRow } from './states-sql.js';
+import { pgCountProposals, pgListSummaries } from './postgres-summaries.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -266,6 +268,16 @@ export class PostgresLedger implements LedgerStore {
   async listProposals(state?: ProposalState): Promise<readonly ProposalRecord[]> {
     const r = await this.read(() => (state === undefined ? this.pool.query<StoredProposal>(SQL.proposals) : this.pool.query<StoredProposal>(SQL.proposalsIn, [state])));
     return r.rows.map(toProposal);
+  }
+
+  /** Lists proposal summaries, the latest `limit` through indexes, each state judged (postgres-summaries.ts). */
+  async listProposalSummaries(query: ProposalQuery = {}): Promise<readonly ProposalSummary[]> {
+    return this.snapshot((c) => pgListSummaries(c, query));
+  }
+
+  /** Counts proposals by derived state from the state index (postgres-summaries.ts). */
+  async countProposals(): Promise<ProposalCounts> {
+    return this.snapshot((c) => pgCountProposals(c));
   }
 
   /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */

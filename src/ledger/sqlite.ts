@@ -13,8 +13,10 @@ import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
 import { verifySqliteChain, type ParallelVerifyOptions } from './verify-parallel.js';
 import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
+import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
 import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
 import { evidenceOf, stateSql, suspectProblem, type StateSuspect, type StoredStateRow } from './states-sql.js';
+import { sqliteSummaries, type SqliteSummaries } from './sqlite-summaries.js';
 import {
   ADMISSION_COLUMNS,
   DECISION_COLUMNS,
@@ -300,6 +302,19 @@ export class SqliteLedger implements LedgerStore {
     return this.read(() => (state === undefined ? this.stmts.proposals.all() : this.stmts.proposalsIn.all(state)).map(toProposal));
   }
 
+  /** Lists proposal summaries, the latest `limit` through indexes, each state judged (sqlite-summaries.ts). */
+  async listProposalSummaries(query: ProposalQuery = {}): Promise<readonly ProposalSummary[]> {
+    return this.read(() => this.summaries().list(query));
+  }
+
+  /** Counts proposals by derived state from the state index (sqlite-summaries.ts). */
+  async countProposals(): Promise<ProposalCounts> {
+    return this.read(() => this.summaries().count());
+  }
+
+  private summaryReads: SqliteSummaries | undefined;
+  private summaries = (): SqliteSummaries => (this.summaryReads ??= sqliteSummaries(this.db, (r) => this.judge(r)));
+
   /** Stores a decision and its event in one transaction; an unknown proposal is an InputError. */
   async addDecision(decision: DecisionRecord, event: NewLogEvent): Promise<LogRow> {
     refuseReservedKeys(event);
@@ -345,7 +360,7 @@ export class SqliteLedger implements LedgerStore {
   }
 
   /** Judges one stored proposal's state against its chained events (call inside a transaction). */
-  private judge(r: StoredProposal): StateJudgement {
+  private judge(r: Pick<StoredProposal, 'id' | 'state'>): StateJudgement {
     const index = this.stmts.indexOf.all(r.id);
     const rows = this.stmts.chainedOf.all(r.id).map(toLogRow);
     return judgeProposalState(r.id, evidenceOf(r.state, index, rows, this.stmts.firstSeqOf.get(r.id)?.seq ?? null));

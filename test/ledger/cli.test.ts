@@ -157,6 +157,64 @@ describe('dotctl proposals and status', () => {
     assertExit(dotctl(['--ledger', ledgerPath, 'proposals', '--state', 'done']), 2);
   });
 
+  test('proposals --limit N shows the latest N and says older ones exist; --all shows every one; both at once is exit 2', () => {
+    const one = dotctl(['--ledger', ledgerPath, 'proposals', '--limit', '1']);
+    assertExit(one, 0);
+    assert.match(one.stdout, /^ID\s+STATE\s+DOTS.*\nP-2024-0002-drop\s+proposed\s+DOT-PG-DROP-SCHEMA.*\n\(the latest 1 shown; older ones exist: --limit N shows more, --all every one\)\n$/);
+    const all = dotctl(['--ledger', ledgerPath, 'proposals', '--all']);
+    assertExit(all, 0);
+    assert.equal(all.stdout.trimEnd().split('\n').length, 3, all.stdout);
+    assert.doesNotMatch(all.stdout, /older ones exist/);
+    const json = dotctl(['--ledger', ledgerPath, 'proposals', '--limit', '1', '--json']);
+    assertExit(json, 0);
+    assert.deepEqual(JSON.parse(json.stdout), toSnakeKeys([P2]));
+    for (const args of [
+      ['--limit', '1', '--all'],
+      ['--limit', '0'],
+      ['--limit', 'many'],
+    ]) {
+      const r = dotctl(['--ledger', ledgerPath, 'proposals', ...args]);
+      assertExit(r, 2);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, 'one line');
+      assert.match(r.stderr, /^dotctl: --limit /);
+    }
+  });
+
+  test('proposals shows the latest 50 by default on a bigger ledger; status without a proposal counts them per state', async () => {
+    const big = join(dir, 'big', 'ledger.db');
+    const l = await openLedger(big);
+    try {
+      for (let i = 1; i <= 53; i += 1) {
+        const p = proposal(`P-${String(i).padStart(3, '0')}`, { content: { files: { 'DOT-A.yaml': 'x'.repeat(2000) }, hashes: {} } });
+        await l.putProposal(p, proposedEvent(p, i));
+        if (i % 10 === 0) await l.transitionProposal(p.id, ['proposed'], 'withdrawn', ev({ i, event: 'withdrawn', proposalId: p.id }));
+      }
+    } finally {
+      await l.close();
+    }
+    const page = dotctl(['--ledger', big, 'proposals']);
+    assertExit(page, 0);
+    const lines = page.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 52, page.stdout); // header, 50 proposals, the note
+    assert.match(lines[1] ?? '', /^P-004\s/);
+    assert.match(lines[50] ?? '', /^P-053\s/);
+    assert.match(lines[51] ?? '', /^\(the latest 50 shown; older ones exist/);
+    const st = dotctl(['--ledger', big, 'status']);
+    assertExit(st, 0);
+    assert.match(st.stdout, /^proposals {2}53 \(proposed 48, withdrawn 5\)\naction log {2}58 rows, the last at \S+ \(proposed\); dotctl log verify re-proves it\n\nlatest 5\n {2}ID\s+STATE/);
+    assert.match(st.stdout, /\n {2}P-053\s+proposed\s+DOT-PG-GRANT-SCHEMA,DOT-BACKUP-SCRIPT-HARDEN\s+alice.*\n$/);
+    const json = dotctl(['--ledger', big, 'status', '--json']);
+    assertExit(json, 0);
+    const doc = JSON.parse(json.stdout) as { counts: Record<string, number>; total: number; latest: { id: string }[]; head: { seq: number } };
+    assert.deepEqual(doc.counts, { proposed: 48, withdrawn: 5 });
+    assert.equal(doc.total, 53);
+    assert.deepEqual(
+      doc.latest.map((p) => p.id),
+      ['P-049', 'P-050', 'P-051', 'P-052', 'P-053'],
+    );
+    assert.equal(doc.head.seq, 58);
+  });
+
   test('status shows the proposal, its decisions and its events', () => {
     const r = dotctl(['--ledger', ledgerPath, 'status', P1.id]);
     assertExit(r, 0);

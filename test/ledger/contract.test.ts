@@ -21,6 +21,8 @@ const PORT_METHODS = [
   'putProposal',
   'getProposal',
   'listProposals',
+  'listProposalSummaries',
+  'countProposals',
   'addDecision',
   'listDecisions',
   'transitionProposal',
@@ -160,6 +162,63 @@ function ledgerContract(backend: Backend<RawAccess>): void {
         return true;
       });
       assert.equal((await ledger.readEvents()).length, logBefore + 1);
+    });
+
+    test('proposal summaries: the latest page in recorded order without the frozen content, filtered by derived state; counts per state', async () => {
+      const s = await backend.fresh();
+      const l = await s.open();
+      try {
+        assert.deepEqual(await l.listProposalSummaries(), []);
+        assert.deepEqual(await l.countProposals(), {});
+        const ids = ['P-s1', 'P-s2', 'P-s3', 'P-s4', 'P-s5'];
+        for (const [i, id] of ids.entries()) {
+          const p = proposal(id, { content: { files: { 'DOT-A.yaml': 'x'.repeat(5000) }, hashes: {} }, createdAt: at(10 - i) });
+          await l.putProposal(p, proposedEvent(p, i));
+        }
+        await l.transitionProposal('P-s2', ['proposed'], 'applying', ev({ i: 6, event: 'apply_started', proposalId: 'P-s2' }));
+        await l.transitionProposal('P-s2', ['applying'], 'applied', ev({ i: 7, event: 'applied', proposalId: 'P-s2' }));
+        await l.transitionProposal('P-s4', ['proposed'], 'withdrawn', ev({ i: 8, event: 'withdrawn', proposalId: 'P-s4' }));
+        const all = await l.listProposalSummaries();
+        // recorded order, not the proposers' clocks (created_at runs backwards here)
+        assert.deepEqual(
+          all.map((x) => [x.id, x.state]),
+          [
+            ['P-s1', 'proposed'],
+            ['P-s2', 'applied'],
+            ['P-s3', 'proposed'],
+            ['P-s4', 'withdrawn'],
+            ['P-s5', 'proposed'],
+          ],
+        );
+        const full = proposal('P-s1', { createdAt: at(10) });
+        assert.deepEqual(all[0], {
+          id: full.id,
+          dotIds: full.dotIds,
+          state: 'proposed',
+          hash: full.hash,
+          targetFingerprint: full.targetFingerprint,
+          createdBy: full.createdBy,
+          createdAt: full.createdAt,
+          expiresAt: null,
+        });
+        assert.deepEqual(
+          (await l.listProposalSummaries({ limit: 2 })).map((x) => x.id),
+          ['P-s4', 'P-s5'],
+        );
+        assert.deepEqual(await l.listProposalSummaries({ limit: 0 }), []);
+        assert.deepEqual(
+          (await l.listProposalSummaries({ state: 'proposed', limit: 2 })).map((x) => x.id),
+          ['P-s3', 'P-s5'],
+        );
+        assert.deepEqual(
+          (await l.listProposalSummaries({ state: 'applied' })).map((x) => x.id),
+          ['P-s2'],
+        );
+        assert.deepEqual(await l.listProposalSummaries({ state: 'failed' }), []);
+        assert.deepEqual(await l.countProposals(), { proposed: 3, applied: 1, withdrawn: 1 });
+      } finally {
+        await l.close();
+      }
     });
 
     test('a proposal keeps its frozen content byte-for-byte; one without it reads back null', async () => {
@@ -401,6 +460,23 @@ function ledgerContract(backend: Backend<RawAccess>): void {
           (await migrated.listProposals('applying')).map((p) => p.id),
           [open.id],
         );
+        // summaries and counts: the legacy proposal by its stored state, listed before the indexed one
+        assert.deepEqual(
+          (await migrated.listProposalSummaries()).map((p) => [p.id, p.state]),
+          [
+            [done.id, 'applied'],
+            [open.id, 'applying'],
+          ],
+        );
+        assert.deepEqual(
+          (await migrated.listProposalSummaries({ limit: 1 })).map((p) => p.id),
+          [open.id],
+        );
+        assert.deepEqual(
+          (await migrated.listProposalSummaries({ state: 'applied', limit: 5 })).map((p) => p.id),
+          [done.id],
+        );
+        assert.deepEqual(await migrated.countProposals(), { applying: 1, applied: 1 });
         assert.equal((await verifyLedger(migrated)).kind, 'intact');
         // the upgraded ledger refuses what a current one refuses
         await assert.rejects(s.raw.run(`UPDATE ${s.raw.logTable.replace('dot_action_log', 'dot_proposals')} SET state = 'proposed'`), /append-only: UPDATE refused/);

@@ -156,6 +156,8 @@ function statesSuite(backend: Backend<RawAccess>): void {
             return true;
           });
           await assert.rejects(l.transitionProposal(id, ['proposed'], 'applying', ev({ i: 9, event: 'apply_started', proposalId: id })), LedgerError);
+          // a list that shows it judges it too
+          await assert.rejects(l.listProposalSummaries(), (e: unknown) => e instanceof LedgerError && e.exitCode === 7 && e.code === 'LEDGER_STATE_FORGED');
           const v = await verifyLedger(l);
           assert.equal(v.kind, 'broken', JSON.stringify(v));
           if (v.kind !== 'broken') return;

@@ -3,7 +3,7 @@
  * read mode (a missing ledger is reported, never created) and load the ledger modules lazily.
  */
 import type { Command } from 'commander';
-import type { DecisionRecord, LogRow, ProposalRecord, LogOptions, Signing } from '../../engine.js';
+import type { DecisionRecord, LogRow, ProposalRecord, ProposalSummary, LogOptions, Signing } from '../../engine.js';
 import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 import { crossCheckOptions, registerCheckpointCommand, reportCrossCheck } from './witness.js';
 
@@ -97,26 +97,30 @@ export function registerLedgerCommands(program: Command): void {
 
   program
     .command('proposals')
-    .description('list stored proposals (oldest first)')
+    .description(`list stored proposals, oldest first: the latest ${DEFAULT_PAGE} unless told (--limit N, --all)`)
     .option('--state <state>', 'only proposals in this state (proposed, applying, applied, …)')
-    .option('--json', 'print a JSON array')
+    .option('--limit <n>', `only the latest N (default ${DEFAULT_PAGE})`)
+    .option('--all', 'every proposal (on a big ledger, a long list)')
+    .option('--json', 'print a JSON array of the full records (frozen content included)')
     .action(
-      action(async (opts: { state?: string; json?: boolean }, cmd: Command) => {
-        const { listProposals } = await import('../../engine.js');
-        const { state, list } = await listProposals(globalOptions(cmd).ledger, opts.state);
-        if (opts.json === true) return outJson(list);
-        if (list.length === 0) return out(state === undefined ? 'no proposals' : `no proposals in state ${state}`);
-        for (const line of formatProposalTable(list)) out(line);
+      action(async (opts: { state?: string; limit?: string; all?: boolean; json?: boolean }, cmd: Command) => {
+        const { listProposalPage } = await import('../../engine.js');
+        const page = await listProposalPage(globalOptions(cmd).ledger, { ...opts, full: opts.json === true });
+        if (opts.json === true) return outJson(page.list);
+        if (page.list.length === 0) return out(page.state === undefined ? 'no proposals' : `no proposals in state ${page.state}`);
+        for (const line of formatProposalTable(page.list)) out(line);
+        if (page.more) out(`(the latest ${page.limit} shown; older ones exist: --limit N shows more, --all every one)`);
       }),
     );
 
   program
     .command('status')
-    .description('show one proposal: its fields, the gate decision with every unmet requirement, decisions and events')
-    .argument('<proposal>', 'proposal id')
-    .option('--json', 'print {proposal, decisions, events, gate, …} as JSON')
+    .description('show one proposal: its fields, the gate decision with every unmet requirement, decisions and events; without one, the ledger: proposals per state and the latest few')
+    .argument('[proposal]', 'proposal id')
+    .option('--json', 'print {proposal, decisions, events, gate, …} (without a proposal: {counts, total, latest, head}) as JSON')
     .action(
-      action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
+      action(async (id: string | undefined, opts: { json?: boolean }, cmd: Command) => {
+        if (id === undefined) return ledgerStatus(cmd, opts.json === true);
         const st = await (await engineFor(cmd)).status(id);
         if (opts.json === true) return outJson(st);
         const lines = formatStatus(st.proposal, st.decisions, st.events);
@@ -136,6 +140,23 @@ export function registerLedgerCommands(program: Command): void {
         for (const line of lines) out(line);
       }),
     );
+}
+
+/** How many proposals `proposals` lists when not told (the engine's DEFAULT_PROPOSAL_PAGE, kept here so help loads no engine). */
+const DEFAULT_PAGE = 50;
+
+/** `dotctl status` without a proposal: proposals per state, the latest few and the log's head, read through indexes. */
+async function ledgerStatus(cmd: Command, json: boolean): Promise<void> {
+  const { ledgerOverview } = await import('../../engine.js');
+  const o = await ledgerOverview(globalOptions(cmd).ledger);
+  if (json) return outJson(o);
+  const states = Object.entries(o.counts).map(([state, n]) => `${state} ${n}`);
+  out(`proposals  ${o.total}${states.length > 0 ? ` (${states.join(', ')})` : ''}`);
+  out(o.head === null ? 'action log  empty' : `action log  ${o.head.seq} rows, the last at ${o.head.at} (${o.head.event}); dotctl log verify re-proves it`);
+  if (o.latest.length === 0) return;
+  out();
+  out(`latest ${o.latest.length}`);
+  for (const line of formatProposalTable(o.latest)) out(`  ${line}`);
 }
 
 /** What `log verify` says of an intact log's signatures. */
@@ -182,7 +203,7 @@ export function formatLogTable(rows: readonly LogRow[]): string[] {
 }
 
 /** The `dotctl proposals` table. */
-export function formatProposalTable(list: readonly ProposalRecord[]): string[] {
+export function formatProposalTable(list: readonly (ProposalSummary | ProposalRecord)[]): string[] {
   return alignColumns([['ID', 'STATE', 'DOTS', 'CREATED BY', 'CREATED AT', 'EXPIRES AT'], ...list.map((p) => [p.id, p.state, p.dotIds.join(','), p.createdBy, p.createdAt, dash(p.expiresAt)])]);
 }
 
