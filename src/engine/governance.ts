@@ -75,20 +75,18 @@ function storedPairs(params: ProposalRecord['params']): string[] {
 
 /**
  * Resolves a stored proposal from the DOT content frozen in it (never today's files: `cat` only
- * names the DOTs of a record that cannot be resolved) and recomputes its hash over that content,
- * the stored params and the stored target. A record without frozen content, or whose frozen content
- * was tampered with, is unrenderable: no DOTs to run, and a hash that matches nothing. With
- * `cacheDir`, frozen content this build already validated comes from the catalogue cache.
+ * names the DOTs of a record that cannot be resolved; `cacheDir`: the catalogue cache) and
+ * recomputes its hash over that content, the stored params and target. Frozen content that is
+ * missing or tampered with is unrenderable: no DOTs to run, and a hash that matches nothing.
  */
 export async function resolveStored(cat: Catalogue, record: ProposalRecord, cacheDir?: string): Promise<LoadedProposal> {
-  const currentTarget = record.targetFingerprint;
   try {
     const { dots, catalogue } = await loadFrozen(record, cacheDir);
     const params = bindParams(
       dots.map((d) => d.spec),
       parseParamPairs(storedPairs(record.params)),
     );
-    const r = renderProposal({ dots, laws: catalogue.laws, params, target: currentTarget });
+    const r = renderProposal({ dots, laws: catalogue.laws, params, target: record.targetFingerprint });
     return { record, dots, params, requirements: r.requirements, currentHash: r.hash, recomputeError: null };
   } catch (err) {
     const msg = (err as Error).message;
