@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/ledger-verify.ts [N]          (N, or env DOTCTL_BENCH_N; default 1,000,000)
  *   DOTCTL_BENCH_PG=1 …                          also on a scratch PostgreSQL database (N_PG, env
- *                                                DOTCTL_BENCH_N_PG; default 200,000)
+ *                                                DOTCTL_BENCH_N_PG; default 1,000,000)
  *
  * The ledger is generated fast: rows sealed in memory and inserted in bulk in one transaction.
  * Baseline: the same keyset batches read raw, each row's column values joined and hashed once
@@ -30,11 +30,12 @@ import { BIN, ensureBuilt, judge, median, runsFromEnv } from './lib.js';
 import { HEAD_EVERY, benchKeys, initBenchLedger, signedRows } from './verify-ledger.js';
 
 const N = Number(process.argv[2] ?? process.env.DOTCTL_BENCH_N ?? 1_000_000);
-const N_PG = Number(process.env.DOTCTL_BENCH_N_PG ?? 200_000);
+const N_PG = Number(process.env.DOTCTL_BENCH_N_PG ?? 1_000_000);
 const BATCH = 10_000;
 const RUNS = runsFromEnv(3);
 // From source there is no .js worker beside the ledger modules: point the in-process verify at the built one.
 const WORKER = new URL('../dist/ledger/verify-worker.js', import.meta.url);
+const PG_WORKER = new URL('../dist/ledger/verify-pg-worker.js', import.meta.url);
 
 /**
  * Gives the empty ledger its genesis registry through the real store, then seals rows (bench
@@ -201,7 +202,7 @@ async function benchPostgres(): Promise<void> {
     const cli: number[] = [];
     for (let k = 0; k < RUNS; k += 1) {
       base.push(await baseline());
-      const ledger = await openPostgresLedger(db.url, { create: false });
+      const ledger = await openPostgresLedger(db.url, { create: false, verify: { workerUrl: PG_WORKER } });
       ours.push(await timeVerify(ledger, N_PG));
       await ledger.close();
       cli.push(timeCli(db.url, N_PG));
