@@ -30,21 +30,31 @@ export async function checkPostgresRange(job: PgVerifyWorkerData): Promise<Range
   try {
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await c.query(`SET TRANSACTION SNAPSHOT '${job.snapshot}'`);
-    const upper = job.to === null ? '' : ' AND seq <= $3';
-    const text = `SELECT ${LOG_COLUMNS.join(', ')} FROM dotctl.dot_action_log WHERE seq > $1${upper} ORDER BY seq LIMIT $2`;
-    const fetch = (after: number): Promise<pg.QueryArrayResult<unknown[]>> => {
-      const p = c.query<unknown[]>({ text, values: job.to === null ? [after, job.batch] : [after, job.batch, job.to], rowMode: 'array' });
+    // No upper bound in the SQL: with one (and no statistics yet, as right after a bulk load)
+    // the planner sorts the whole rest of the range for every batch. The LIMIT stops at `to` on
+    // a gapless log; rows past it (after gaps) are cut off here.
+    const text = `SELECT ${LOG_COLUMNS.join(', ')} FROM dotctl.dot_action_log WHERE seq > $1 ORDER BY seq LIMIT $2`;
+    const to = job.to;
+    const fetch = (after: number): { p: Promise<pg.QueryArrayResult<unknown[]>>; limit: number } => {
+      const limit = to === null ? job.batch : Math.max(1, Math.min(job.batch, to - after));
+      const p = c.query<unknown[]>({ text, values: [after, limit], rowMode: 'array' });
       p.catch(() => undefined); // a read left pending by a range that broke early must not go unhandled
-      return p;
+      return { p, limit };
     };
     const check = new RangeCheck();
     let next = fetch(job.from);
     for (;;) {
-      const { rows } = await next;
+      const got = (await next.p).rows;
+      let rows = got;
+      let more = got.length >= next.limit;
+      if (to !== null) {
+        const cut = got.findIndex((r) => Number(r[0]) > to);
+        if (cut >= 0) rows = got.slice(0, cut);
+        if (cut >= 0 || Number(got[got.length - 1]?.[0]) >= to) more = false;
+      }
       const last = rows[rows.length - 1];
-      const more = last !== undefined && rows.length >= job.batch;
-      if (more) next = fetch(Number(last[0]));
-      if (!check.add(rows) || !more) break;
+      if (more && last !== undefined) next = fetch(Number(last[0]));
+      if (!check.add(rows) || !more || last === undefined) break;
     }
     return check.report();
   } finally {
