@@ -79,7 +79,10 @@ try {
     for (const h of heads) {
       const d = h.detail as { covers_seq: number; covers_hash: string; key: string; signature: string };
       let k = keys.get(d.key);
-      if (!k) keys.set(d.key, (k = publicKeyObject(d.key)));
+      if (!k) {
+        k = publicKeyObject(d.key);
+        keys.set(d.key, k);
+      }
       const claim = { ledgerId: first?.hash ?? '', seq: d.covers_seq, hash: d.covers_hash, actor: h.actor, at: h.at };
       if (verify(null, headStatement(claim), k, Buffer.from(d.signature, 'base64'))) ok += 1;
     }
