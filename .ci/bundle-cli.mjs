@@ -44,6 +44,7 @@ await build({ ...common, entryPoints: ['src/cli/program.ts'], outfile: 'dist/cli
 // The worker thread of a parallel `log verify`, bundled on its own next to program.js: the
 // bundled verify finds it as ./verify-worker.js beside itself (new URL(..., import.meta.url)).
 await build({ ...common, entryPoints: ['src/ledger/verify-worker.ts'], outfile: 'dist/cli/verify-worker.js' });
+await build({ ...common, entryPoints: ['src/ledger/verify-pg-worker.ts'], outfile: 'dist/cli/verify-pg-worker.js' });
 
 // The build's identity: SHA-256 over every file of dist/ (code only) and package.json. The
 // catalogue cache keys its entries by it, so a catalogue validated by another build (or another

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/ledger-verify.ts [N]          (N, or env DOTCTL_BENCH_N; default 1,000,000)
  *   DOTCTL_BENCH_PG=1 …                          also on a scratch PostgreSQL database (N_PG, env
- *                                                DOTCTL_BENCH_N_PG; default 200,000)
+ *                                                DOTCTL_BENCH_N_PG; default 1,000,000)
  *
  * The ledger is generated fast: rows sealed in memory and inserted in bulk in one transaction.
  * Baseline: the same keyset batches read raw, each row's column values joined and hashed once
@@ -20,29 +20,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { sealEvent, verifyChain, type ChainHead } from '../src/ledger/chain.js';
+import { verifyChain } from '../src/ledger/chain.js';
 import type { LedgerStore } from '../src/ledger/port.js';
-import { LOG_COLUMNS, logRowValues, type StoredLogRow } from '../src/ledger/rows.js';
+import { LOG_COLUMNS, type StoredLogRow } from '../src/ledger/rows.js';
 import { openSqliteLedger } from '../src/ledger/sqlite.js';
 import { openPostgresLedger } from '../src/ledger/postgres.js';
 import { createScratchDb } from '../test/helpers/pg.js';
-import { BIN, ensureBuilt, judge, median, runsFromEnv, verifyBenchEvent } from './lib.js';
+import { BIN, ensureBuilt, judge, median, runsFromEnv } from './lib.js';
+import { HEAD_EVERY, benchKeys, initBenchLedger, signedRows } from './verify-ledger.js';
 
 const N = Number(process.argv[2] ?? process.env.DOTCTL_BENCH_N ?? 1_000_000);
-const N_PG = Number(process.env.DOTCTL_BENCH_N_PG ?? 200_000);
+const N_PG = Number(process.env.DOTCTL_BENCH_N_PG ?? 1_000_000);
 const BATCH = 10_000;
 const RUNS = runsFromEnv(3);
 // From source there is no .js worker beside the ledger modules: point the in-process verify at the built one.
 const WORKER = new URL('../dist/ledger/verify-worker.js', import.meta.url);
+const PG_WORKER = new URL('../dist/ledger/verify-pg-worker.js', import.meta.url);
 
-/** Seals n rows in chain order and hands each to `insert`. */
-function generate(n: number, insert: (values: readonly (string | number | null)[]) => void): void {
-  let head: ChainHead | null = null;
-  for (let i = 1; i <= n; i += 1) {
-    const s = sealEvent(head, verifyBenchEvent(i));
-    insert(logRowValues(s.row, s.detailJson));
-    head = { seq: s.row.seq, hash: s.row.hash };
-  }
+/**
+ * Gives the empty ledger its genesis registry through the real store, then seals rows (bench
+ * events with a signed head after every HEAD_EVERY of them) up to n in all, to insert in order.
+ */
+async function generate(store: LedgerStore, n: number): Promise<Generator<readonly (string | number | null)[]>> {
+  const keys = benchKeys();
+  await initBenchLedger(store, keys);
+  const [head] = await store.readEvents({ limit: 1 });
+  const [first] = await store.readEvents({ seqs: [1] });
+  await store.close();
+  if (!head || !first) throw new Error('the genesis registry was not written');
+  return signedRows({ seq: head.seq, hash: head.hash }, first.hash, n, keys);
 }
 
 /**
@@ -53,6 +59,10 @@ function hashStored(r: StoredLogRow): string {
   let text = '';
   for (const c of LOG_COLUMNS) text += `${r[c] ?? ''}\n`;
   return createHash('sha256').update(text).digest('hex');
+}
+
+function headsNote(): string {
+  return HEAD_EVERY > 0 ? `a signed head after every ${HEAD_EVERY} rows` : 'no signed heads';
 }
 
 function line(label: string, n: number, ms: number): string {
@@ -79,13 +89,16 @@ function timeCli(spec: string, n: number): number {
 
 async function benchSqlite(dir: string): Promise<void> {
   const path = join(dir, 'ledger.db');
-  await (await openSqliteLedger(path)).close();
-  const raw = new Database(path);
   const t = performance.now();
+  const raw = new Database(path, { fileMustExist: false });
   raw.pragma('synchronous = OFF'); // generation is set-up, not measured durability
+  const rows = await generate(await openSqliteLedger(path), N);
   const insert = raw.prepare(`INSERT INTO dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`);
-  raw.transaction(() => generate(N, (v) => insert.run(...v)))();
-  console.log(`SQLite: generated ${N.toLocaleString('en-US')} chained events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // the genesis rows were written through the store; the rest in one transaction
+  raw.transaction(() => {
+    for (const v of rows) insert.run(...v);
+  })();
+  console.log(`SQLite: generated ${N.toLocaleString('en-US')} chained events (${headsNote()}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const batch = raw.prepare<[number, number], StoredLogRow>(`SELECT ${LOG_COLUMNS.join(', ')} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`);
   const baseline = (): number => {
@@ -148,10 +161,10 @@ function report(ledger: string, n: number, base: number[], ours: number[], cli: 
 async function benchPostgres(): Promise<void> {
   const db = await createScratchDb('bench_verify');
   try {
-    await (await openPostgresLedger(db.url)).close();
+    const t = performance.now();
+    const all = await generate(await openPostgresLedger(db.url), N_PG);
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    const t = performance.now();
     await client.query('BEGIN');
     let pending: (string | number | null)[][] = [];
     const flush = async (): Promise<void> => {
@@ -161,15 +174,13 @@ async function benchPostgres(): Promise<void> {
       await client.query(`INSERT INTO dotctl.dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
       pending = [];
     };
-    const all: (string | number | null)[][] = [];
-    generate(N_PG, (v) => all.push([...v]));
     for (const v of all) {
-      pending.push(v);
+      pending.push([...v]);
       if (pending.length === 2000) await flush();
     }
     await flush();
     await client.query('COMMIT');
-    console.log(`PostgreSQL: generated ${N_PG.toLocaleString('en-US')} chained events in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(`PostgreSQL: generated ${N_PG.toLocaleString('en-US')} chained events (${headsNote()}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     const baseline = async (): Promise<number> => {
       const t0 = performance.now();
@@ -191,7 +202,7 @@ async function benchPostgres(): Promise<void> {
     const cli: number[] = [];
     for (let k = 0; k < RUNS; k += 1) {
       base.push(await baseline());
-      const ledger = await openPostgresLedger(db.url, { create: false });
+      const ledger = await openPostgresLedger(db.url, { create: false, verify: { workerUrl: PG_WORKER } });
       ours.push(await timeVerify(ledger, N_PG));
       await ledger.close();
       cli.push(timeCli(db.url, N_PG));

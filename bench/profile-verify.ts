@@ -1,115 +1,107 @@
 /**
- * Where `dotctl log verify` spends its time on a large SQLite ledger: generates N chained events
- * (default 1,000,000; env DOTCTL_BENCH_N), then
- *   1. times each stage of the verification separately, cumulatively, in this process (read the
- *      batches; + map to LogRow with JSON.parse of detail; + canonical JSON of the fields;
- *      + SHA-256; + the async iteration and checkRow that verifyChain adds), and
- *   2. times the prototype of the recommended fast path (bench/verify-prototype.ts), in this thread
- *      and split over 2 worker threads, and
+ * Where `dotctl log verify` spends its time on a large SQLite ledger with signed heads: generates
+ * N events (default 1,000,000; env DOTCTL_BENCH_N) as bench/verify-ledger.ts makes them (a
+ * genesis registry, a signed head after every DOTCTL_BENCH_HEAD_EVERY rows), then
+ *   1. times each part of the verification on its own, in this process, wall and CPU time (all
+ *      threads): the chain (worker threads), the proposal-state checks, the registry and head
+ *      reads, Ed25519 verification of every head on one thread, and the whole verifySignedLog;
+ *   2. times the CLI's start-up (log verify of a ledger of three rows) and the CLI itself, and
  *   3. runs the built `dotctl log verify` under `node --cpu-prof` and prints the profile summary.
  *
  *   npx tsx bench/profile-verify.ts
  */
-import { createHash } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { GENESIS, canonicalRowFields, checkRow, CHAIN_START, hashRow, sealEvent, verifyChain, type ChainHead, type ChainProgress } from '../src/ledger/chain.js';
-import { LOG_COLUMNS, logRowValues, toLogRow, type StoredLogRow } from '../src/ledger/rows.js';
+import { LOG_COLUMNS } from '../src/ledger/rows.js';
 import { openSqliteLedger } from '../src/ledger/sqlite.js';
+import { verifySignedLog } from '../src/engine/signed-history.js';
+import { readRegistry } from '../src/engine/registry.js';
+import { headStatement } from '../src/gate/signature.js';
+import { publicKeyObject } from '../src/gate/identities.js';
 import { printSummary } from './cpuprofile.js';
-import { verifyParallel, verifyRange } from './verify-prototype.js';
-import { BIN, ensureBuilt, ms, rate, run, verifyBenchEvent } from './lib.js';
+import { BIN, ensureBuilt, ms, rate, run } from './lib.js';
+import { HEAD_EVERY, benchKeys, initBenchLedger, signedRows } from './verify-ledger.js';
 
 const N = Number(process.env.DOTCTL_BENCH_N ?? 1_000_000);
-const BATCH = 10_000;
+const WORKER = new URL('../dist/ledger/verify-worker.js', import.meta.url);
+
+/** A signed bench ledger of n rows at `path`. */
+async function makeLedger(path: string, n: number): Promise<void> {
+  const store = await openSqliteLedger(path);
+  const keys = benchKeys();
+  await initBenchLedger(store, keys);
+  const [head] = await store.readEvents({ limit: 1 });
+  const [first] = await store.readEvents({ seqs: [1] });
+  await store.close();
+  if (!head || !first) throw new Error('no genesis');
+  const db = new Database(path);
+  db.pragma('synchronous = OFF');
+  const insert = db.prepare(`INSERT INTO dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`);
+  db.transaction(() => {
+    for (const v of signedRows({ seq: head.seq, hash: head.hash }, first.hash, n, keys)) insert.run(...v);
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
+/** Runs `fn`, printing its wall and CPU time (CPU: every thread of this process). */
+async function part(label: string, fn: () => Promise<string> | string): Promise<void> {
+  const cpu0 = process.cpuUsage();
+  const t = performance.now();
+  const what = await fn();
+  const wall = performance.now() - t;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`  ${label.padEnd(44)} ${ms(wall).padStart(9)} wall ${ms((cpu.user + cpu.system) / 1000).padStart(9)} CPU   ${what}`);
+}
 
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), 'dotctl-prof-verify-'));
 try {
   const path = join(dir, 'ledger.db');
-  await (await openSqliteLedger(path)).close();
-  const db = new Database(path);
-  db.pragma('synchronous = OFF');
-  const insert = db.prepare(`INSERT INTO dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`);
-  db.transaction(() => {
-    let head: ChainHead | null = null;
-    for (let i = 1; i <= N; i += 1) {
-      const s = sealEvent(head, verifyBenchEvent(i));
-      insert.run(...logRowValues(s.row, s.detailJson));
-      head = { seq: s.row.seq, hash: s.row.hash };
+  await makeLedger(path, N);
+  console.log(`Parts of verifying ${N.toLocaleString('en-US')} events (a signed head after every ${HEAD_EVERY} rows), in-process:`);
+  const l = await openSqliteLedger(path, { create: false, readonly: true, verify: { workerUrl: WORKER } });
+  await part('chain: verifyEvents (worker threads)', async () => {
+    const v = await l.verifyEvents?.();
+    return `${v?.kind}, ${v?.rows} rows`;
+  });
+  await part('proposal states: checkProposalStates', async () => String(await l.checkProposalStates?.()));
+  await part('registry: readRegistry (3 reads by event)', async () => `${(await readRegistry(l)).entries.length} registry`);
+  const heads = await l.readEvents({ event: 'head_signed' });
+  await part('heads: readEvents head_signed', async () => `${(await l.readEvents({ event: 'head_signed' })).length} heads`);
+  const [first] = await l.readEvents({ seqs: [1] });
+  await part('Ed25519: every head verified, one thread', () => {
+    let ok = 0;
+    const keys = new Map<string, ReturnType<typeof publicKeyObject>>();
+    for (const h of heads) {
+      const d = h.detail as { covers_seq: number; covers_hash: string; key: string; signature: string };
+      let k = keys.get(d.key);
+      if (!k) {
+        k = publicKeyObject(d.key);
+        keys.set(d.key, k);
+      }
+      const claim = { ledgerId: first?.hash ?? '', seq: d.covers_seq, hash: d.covers_hash, actor: h.actor, at: h.at };
+      if (verify(null, headStatement(claim), k, Buffer.from(d.signature, 'base64'))) ok += 1;
     }
-  })();
-  const batch = db.prepare<[number, number], StoredLogRow>(`SELECT ${LOG_COLUMNS.join(', ')} FROM dot_action_log WHERE seq > ? ORDER BY seq LIMIT ?`);
-  const scan = (perRow: (r: StoredLogRow) => unknown): number => {
-    const t = performance.now();
-    let after = 0;
-    for (;;) {
-      const rows = batch.all(after, BATCH);
-      for (const r of rows) perRow(r);
-      const last = rows[rows.length - 1];
-      if (last === undefined || rows.length < BATCH) break;
-      after = Number(last.seq);
-    }
-    return performance.now() - t;
-  };
-  console.log(`Stages of verifying ${N.toLocaleString('en-US')} events, each cumulative (in-process, after one warm-up scan):`);
-  scan(() => undefined);
-  const stages: [string, number][] = [
-    ['read batches (better-sqlite3 .all)', scan(() => undefined)],
-    ['+ toLogRow (JSON.parse of detail)', scan((r) => toLogRow(r))],
-    ['+ canonicalRowFields', scan((r) => canonicalRowFields(toLogRow(r)))],
-    [
-      '+ sha256 (= hashRow)',
-      scan((r) => {
-        const l = toLogRow(r);
-        return hashRow(l.prevHash, l);
-      }),
-    ],
-    [
-      '+ checkRow (links, seq, hash)',
-      (() => {
-        let p: ChainProgress = CHAIN_START;
-        return scan((r) => {
-          const s = checkRow(p, toLogRow(r));
-          if (s.kind === 'ok') p = s.progress;
-        });
-      })(),
-    ],
-    [
-      'baseline: join columns + one sha256',
-      scan((r) => {
-        let t = '';
-        for (const c of LOG_COLUMNS) t += `${r[c] ?? ''}\n`;
-        return createHash('sha256').update(t).digest('hex');
-      }),
-    ],
-  ];
-  for (const [label, t] of stages) console.log(`  ${label.padEnd(40)} ${ms(t).padStart(10)}   ${rate(N, t, 'rows').padStart(16)}`);
-  const ledger = await openSqliteLedger(path, { create: false });
-  const t = performance.now();
-  const v = await verifyChain(ledger.iterateEvents());
-  const full = performance.now() - t;
-  await ledger.close();
-  console.log(`  ${'verifyChain(iterateEvents()) as shipped'.padEnd(40)} ${ms(full).padStart(10)}   ${rate(N, full, 'rows').padStart(16)}   (${v.kind})`);
-  db.close();
-  for (let k = 0; k < 2; k += 1) {
-    let t0 = performance.now();
-    const one = verifyRange(path, 0, N);
-    const oneMs = performance.now() - t0;
-    console.log(`  ${'prototype fast path, 1 thread'.padEnd(40)} ${ms(oneMs).padStart(10)}   ${rate(N, oneMs, 'rows').padStart(16)}   (${one.bad === 0 && one.rows === N ? 'intact' : 'BROKEN'})`);
-    t0 = performance.now();
-    const par = await verifyParallel(path, N, 2, GENESIS);
-    const parMs = performance.now() - t0;
-    console.log(`  ${'prototype fast path, 2 worker threads'.padEnd(40)} ${ms(parMs).padStart(10)}   ${rate(N, parMs, 'rows').padStart(16)}   (${par.ok && par.rows === N ? 'intact' : 'BROKEN'})`);
-  }
+    return `${ok} of ${heads.length} verify`;
+  });
+  await part('all of log verify: verifySignedLog', async () => (await verifySignedLog(l)).kind);
+  await l.close();
+
+  const tiny = join(dir, 'tiny.db');
+  await makeLedger(tiny, 3);
+  const start = run(process.execPath, [BIN, '--ledger', tiny, 'log', 'verify']);
+  console.log(`\n  CLI start-up (log verify of a 3-row ledger)      ${ms(start.ms).padStart(9)} wall`);
+  const cli = run(process.execPath, [BIN, '--ledger', path, 'log', 'verify']);
+  console.log(`  dotctl log verify (whole process)               ${ms(cli.ms).padStart(9)} wall   ${rate(N, cli.ms, 'events')}  (exit ${cli.code})`);
 
   const profDir = join(dir, 'prof');
   const r = run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, BIN, '--ledger', path, 'log', 'verify']);
   console.log(`\ndotctl log verify under --cpu-prof: ${ms(r.ms)} (exit ${r.code}) ${r.stdout.trim().slice(0, 60)}`);
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  if (file) printSummary(join(profDir, file), 25);
+  for (const file of readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'))) printSummary(join(profDir, file), 12);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -10,7 +10,7 @@ import { LedgerError } from '../model/errors.js';
 import type { LogRow } from '../model/records.js';
 import { verifyLedger } from '../ledger/states.js';
 import type { ChainVerdict, LedgerStore } from '../ledger/port.js';
-import { verifyHead } from '../gate/signature.js';
+import { verifyHeadAsync } from '../gate/signature.js';
 import { readRegistry, registryAt, RegistryBrokenError, type RegistryView } from './registry.js';
 import { ledgerIdOf, rowHashesAt } from '../ledger/ledger-id.js';
 
@@ -46,12 +46,36 @@ export type LogVerdict =
 
 type Broken = Extract<LogVerdict, { kind: 'broken' }>;
 
-/** Re-proves the chain, then every head signature and registry event; never writes. */
+/**
+ * Re-proves the chain, then every head signature and registry event; never writes. The
+ * signature pass runs alongside the chain's (its reads and Ed25519 verifications overlap the
+ * hashing), but the verdict is the sequential one: a broken chain (or forged state) first,
+ * and a failure of the signature pass counts only when the chain holds.
+ */
 export async function verifySignedLog(ledger: LedgerStore): Promise<LogVerdict> {
-  const chain = await verifyLedger(ledger);
-  if (chain.kind === 'broken') return chain;
-  const signing = await checkSignatures(ledger, chain.rows);
-  return 'reason' in signing ? signing : { ...chain, ...signing };
+  const stop = { chainBroken: false };
+  const signing = checkSignatures(ledger, stop).then(
+    (v) => ({ ok: true as const, v }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  let chain: ChainVerdict;
+  try {
+    chain = await verifyLedger(ledger);
+  } catch (err) {
+    stop.chainBroken = true;
+    await signing;
+    throw err;
+  }
+  if (chain.kind === 'broken') {
+    stop.chainBroken = true;
+    await signing; // nothing left running on the ledger when the caller closes it
+    return chain;
+  }
+  const s = await signing;
+  if (!s.ok) throw s.err;
+  if ('reason' in s.v) return { ...s.v, rows: chain.rows };
+  // without a registry every row is legacy, unsigned
+  return { ...chain, ...s.v, ...(s.v.registry ? {} : { legacyRows: chain.rows }) };
 }
 
 /**
@@ -71,8 +95,11 @@ export async function requireVerified(ledger: LedgerStore, name: string, action:
   }
 }
 
-async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signing | Broken> {
-  const broken = (seq: number, reason: Broken['reason'], message: string): Broken => ({ kind: 'broken', rows, seq, reason, message });
+/** Head verifications kept in flight: enough to keep every core of the thread pool busy. */
+const IN_FLIGHT = 64;
+
+async function checkSignatures(ledger: LedgerStore, stop: { readonly chainBroken: boolean }): Promise<Signing | Broken> {
+  const broken = (seq: number, reason: Broken['reason'], message: string): Broken => ({ kind: 'broken', rows: 0, seq, reason, message });
   let view: RegistryView;
   try {
     view = await readRegistry(ledger);
@@ -80,7 +107,7 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
     if (err instanceof RegistryBrokenError) return broken(err.seq, 'bad_registry', err.message.replace(/; restore the ledger.*$/, ''));
     throw err;
   }
-  if (view.entries.length === 0) return { signedThrough: 0, unsignedTail: 0, tailActors: [], legacyRows: rows, heads: 0, registry: false };
+  if (view.entries.length === 0) return { signedThrough: 0, unsignedTail: 0, tailActors: [], legacyRows: 0, heads: 0, registry: false };
   const legacyRows = view.upgradedSeq === null ? 0 : view.upgradedSeq - 1;
   const heads = await ledger.readEvents({ event: 'head_signed' });
   const ledgerId = await ledgerIdOf(ledger);
@@ -89,40 +116,63 @@ async function checkSignatures(ledger: LedgerStore, rows: number): Promise<Signi
     ledger,
     heads.map((h) => (h.detail as { covers_seq?: unknown }).covers_seq).filter((c, i): c is number => typeof c === 'number' && Number.isSafeInteger(c) && c !== (heads[i] as LogRow).seq - 1),
   );
+  // Signatures are verified in the thread pool, a window of them at once, and judged in seq
+  // order: the first head that fails a check (structural here, or its signature) is the verdict.
+  const pending: { seq: number; actor: string; ok: Promise<boolean> }[] = [];
+  const badSignature = (p: { seq: number; actor: string }): Broken => broken(p.seq, 'bad_signature', `the signature of the head at seq ${p.seq} by ${p.actor} does not verify`);
+  /** Waits for the pending verifications in order; the first that failed, or null. */
+  const settle = async (keep: number): Promise<Broken | null> => {
+    while (pending.length > keep) {
+      const p = pending.shift() as (typeof pending)[number];
+      if (!(await p.ok)) return badSignature(p);
+    }
+    return null;
+  };
   let signedThrough = 0;
   for (const h of heads) {
-    const d = h.detail as Record<string, unknown>;
-    const covers = d.covers_seq;
-    const hash = d.covers_hash;
-    const key = d.key;
-    const signature = d.signature;
-    if (typeof covers !== 'number' || !Number.isSafeInteger(covers) || covers < 1 || covers >= h.seq || typeof hash !== 'string' || typeof key !== 'string' || typeof signature !== 'string') {
-      return broken(h.seq, 'bad_head', `the signed head at seq ${h.seq} is malformed`);
-    }
-    const coveredHash = covers === h.seq - 1 ? h.prevHash : far.get(covers);
-    if (coveredHash !== hash) {
-      return broken(
-        h.seq,
-        'bad_head',
-        `the head ${h.actor} signed at seq ${h.seq} covers row ${covers} as ${hash.slice(0, 12)}…, but that row now hashes to ${String(coveredHash).slice(0, 12)}…: rows up to ${covers} were rewritten and re-hashed`,
-      );
-    }
-    // judged by the registry before the covered row: a command that rotates its signer's own key signs with the key it acted with
-    const member = registryAt(view, covers - 1)?.members.find((m) => m.name === h.actor);
-    if (!member || member.publicKey !== key || member.disabled) {
-      const why = !member ? `${h.actor} was not a member` : member.disabled ? `${h.actor} was disabled` : `the key is not ${h.actor}'s`;
-      return broken(h.seq, 'unknown_signer', `the head at seq ${h.seq} is signed by a key the identity registry did not hold for ${h.actor} at seq ${covers} (${why})`);
-    }
-    if (!verifyHead(key, signature, { ledgerId: ledgerId ?? '', seq: covers, hash, actor: h.actor, at: claimedAt(h) })) {
-      return broken(h.seq, 'bad_signature', `the signature of the head at seq ${h.seq} by ${h.actor} does not verify`);
-    }
-    signedThrough = Math.max(signedThrough, covers);
+    // the chain's verdict wins: stop spending the cores on heads nobody will hear of
+    if (stop.chainBroken) return broken(h.seq, 'bad_head', 'not checked: the chain does not hold');
+    const problem = checkHead(h, far, view);
+    if (problem !== null) return (await settle(0)) ?? broken(h.seq, problem.reason, problem.message);
+    const d = h.detail as { covers_seq: number; covers_hash: string; key: string; signature: string };
+    pending.push({ seq: h.seq, actor: h.actor, ok: verifyHeadAsync(d.key, d.signature, { ledgerId: ledgerId ?? '', seq: d.covers_seq, hash: d.covers_hash, actor: h.actor, at: claimedAt(h) }) });
+    const bad = await settle(IN_FLIGHT);
+    if (bad) return bad;
+    signedThrough = Math.max(signedThrough, d.covers_seq);
   }
+  const bad = await settle(0);
+  if (bad) return bad;
   // rows of commands still running (or that died) are not signed yet: reported, never an error,
   // since concurrent commands of several actors leave such a tail at any moment
   const tail = await unsignedTail(ledger, Math.max(signedThrough, legacyRows));
   const tailActors = [...new Set(tail.map((r) => r.actor))];
   return { signedThrough, unsignedTail: tail.length, tailActors, legacyRows, heads: heads.length, registry: true };
+}
+
+/** A head's checks short of its signature (its form, the row it covers, its signer's key): what fails, or null. */
+function checkHead(h: LogRow, far: ReadonlyMap<number, string>, view: RegistryView): { reason: Broken['reason']; message: string } | null {
+  const d = h.detail as Record<string, unknown>;
+  const covers = d.covers_seq;
+  const hash = d.covers_hash;
+  const key = d.key;
+  const signature = d.signature;
+  if (typeof covers !== 'number' || !Number.isSafeInteger(covers) || covers < 1 || covers >= h.seq || typeof hash !== 'string' || typeof key !== 'string' || typeof signature !== 'string') {
+    return { reason: 'bad_head', message: `the signed head at seq ${h.seq} is malformed` };
+  }
+  const coveredHash = covers === h.seq - 1 ? h.prevHash : far.get(covers);
+  if (coveredHash !== hash) {
+    return {
+      reason: 'bad_head',
+      message: `the head ${h.actor} signed at seq ${h.seq} covers row ${covers} as ${hash.slice(0, 12)}…, but that row now hashes to ${String(coveredHash).slice(0, 12)}…: rows up to ${covers} were rewritten and re-hashed`,
+    };
+  }
+  // judged by the registry before the covered row: a command that rotates its signer's own key signs with the key it acted with
+  const member = registryAt(view, covers - 1)?.members.find((m) => m.name === h.actor);
+  if (!member || member.publicKey !== key || member.disabled) {
+    const why = !member ? `${h.actor} was not a member` : member.disabled ? `${h.actor} was disabled` : `the key is not ${h.actor}'s`;
+    return { reason: 'unknown_signer', message: `the head at seq ${h.seq} is signed by a key the identity registry did not hold for ${h.actor} at seq ${covers} (${why})` };
+  }
+  return null;
 }
 
 /** Rows after `seq`, head rows aside. */

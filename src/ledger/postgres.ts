@@ -9,7 +9,8 @@ import { SERVER_TIME_SQL } from '../model/time.js';
 import pg from 'pg';
 import { sealEvent, type ChainHead } from './chain.js';
 import { duplicateProposal, ledgerFailure, ledgerMissing, ledgerTooNew, unknownProposal } from './failure.js';
-import { verifyRawBatches, type RawLogRow } from './verify-fast.js';
+import { verifyPostgresChain } from './verify-pg-parallel.js';
+import type { ParallelVerifyOptions } from './verify-parallel.js';
 import type { AdmissionRecord, ChainVerdict, DecisionRecord, LedgerStore, LogFilter, LogRow, NewLogEvent, ProposalRecord, ProposalState, StateProblem } from './port.js';
 import type { ProposalCounts, ProposalQuery, ProposalSummary } from './port.js';
 import { judgeProposalState, refuseReservedKeys, stateEvent, stateForged, type StateJudgement } from './states.js';
@@ -54,6 +55,8 @@ export interface PostgresLedgerOptions {
   readonly connectTimeoutMs?: number;
   /** Rows per batch when streaming the log. Default 5,000. */
   readonly batchSize?: number;
+  /** How `verifyEvents` splits a large log over worker threads (each on its own connection). */
+  readonly verify?: ParallelVerifyOptions;
 }
 
 /**
@@ -88,7 +91,7 @@ export async function openPostgresLedger(url: string, options: PostgresLedgerOpt
     await pool.end().catch(() => undefined);
     throw ledgerFailure(url, 'write', err);
   }
-  return new PostgresLedger(pool, url, options.batchSize ?? 5_000);
+  return new PostgresLedger(pool, url, options.batchSize ?? 5_000, options.verify);
 }
 
 const cols = (c: readonly string[]): string => c.join(', ');
@@ -143,6 +146,7 @@ export class PostgresLedger implements LedgerStore {
     /** The ledger URL (shown only without its password). */
     readonly url: string,
     private readonly batchSize = 5_000,
+    private readonly verifyOptions: ParallelVerifyOptions = {},
   ) {}
 
   /**
@@ -204,28 +208,26 @@ export class PostgresLedger implements LedgerStore {
   }
 
   /**
-   * Re-proves the chain from raw rows (array mode, no records built), the next batch read while
-   * this one is hashed; the same verdict as verifyChain(iterateEvents()) (verify-fast.ts).
+   * Re-proves the chain from raw rows, in one snapshot, over worker threads each on its own
+   * connection when the log is large (verify-pg-parallel.ts); the same verdict as
+   * verifyChain(iterateEvents()).
    */
   async verifyEvents(): Promise<ChainVerdict> {
-    const fetch = (after: number) => {
-      const p = this.read(() => this.pool.query<unknown[]>({ text: SQL.batch, values: [after, this.batchSize], rowMode: 'array' }));
-      p.catch(() => undefined); // a read left pending by an early verdict must not become an unhandled rejection
-      return p;
-    };
-    const size = this.batchSize;
-    async function* batches(): AsyncGenerator<readonly RawLogRow[]> {
-      let next = fetch(0);
-      for (;;) {
-        const { rows } = await next;
-        const last = rows[rows.length - 1];
-        const more = last !== undefined && rows.length >= size;
-        if (more) next = fetch(Number(last[0]));
-        yield rows;
-        if (!more) return;
-      }
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw ledgerFailure(this.url, 'open', err);
     }
-    return verifyRawBatches(batches());
+    let broken = false;
+    try {
+      return await verifyPostgresChain(c, this.url, this.batchSize, this.verifyOptions);
+    } catch (err) {
+      broken = true;
+      throw ledgerFailure(this.url, 'read', err);
+    } finally {
+      c.release(broken);
+    }
   }
 
   /** Stores a new proposal and its event in one transaction; a known id is an InputError. */

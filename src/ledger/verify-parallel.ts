@@ -68,8 +68,8 @@ function* batchesAfter(db: Database.Database, after: number, size = 10_000): Gen
  * The built worker script next to this module, or null (run from TypeScript source, where
  * Node 20 cannot start a .ts worker: verify then runs in one thread, with the same verdict).
  */
-export function workerUrl(): URL | null {
-  const url = new URL('./verify-worker.js', import.meta.url);
+export function workerUrl(name = 'verify-worker.js'): URL | null {
+  const url = new URL(`./${name}`, import.meta.url);
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
 }
 
@@ -77,7 +77,7 @@ export function workerUrl(): URL | null {
 const UNCHECKED: RangeReport = { clean: false, rows: 0, first: null, last: null };
 
 /** Checks one range in a worker thread; a worker that fails reports the range as unchecked. */
-export function runWorker(url: URL, job: { path: string; from: number; to: number | null; batch: number }): Promise<RangeReport> {
+export function runWorker(url: URL, job: object): Promise<RangeReport> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (r: RangeReport): void => {
