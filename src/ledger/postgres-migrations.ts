@@ -118,6 +118,11 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       ${appendOnly('schema_version')}
     `,
   },
+  {
+    version: 4,
+    description: 'log rows found by event kind through an index (the registry, heads, watch states)',
+    sql: 'CREATE INDEX IF NOT EXISTS dot_action_log_event ON dotctl.dot_action_log (event, seq);',
+  },
 ];
 
 /** The triggers that refuse UPDATE, DELETE and TRUNCATE on a table of schema dotctl. */

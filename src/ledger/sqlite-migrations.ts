@@ -101,6 +101,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ${appendOnly('dotctl_schema_version')}
     `,
   },
+  {
+    version: 4,
+    description: 'log rows found by event kind through an index (the registry, heads, watch states)',
+    sql: 'CREATE INDEX IF NOT EXISTS dot_action_log_event ON dot_action_log (event, seq);',
+  },
 ];
 
 /** The triggers that refuse UPDATE and DELETE on a table (SQLite has no TRUNCATE). */

@@ -67,7 +67,7 @@ function concurrencySuite(backend: Backend): void {
       } finally {
         await ledger.close();
       }
-      assert.deepEqual(await site.raw.versions(), [1, 2, 3]);
+      assert.deepEqual(await site.raw.versions(), [1, 2, 3, 4]);
     });
   });
 }
