@@ -39,7 +39,12 @@ const common = {
   },
 };
 
-await build({ ...common, entryPoints: ['src/cli/program.ts'], outfile: 'dist/cli/program.js' });
+// Split into ESM chunks: program.js holds commander and the commands' registration; what a
+// command runs is loaded through dynamic import() from its own chunk, so `list` never compiles
+// (let alone runs) the gate, the executor, pg, zod, yaml or the SQL parser. Chunks are written
+// beside program.js (dist/cli/chunk-*.js): modules that find files relative to themselves
+// (../build-id, ../../dots, ./verify-worker.js) see the same directory as in one bundle.
+await build({ ...common, entryPoints: { program: 'src/cli/program.ts' }, outdir: 'dist/cli', splitting: true, chunkNames: 'chunk-[hash]' });
 
 // The worker thread of a parallel `log verify`, bundled on its own next to program.js: the
 // bundled verify finds it as ./verify-worker.js beside itself (new URL(..., import.meta.url)).

@@ -10,7 +10,7 @@ export function registerAuthoringCommands(program: Command): void {
     .action(
       action(async (id: string, opts: { force?: boolean }, cmd: Command) => {
         const { writeDotSkeleton } = await import('../../engine.js');
-        const r = await writeDotSkeleton(globalOptions(cmd).dots, id, { force: opts.force === true });
+        const r = await writeDotSkeleton((await globalOptions(cmd)).dots, id, { force: opts.force === true });
         out(`wrote ${r.file}`);
         out(`fill in every TODO, then: dotctl validate && dotctl test ${id} -p …`);
       }),
@@ -25,7 +25,7 @@ export function registerAuthoringCommands(program: Command): void {
     .action(
       action(async (original: string, edited: string, opts: { name?: string; file?: string }, cmd: Command) => {
         const { makePatchStep } = await import('../../engine.js');
-        const r = await makePatchStep(globalOptions(cmd).dots, original, edited, opts);
+        const r = await makePatchStep((await globalOptions(cmd)).dots, original, edited, opts);
         process.stderr.write(`wrote ${r.diffPath} (${r.hunks} hunk(s)); paste into the DOT:\n`);
         process.stdout.write(r.yaml);
       }),

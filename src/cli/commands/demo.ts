@@ -26,7 +26,7 @@ export function registerDemoCommands(program: Command): void {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const r = await runDemo({ target: globalOptions(cmd).target, keep: opts.keep === true, print: opts.json ? () => undefined : out, signal: controller.signal });
+          const r = await runDemo({ target: (await globalOptions(cmd)).target, keep: opts.keep === true, print: opts.json ? () => undefined : out, signal: controller.signal });
           if (opts.json) outJson(r);
           if (r.exitCode !== 0) throw new ExitSignal(r.exitCode);
         } finally {

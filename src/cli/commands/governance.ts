@@ -25,7 +25,7 @@ export function registerGovernanceCommands(program: Command): void {
         } else {
           if (nameArg === undefined) throw new InputError('name the identity (dotctl keygen NAME), or pass --show KEYFILE to print the entry of an existing key');
           name = nameArg;
-          k = await generateKeyFile(name, opts.dir ?? globalOptions(cmd).keys);
+          k = await generateKeyFile(name, opts.dir ?? (await globalOptions(cmd)).keys);
         }
         if (opts.json) return outJson({ name, roles, key_file: k.file, public_key: k.publicKey });
         out(opts.show !== undefined ? `# public key of ${k.file}` : `# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);

@@ -19,7 +19,7 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (opts: { ownerRole: string; writerRole: string; json?: boolean }, cmd: Command) => {
         const { provisionLedgerRoles } = await import('../../engine.js');
-        const r = await provisionLedgerRoles(globalOptions(cmd).ledger, { owner: opts.ownerRole, writer: opts.writerRole });
+        const r = await provisionLedgerRoles((await globalOptions(cmd)).ledger, { owner: opts.ownerRole, writer: opts.writerRole });
         if (opts.json === true) {
           return outJson({
             database: r.database,
@@ -53,7 +53,7 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (opts: LogOptions, cmd: Command) => {
         const { readLog } = await import('../../engine.js');
-        const rows = await readLog(globalOptions(cmd).ledger, opts);
+        const rows = await readLog((await globalOptions(cmd)).ledger, opts);
         if (opts.json === true) {
           for (const r of rows) outJsonLine(r);
         } else if (rows.length === 0) {
@@ -76,7 +76,7 @@ export function registerLedgerCommands(program: Command): void {
         const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
         const { verifyLog, LedgerError } = await import('../../engine.js');
         const cross = crossCheckOptions(cmd, opts.checkpoint);
-        const verdict = cross ? await (await engineFor(cmd)).verifyLog(cross) : await verifyLog(globalOptions(cmd).ledger);
+        const verdict = cross ? await (await engineFor(cmd)).verifyLog(cross) : await verifyLog((await globalOptions(cmd)).ledger);
         if (json) outJson(verdict);
         switch (verdict.kind) {
           case 'intact':
@@ -103,7 +103,7 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (opts: { state?: string; json?: boolean }, cmd: Command) => {
         const { listProposals } = await import('../../engine.js');
-        const { state, list } = await listProposals(globalOptions(cmd).ledger, opts.state);
+        const { state, list } = await listProposals((await globalOptions(cmd)).ledger, opts.state);
         if (opts.json === true) return outJson(list);
         if (list.length === 0) return out(state === undefined ? 'no proposals' : `no proposals in state ${state}`);
         for (const line of formatProposalTable(list)) out(line);

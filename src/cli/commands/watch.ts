@@ -59,7 +59,7 @@ export function registerWatchCommand(program: Command): void {
         if (opts.once === true && opts.every !== undefined) throw new InputError('give --once or --every INTERVAL, not both');
         const interval = opts.every === undefined ? null : parseInterval(opts.every);
         if (opts.every !== undefined && interval === null) throw new InputError(`--every ${JSON.stringify(opts.every)} is not an interval; write e.g. 30s, 5m or 1h (at least 10ms)`);
-        const g = globalOptions(cmd);
+        const g = await globalOptions(cmd);
         const watcher = await (await engineFor(cmd)).watch(g.workspace?.watch);
         if (interval === null) {
           const r = await watcher.cycle();
