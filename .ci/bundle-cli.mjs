@@ -8,7 +8,10 @@
 // binding). The library entry (dist/index.js) is tsc's output.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
+
+const nodeRequire = createRequire(import.meta.url);
 
 const LAZY_EXTERNAL = /^(better-sqlite3|libpg-query|pg-native)$/;
 
@@ -21,6 +24,34 @@ const lazyExternals = {
       contents: `module.exports = __dotctlRequire(${JSON.stringify(args.path)});`,
       loader: 'js',
     }));
+  },
+};
+
+/** Built-ins a read-only command never calls: each is required on first use of one of its exports. */
+const LAZY_BUILTINS = /^node:(child_process|zlib|http|https|net|tls|dns|worker_threads|readline)$/;
+
+/**
+ * Node built-ins through require(), not import: importing a built-in from ESM builds its ESM
+ * facade, which reads every export once (node:fs's ReadStream getter alone loads all of
+ * node:stream); require() hands over the module as it is. The LAZY_BUILTINS become an object of
+ * getters that requires the module on first use (commander requires node:child_process only to
+ * spawn executable subcommands, which dotctl has none of; zlib is for backup audits).
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'import-statement' || LAZY_BUILTINS.test(args.path) ? { path: args.path, namespace: 'builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
+      const name = JSON.stringify(args.path);
+      if (!LAZY_BUILTINS.test(args.path)) return { contents: `module.exports = __dotctlRequire(${name});`, loader: 'js' };
+      const keys = JSON.stringify(Object.keys(nodeRequire(args.path)));
+      return {
+        contents: `let m;\nfor (const k of ${keys}) Object.defineProperty(exports, k, { enumerable: true, get: () => (m ??= __dotctlRequire(${name}))[k] });`,
+        loader: 'js',
+      };
+    });
   },
 };
 
@@ -65,7 +96,7 @@ const split = { entryPoints: { program: 'src/cli/program.ts' }, outdir: 'dist/cl
 // Every module program.js loads statically is loaded before any dynamic import() can run, so
 // nothing is lost by making each dynamically imported module of ours import all of them: they
 // then share one set, and one chunk. A first pass finds them; the second adds the import.
-const first = await build({ ...common, ...split, plugins: [lazyExternals], metafile: true });
+const first = await build({ ...common, ...split, plugins: [lazyExternals, builtinsByRequire], metafile: true });
 const inputs = first.metafile.inputs;
 const core = new Set(['src/cli/program.ts']);
 for (const queue = [...core]; queue.length > 0; ) {
@@ -97,11 +128,11 @@ const sharedCore = {
     );
   },
 };
-write(await build({ ...common, ...split, plugins: [lazyExternals, sharedCore] }));
+write(await build({ ...common, ...split, plugins: [lazyExternals, builtinsByRequire, sharedCore] }));
 
 // The worker thread of a parallel `log verify`, bundled on its own next to program.js: the
 // bundled verify finds it as ./verify-worker.js beside itself (new URL(..., import.meta.url)).
-write(await build({ ...common, plugins: [lazyExternals], entryPoints: ['src/ledger/verify-worker.ts'], outfile: 'dist/cli/verify-worker.js' }));
+write(await build({ ...common, plugins: [lazyExternals, builtinsByRequire], entryPoints: ['src/ledger/verify-worker.ts'], outfile: 'dist/cli/verify-worker.js' }));
 
 // The build's identity: SHA-256 over every file of dist/ (code only) and package.json. The
 // catalogue cache keys its entries by it, so a catalogue validated by another build (or another
