@@ -40,9 +40,7 @@ const LAZY_BUILTINS = /^node:(child_process|zlib|http|https|net|tls|dns|worker_t
 const builtinsByRequire = {
   name: 'builtins-by-require',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) =>
-      args.kind === 'import-statement' || LAZY_BUILTINS.test(args.path) ? { path: args.path, namespace: 'builtin' } : undefined,
-    );
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' || LAZY_BUILTINS.test(args.path) ? { path: args.path, namespace: 'builtin' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
       const name = JSON.stringify(args.path);
       if (!LAZY_BUILTINS.test(args.path)) return { contents: `module.exports = __dotctlRequire(${name});`, loader: 'js' };
@@ -56,10 +54,9 @@ const builtinsByRequire = {
 };
 
 // Bundled CommonJS packages (pg, commander) call require() for Node built-ins, and the lazy
-// externals above require their package. Only a file that says `require` gets this banner:
+// externals above require their package. Only a file that says `require` (or __dotctlRequire) gets this banner:
 // createRequire and import.meta cost something in every module that runs them.
-const REQUIRE_BANNER =
-  "import { createRequire as __dotctlCreateRequire } from 'node:module';\nconst require = __dotctlCreateRequire(import.meta.url);\nconst __dotctlRequire = require;\n";
+const REQUIRE_BANNER = "import { createRequire as __dotctlCreateRequire } from 'node:module';\nconst require = __dotctlCreateRequire(import.meta.url);\nconst __dotctlRequire = require;\n";
 
 /** What both bundles share: ESM for Node 20, lazy natives; written by `write` below. */
 const common = {
@@ -79,7 +76,7 @@ const common = {
 function write(result) {
   for (const f of result.outputFiles) {
     mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, f.text.includes('require') ? REQUIRE_BANNER + f.text : f.text);
+    writeFileSync(f.path, /require/i.test(f.text) ? REQUIRE_BANNER + f.text : f.text);
   }
 }
 
@@ -123,9 +120,7 @@ const sharedCore = {
   setup(b) {
     b.onResolve({ filter: /^dotctl:core$/ }, () => ({ path: 'core', namespace: 'dotctl-core' }));
     b.onLoad({ filter: /.*/, namespace: 'dotctl-core' }, () => ({ contents: barrel, loader: 'js', resolveDir: process.cwd() }));
-    b.onLoad({ filter: /\.ts$/ }, (args) =>
-      dynamicEntries.has(args.path) ? { contents: `import 'dotctl:core';\n${readFileSync(args.path, 'utf8')}`, loader: 'ts' } : undefined,
-    );
+    b.onLoad({ filter: /\.ts$/ }, (args) => (dynamicEntries.has(args.path) ? { contents: `import 'dotctl:core';\n${readFileSync(args.path, 'utf8')}`, loader: 'ts' } : undefined));
   },
 };
 write(await build({ ...common, ...split, plugins: [lazyExternals, builtinsByRequire, sharedCore] }));
