@@ -5,6 +5,7 @@ import { toSnakeKeys } from './json-out.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 import type { ParamDefaults, ResolvedWorkspace } from '../engine.js';
 import { loadWorkspace } from './workspace.js';
+import { createEngine } from '../engine.js';
 
 /** Global options, each also read from its environment variable, then from the workspace. */
 export interface GlobalOptions {
@@ -115,7 +116,6 @@ export function engineDeps(g: GlobalOptions): EngineDeps {
 
 /** The engine for a command, built through the public API. */
 export async function engineFor(cmd: Command): Promise<Engine> {
-  const { createEngine } = await import('../engine.js');
   return createEngine(engineDeps(await globalOptions(cmd)));
 }
 

@@ -1,6 +1,7 @@
 /**
  * The dotctl program: commander, its commands and the exit. `main.ts` loads it. Commands are registered from
- * `commands/*`; each loads the modules it needs lazily so start-up stays cheap.
+ * `commands/*`, only those of the group the command line names (`groupsFor`); they call the public API
+ * (src/engine.ts), which loads what an operation needs (gate, executor, drivers, yaml, zod) on first call.
  */
 import { Command, CommanderError } from 'commander';
 import { reportError, setCliDeps, type CliDeps } from './context.js';

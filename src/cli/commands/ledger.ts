@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, LogOptions, Signing } from '../../engine.js';
 import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 import { crossCheckOptions, registerCheckpointCommand, reportCrossCheck } from './witness.js';
+import { provisionLedgerRoles, readLog, verifyLog, LedgerError, listProposals } from '../../engine.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue) and `ledger roles`. */
 export function registerLedgerCommands(program: Command): void {
@@ -18,7 +19,6 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'print what was done as JSON')
     .action(
       action(async (opts: { ownerRole: string; writerRole: string; json?: boolean }, cmd: Command) => {
-        const { provisionLedgerRoles } = await import('../../engine.js');
         const r = await provisionLedgerRoles((await globalOptions(cmd)).ledger, { owner: opts.ownerRole, writer: opts.writerRole });
         if (opts.json === true) {
           return outJson({
@@ -52,7 +52,6 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'one JSON object per line (JSON Lines)')
     .action(
       action(async (opts: LogOptions, cmd: Command) => {
-        const { readLog } = await import('../../engine.js');
         const rows = await readLog((await globalOptions(cmd)).ledger, opts);
         if (opts.json === true) {
           for (const r of rows) outJsonLine(r);
@@ -74,7 +73,6 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (opts: { checkpoint?: string }, cmd: Command) => {
         const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-        const { verifyLog, LedgerError } = await import('../../engine.js');
         const cross = crossCheckOptions(cmd, opts.checkpoint);
         const verdict = cross ? await (await engineFor(cmd)).verifyLog(cross) : await verifyLog((await globalOptions(cmd)).ledger);
         if (json) outJson(verdict);
@@ -102,7 +100,6 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'print a JSON array')
     .action(
       action(async (opts: { state?: string; json?: boolean }, cmd: Command) => {
-        const { listProposals } = await import('../../engine.js');
         const { state, list } = await listProposals((await globalOptions(cmd)).ledger, opts.state);
         if (opts.json === true) return outJson(list);
         if (list.length === 0) return out(state === undefined ? 'no proposals' : `no proposals in state ${state}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action, alignColumns, collect, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { validateDots, formatProblem, listDots, showDot, describeRequirements, renderDots } from '../../engine.js';
 
 /** Registers `validate`, `list`, `show`, `render`. */
 export function registerSpecCommands(program: Command): void {
@@ -9,8 +10,6 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
-        const { validateDots } = await import('../../engine.js');
-        const { formatProblem } = await import('../../engine.js');
         const g = await globalOptions(cmd);
         const result = await validateDots(g.dots);
         if (opts.json) {
@@ -31,7 +30,6 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
-        const { listDots } = await import('../../engine.js');
         const g = await globalOptions(cmd);
         const dots = await listDots(g.dots, g.catalogueCache);
         if (opts.json) return outJson(dots);
@@ -46,8 +44,6 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (ref: string, opts: { json?: boolean }, cmd: Command) => {
-        const { showDot } = await import('../../engine.js');
-        const { describeRequirements } = await import('../../engine.js');
         const g = await globalOptions(cmd);
         const { summary, dot, requirements } = await showDot(g.dots, ref, g.catalogueCache);
         if (opts.json) return outJson({ ...summary, requirements, spec: dot.spec });
@@ -82,7 +78,6 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'print {hash, dots, canonical, markdown} as JSON')
     .action(
       action(async (refs: string[], opts: { param: string[]; out?: string; json?: boolean }, cmd: Command) => {
-        const { renderDots } = await import('../../engine.js');
         const g = await globalOptions(cmd);
         const r = await renderDots(g.dots, refs, opts.param, g.paramDefaults, g.catalogueCache);
         if (opts.out) {
