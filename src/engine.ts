@@ -11,6 +11,15 @@ import { effectiveRisk } from './catalogue/risk.js';
 import { renderProposal, type RenderedProposal } from './render/proposal.js';
 import { findDot, resolveBundle } from './catalogue/bundle.js';
 
+// This module is what every command loads first, so it imports statically only what reading a
+// (cached) catalogue and rendering need; every operation that reaches the gate, the executor,
+// a database driver, yaml, zod or the SQL parser is loaded on its first call (`lazy` below).
+
+/** `load`'s function, loaded on first call: the same parameters, its result as a promise. */
+function lazy<A extends unknown[], R>(load: () => Promise<(...args: A) => R | PromiseLike<R>>): (...args: A) => Promise<R> {
+  return async (...args) => (await load())(...args);
+}
+
 export { findDot, resolveBundle };
 export { createEngine, type Engine, type EngineDeps, type VerifyLogOptions, type LogVerdict } from './engine/create.js';
 export type { Checkpoint, CheckpointProblem, CheckpointReport, TargetReport } from './engine/checkpoint.js';
@@ -20,41 +29,83 @@ export { loadCatalogue } from './catalogue/load.js';
 export type { ParamDefaults } from './catalogue/params.js';
 export { GENERIC_LAWS_YAML } from './catalogue/generic-laws.js';
 export { shippedSchemasDir } from './model/package-paths.js';
-export { parseWorkspace, resolveWorkspace, WORKSPACE_FILE, type WorkspaceConfig, type ResolvedWorkspace, type ResolvedEnvironment } from './catalogue/workspace.js';
+export { WORKSPACE_FILE } from './catalogue/workspace-file.js';
+export type { WorkspaceConfig, ResolvedWorkspace, ResolvedEnvironment } from './catalogue/workspace.js';
+/** Parses a workspace file's text (yaml and zod, loaded on first call). */
+export const parseWorkspace = lazy(async () => (await import('./catalogue/workspace.js')).parseWorkspace);
+/** Resolves a parsed workspace: its paths against its directory, the chosen environment. */
+export const resolveWorkspace = lazy(async () => (await import('./catalogue/workspace.js')).resolveWorkspace);
 export { openLedger } from './ledger/open.js';
 export type { LedgerRoles, LedgerRolesReport } from './ledger/postgres-roles.js';
 export type { LedgerStore, ChainVerdict } from './ledger/port.js';
-export { loadIdentities, loadSigningKey, type SigningKey } from './gate/keys.js';
-export { ROLES, type Identity, type Role } from './gate/identities.js';
-export { proposeBundle, decideProposal, proposalStatus, type ProposeResult, type DecisionResult, type ProposalStatus } from './engine/governance.js';
+export type { SigningKey } from './gate/keys.js';
+/** Reads an identities file. */
+export const loadIdentities = lazy(async () => (await import('./gate/keys.js')).loadIdentities);
+/** Reads a private key file. */
+export const loadSigningKey = lazy(async () => (await import('./gate/keys.js')).loadSigningKey);
+/** Writes a new Ed25519 key pair. */
+export const generateKeyFile = lazy(async () => (await import('./gate/keys.js')).generateKeyFile);
+export { ROLES, DEFAULT_QUORUM, type Role } from './gate/roles.js';
+export type { Identity } from './gate/identities.js';
+export type { ProposeResult, DecisionResult, ProposalStatus } from './engine/governance.js';
+/** Proposes a bundle of DOTs. */
+export const proposeBundle = lazy(async () => (await import('./engine/governance.js')).proposeBundle);
+/** Approves or rejects a proposal. */
+export const decideProposal = lazy(async () => (await import('./engine/governance.js')).decideProposal);
+/** A proposal's state and what its gate still needs. */
+export const proposalStatus = lazy(async () => (await import('./engine/governance.js')).proposalStatus);
 export type { EngineOptions, Progress } from './engine/options.js';
 export type { RunHooks } from './engine/apply/journal.js';
-export { admitDots, listAdmissionStatus, checkAdmitted, loadFrozen, type AdmitResult, type AdmissionStatus, type Unadmitted } from './engine/admission.js';
-export { readLog, verifyLog, listProposals, type LogOptions } from './engine/audit.js';
-export { listProposalPage, ledgerOverview, DEFAULT_PROPOSAL_PAGE, type ProposalPage, type ProposalPageOptions, type LedgerOverview } from './engine/audit.js';
+export type { AdmitResult, AdmissionStatus, Unadmitted } from './engine/admission.js';
+/** Admits DOT content. */
+export const admitDots = lazy(async () => (await import('./engine/admission.js')).admitDots);
+/** Who admitted which content, and whether it may be proposed. */
+export const listAdmissionStatus = lazy(async () => (await import('./engine/admission.js')).listAdmissionStatus);
+/** The DOTs among `dots` whose content is not admitted. */
+export const checkAdmitted = lazy(async () => (await import('./engine/admission.js')).checkAdmitted);
+/** A proposal's frozen DOTs and catalogue, validated again. */
+export const loadFrozen = lazy(async () => (await import('./engine/admission.js')).loadFrozen);
+export type { LogOptions, ProposalPage, ProposalPageOptions, LedgerOverview } from './engine/audit.js';
+/** Reads the action log. */
+export const readLog = lazy(async () => (await import('./engine/audit.js')).readLog);
+/** Re-proves the ledger's chain. */
+export const verifyLog = lazy(async () => (await import('./engine/audit.js')).verifyLog);
+/** Lists proposals, optionally in one state. */
+export const listProposals = lazy(async () => (await import('./engine/audit.js')).listProposals);
+/** A page of proposals (the latest ones), without their frozen content. */
+export const listProposalPage = lazy(async () => (await import('./engine/audit.js')).listProposalPage);
+/** Proposals counted per state, the latest few and the log's head. */
+export const ledgerOverview = lazy(async () => (await import('./engine/audit.js')).ledgerOverview);
 export type { LogVerdict as SignedLogVerdict, Signing } from './engine/signed-history.js';
-export {
-  initLedger,
-  upgradeLedger,
-  type LedgerInitOptions,
-  type LedgerInitResult,
-  type RegistryChangeResult,
-  type RegistryReport,
-} from './engine/registry-changes.js';
-export { DEFAULT_QUORUM } from './gate/registry.js';
+export type { LedgerInitOptions, LedgerInitResult, RegistryChangeResult, RegistryReport } from './engine/registry-changes.js';
+/** Creates a ledger with its genesis identity registry. */
+export const initLedger = lazy(async () => (await import('./engine/registry-changes.js')).initLedger);
+/** Upgrades a ledger to the signed identity registry. */
+export const upgradeLedger = lazy(async () => (await import('./engine/registry-changes.js')).upgradeLedger);
 export type { AdmissionRecord, DecisionRecord, LogRow, ProposalRecord, ProposalState } from './model/records.js';
 export type { ProposalSummary, ProposalCounts } from './ledger/port.js';
 export { DotctlError, InputError, LedgerError, formatProblem } from './model/errors.js';
 export { describeRequirements } from './render/proposal.js';
-export { generateKeyFile } from './gate/keys.js';
-export { applyProposal, rollbackProposal, type ApplyReport, type ApplyOutcome, type StepReport } from './engine/apply/index.js';
+export type { ApplyReport, ApplyOutcome, StepReport } from './engine/apply/index.js';
+/** Applies (or rehearses) an approved proposal. */
+export const applyProposal = lazy(async () => (await import('./engine/apply/index.js')).applyProposal);
+/** Rolls back an applied proposal. */
+export const rollbackProposal = lazy(async () => (await import('./engine/apply/index.js')).rollbackProposal);
 export { auditBackupDir, formatBackupAudit, formatBytes, type BackupAudit } from './exec/backup-audit.js';
 /** Runs a program without a shell (timeout, bounded output, abort signal): what command steps use. */
 export { runProgram, baseEnv, type CommandRun as ProgramRun } from './exec/command.js';
 export { CheckError, GateError, TargetUnreachableError, TargetBusyError } from './model/errors.js';
 export { shippedDotsDir, shippedExamplesDir } from './model/package-paths.js';
-export { writeDotSkeleton, makePatchStep, type PatchMade } from './engine/authoring.js';
-export { proveRollback, lastRollbackProof, type RollbackProof, type ProofStage, type ProofOptions } from './engine/rollback-proof.js';
+export type { PatchMade } from './engine/authoring.js';
+/** Writes a new DOT's skeleton. */
+export const writeDotSkeleton = lazy(async () => (await import('./engine/authoring.js')).writeDotSkeleton);
+/** Turns an edited copy of a file into a patch step. */
+export const makePatchStep = lazy(async () => (await import('./engine/authoring.js')).makePatchStep);
+export type { RollbackProof, ProofStage, ProofOptions } from './engine/rollback-proof.js';
+/** Proves DOTs' rollback on a scratch copy of the target. */
+export const proveRollback = lazy(async () => (await import('./engine/rollback-proof.js')).proveRollback);
+/** The last rollback proof recorded for a DOT's content. */
+export const lastRollbackProof = lazy(async () => (await import('./engine/rollback-proof.js')).lastRollbackProof);
 export type { Watcher, WatchReport, WatchCheck, WatchChange, WatchDraft, WatchStatus, WatchCheckKind } from './engine/watch/index.js';
 export type { WatchSettings, BackupSetConfig, AlertConfig } from './catalogue/watch-config.js';
 export type { Delivery as AlertDelivery } from './exec/alert.js';

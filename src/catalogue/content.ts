@@ -6,7 +6,8 @@
  */
 import { canonicalJson, sha256Hex } from '../model/canonical.js';
 import type { FrozenContent } from '../model/records.js';
-import { SECTIONS, type Dot } from './schema.js';
+import type { Dot } from './schema.js';
+import { SECTIONS } from './sections.js';
 import type { CatalogueSource } from './validate.js';
 
 /** Format tag inside the hashed encoding; bump when its shape changes. */

@@ -4,6 +4,7 @@
  * are what `validateCatalogue` hands on after every cross-file check has passed.
  */
 import * as z from 'zod';
+import type { SpecSection } from './sections.js';
 
 /** Names usable as parameter names and `{{name}}` placeholders. */
 export const PARAM_NAME = /^[a-z_][a-z0-9_]*$/;
@@ -237,18 +238,8 @@ export const DotSchema = z.strictObject({
 export type DotInput = z.input<typeof DotSchema>;
 export type Dot = z.output<typeof DotSchema>;
 
-/** Sections of a DOT, in execution order. */
-export const SECTIONS = ['hard_stops', 'pre_check', 'diff', 'rollback', 'post_verify'] as const;
-export type Section = (typeof SECTIONS)[number];
-
-/** Every section of a spec: the ones an apply runs, then the standing invariants (absent from a DOT that has none). */
-export const SPEC_SECTIONS = [...SECTIONS, 'invariants'] as const;
-export type SpecSection = (typeof SPEC_SECTIONS)[number];
-
-/** The steps of a section (none when the DOT has no such section). */
-export function stepsIn(dot: Pick<Dot, SpecSection>, section: SpecSection): readonly Step[] {
-  return dot[section] ?? [];
-}
+// The sections live in sections.ts, which has no zod: rendering a cached catalogue needs them, not the schemas.
+export { SECTIONS, SPEC_SECTIONS, stepsIn, type Section, type SpecSection } from './sections.js';
 
 /** Step kinds allowed in each section. */
 export const SECTION_KINDS: Readonly<Record<SpecSection, readonly StepKind[]>> = {

@@ -15,8 +15,7 @@ import { resolveWatch, WatchSchema, watchProblems, type WatchSettings } from './
 
 export type { WatchSettings, BackupSetConfig, AlertConfig } from './watch-config.js';
 
-/** The workspace file's name; commands look for it from the current directory upwards. */
-export const WORKSPACE_FILE = 'dotctl.yaml';
+export { WORKSPACE_FILE } from './workspace-file.js';
 
 /** Names of environments. */
 export const ENV_NAME = /^[a-z][a-z0-9_-]{0,62}$/;

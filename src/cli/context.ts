@@ -5,6 +5,7 @@ import { toSnakeKeys } from './json-out.js';
 import type { Engine, EngineDeps, RunHooks } from '../engine.js';
 import type { ParamDefaults, ResolvedWorkspace } from '../engine.js';
 import { loadWorkspace } from './workspace.js';
+import { createEngine } from '../engine.js';
 
 /** Global options, each also read from its environment variable, then from the workspace. */
 export interface GlobalOptions {
@@ -45,12 +46,12 @@ function catalogueCacheDir(ledger: string, env: NodeJS.ProcessEnv): string | und
  * over the workspace's `dotctl.yaml` (its paths resolved against its own directory, its
  * environment chosen by --env, DOTCTL_ENV or default_env), which wins over the defaults.
  */
-export function globalOptions(cmd: Command): GlobalOptions {
+export async function globalOptions(cmd: Command): Promise<GlobalOptions> {
   let root: Command = cmd;
   while (root.parent) root = root.parent;
   const o = root.opts<{ dots?: string; ledger?: string; target?: string; identities?: string; key?: string[]; env?: string }>();
   const env = process.env;
-  const ws = loadWorkspace(process.cwd(), o.env ?? (env.DOTCTL_ENV || undefined), env);
+  const ws = await loadWorkspace(process.cwd(), o.env ?? (env.DOTCTL_ENV || undefined), env);
   const chosen = ws?.environment ?? null;
   const ledger = o.ledger ?? env.DOTCTL_LEDGER ?? ws?.ledger ?? '.dotctl/ledger.db';
   // An in-memory ledger (a library feature) would vanish when this command exits, and with it the record of what it did.
@@ -115,8 +116,7 @@ export function engineDeps(g: GlobalOptions): EngineDeps {
 
 /** The engine for a command, built through the public API. */
 export async function engineFor(cmd: Command): Promise<Engine> {
-  const { createEngine } = await import('../engine.js');
-  return createEngine(engineDeps(globalOptions(cmd)));
+  return createEngine(engineDeps(await globalOptions(cmd)));
 }
 
 /** Thrown by commands that want a specific exit code without an error message. */

@@ -1,6 +1,7 @@
 /**
  * The dotctl program: commander, its commands and the exit. `main.ts` loads it. Commands are registered from
- * `commands/*`; each loads the modules it needs lazily so start-up stays cheap.
+ * `commands/*`, only those of the group the command line names (`groupsFor`); they call the public API
+ * (src/engine.ts), which loads what an operation needs (gate, executor, drivers, yaml, zod) on first call.
  */
 import { Command, CommanderError } from 'commander';
 import { reportError, setCliDeps, type CliDeps } from './context.js';
@@ -16,7 +17,45 @@ import { registerRegistryCommands } from './commands/registry.js';
 import { registerWatchCommand } from './commands/watch.js';
 import { addHelpExtras } from './help-extras.js';
 
-function buildProgram(): Command {
+/**
+ * The command registrations in help order, each with the top-level commands it adds. A command
+ * registers only the group(s) naming it (see `groupsFor`): registering all forty commands and
+ * their options is a good part of a short command's start-up.
+ */
+export const COMMAND_GROUPS: readonly { readonly names: readonly string[]; readonly register: (program: Command) => void }[] = [
+  { names: ['validate', 'list', 'show', 'render'], register: registerSpecCommands },
+  { names: ['new', 'patch', 'test'], register: registerAuthoringCommands },
+  { names: ['keygen', 'propose', 'admit', 'admissions', 'approve', 'reject'], register: registerGovernanceCommands },
+  { names: ['apply', 'rollback'], register: registerApplyCommands },
+  { names: ['withdraw'], register: registerWithdrawCommand },
+  { names: ['ledger', 'log', 'proposals', 'status'], register: registerLedgerCommands },
+  { names: ['ledger', 'identities'], register: registerRegistryCommands },
+  { names: ['watch'], register: registerWatchCommand },
+  { names: ['demo', 'audit-backups'], register: registerDemoCommands },
+  { names: ['init'], register: registerWorkspaceCommands },
+];
+
+/**
+ * The groups to register for `args` (argv without node and script): those naming the first
+ * argument that is neither a global option nor its value; every group when there is none, or it
+ * names no command (root help, `help`, --version, a typo: commander then lists or suggests them all).
+ */
+export function groupsFor(program: Command, args: readonly string[]): typeof COMMAND_GROUPS {
+  const takesValue = new Set(program.options.filter((o) => o.required || o.optional).map((o) => o.long));
+  for (let i = 0; i < args.length; i += 1) {
+    const a = args[i] ?? '';
+    if (a === '--' || (a.startsWith('-') && !takesValue.has(a) && !/^--[^=]+=/.test(a))) return COMMAND_GROUPS;
+    if (takesValue.has(a)) i += 1;
+    else if (!a.startsWith('-')) {
+      const named = COMMAND_GROUPS.filter((g) => g.names.includes(a));
+      return named.length > 0 ? named : COMMAND_GROUPS;
+    }
+  }
+  return COMMAND_GROUPS;
+}
+
+/** The program with the global options and the commands `args` needs (all when `args` is undefined). */
+export function buildProgram(args?: readonly string[]): Command {
   const program = new Command();
   program
     .name('dotctl')
@@ -30,22 +69,13 @@ function buildProgram(): Command {
     .option('--env <name>', 'workspace environment (dotctl.yaml): its target and parameter values (env DOTCTL_ENV)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerSpecCommands(program);
-  registerAuthoringCommands(program);
-  registerGovernanceCommands(program);
-  registerApplyCommands(program);
-  registerWithdrawCommand(program);
-  registerLedgerCommands(program);
-  registerRegistryCommands(program);
-  registerWatchCommand(program);
-  registerDemoCommands(program);
-  registerWorkspaceCommands(program);
+  for (const g of args === undefined ? COMMAND_GROUPS : groupsFor(program, args)) g.register(program);
   addHelpExtras(program);
   return program;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv.slice(2));
   program.configureOutput({
     writeErr: (s) => process.stderr.write(s),
     writeOut: (s) => process.stdout.write(s),

@@ -27,7 +27,7 @@ export function findWorkspaceRoot(start: string): string | null {
  * there is none. A malformed file is a SpecError naming its lines; an unknown environment, or
  * `--env` outside any workspace, an InputError.
  */
-export function loadWorkspace(cwd: string, envName: string | undefined, env: NodeJS.ProcessEnv): ResolvedWorkspace | null {
+export async function loadWorkspace(cwd: string, envName: string | undefined, env: NodeJS.ProcessEnv): Promise<ResolvedWorkspace | null> {
   const root = findWorkspaceRoot(cwd);
   if (root === null) {
     if (envName !== undefined) {
@@ -43,9 +43,9 @@ export function loadWorkspace(cwd: string, envName: string | undefined, env: Nod
   } catch (err) {
     throw new InputError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix its permissions`, { cause: err });
   }
-  const parsed = parseWorkspace(file, text);
+  const parsed = await parseWorkspace(file, text);
   if (parsed.kind === 'invalid') throw new SpecError(parsed.problems);
-  const r = resolveWorkspace(parsed.config, root, file, envName, env);
+  const r = await resolveWorkspace(parsed.config, root, file, envName, env);
   if (r.kind === 'error') throw new InputError(r.message);
   return r.workspace;
 }

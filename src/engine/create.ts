@@ -9,18 +9,19 @@ import type { SigningKey } from '../gate/keys.js';
 import type { Identity } from '../gate/identities.js';
 import type { LedgerStore, LogRow, ProposalRecord, ProposalState } from '../ledger/port.js';
 import type { LogVerdict as SignedLogVerdict } from './signed-history.js';
-import { approveRegistryChange, proposeRegistryChange, readRegistryReport, type RegistryChangeResult, type RegistryReport } from './registry-changes.js';
-import { applyProposal, rollbackProposal } from './apply/index.js';
+import type { RegistryChangeResult, RegistryReport } from './registry-changes.js';
 import type { ApplyReport } from './apply/report.js';
 import type { RunHooks } from './apply/journal.js';
-import { listProposals, readLog, verifyLog, type LogOptions } from './audit.js';
-import { admitDots, listAdmissionStatus, type AdmissionStatus, type AdmitResult } from './admission.js';
-import { decideProposal, proposalStatus, proposeBundle, type DecisionResult, type ProposalStatus, type ProposeResult } from './governance.js';
+import type { LogOptions } from './audit.js';
+import type { AdmissionStatus, AdmitResult } from './admission.js';
+import type { DecisionResult, ProposalStatus, ProposeResult } from './governance.js';
 import type { EngineOptions, Progress } from './options.js';
 import type { ParamDefaults } from '../catalogue/params.js';
-import { proveRollback, type ProofOptions, type RollbackProof } from './rollback-proof.js';
-import { withdrawProposal, type WithdrawResult } from './withdraw.js';
-import { crossCheck, makeCheckpoint, type Checkpoint, type CheckpointReport, type TargetReport } from './checkpoint.js';
+import type { ProofOptions, RollbackProof } from './rollback-proof.js';
+import type { WithdrawResult } from './withdraw.js';
+import type { Checkpoint, CheckpointReport, TargetReport } from './checkpoint.js';
+import type { Watcher } from './watch/index.js';
+import type { WatchSettings } from '../catalogue/watch-config.js';
 
 /** What `verifyLog` cross-checks besides the chain. */
 export interface VerifyLogOptions {
@@ -32,8 +33,6 @@ export interface VerifyLogOptions {
 
 /** The chain's verdict and, when asked, what the target's witness and a checkpoint say. */
 export type LogVerdict = SignedLogVerdict & { readonly target?: TargetReport; readonly checkpoint?: CheckpointReport };
-import { createWatcher, type Watcher } from './watch/index.js';
-import type { WatchSettings } from '../catalogue/watch-config.js';
 
 /** The parts an engine is made of. */
 export interface EngineDeps {
@@ -116,27 +115,29 @@ export function createEngine(deps: EngineDeps): Engine {
     hooks: deps.hooks,
     paramDefaults: deps.paramDefaults,
   };
+  // Each operation loads its module on first call (dynamic import): building an engine, and a
+  // command that uses one operation, never loads the others (the gate, the executor, pg, zod, yaml).
   return {
-    propose: (dots, params = [], opts = {}) => proposeBundle(o, dots, params, opts),
-    approve: (id, comment) => decideProposal(o, id, 'approve', comment ?? null),
-    reject: (id, reason) => decideProposal(o, id, 'reject', reason),
-    apply: (id, opts = {}) => applyProposal(o, id, opts),
-    rollback: (id) => rollbackProposal(o, id),
-    status: (id) => proposalStatus(o, id),
-    proposals: async (state) => (await listProposals(o.ledger, state)).list,
-    log: (filter = {}) => readLog(o.ledger, filter),
+    propose: async (dots, params = [], opts = {}) => (await import('./governance.js')).proposeBundle(o, dots, params, opts),
+    approve: async (id, comment) => (await import('./governance.js')).decideProposal(o, id, 'approve', comment ?? null),
+    reject: async (id, reason) => (await import('./governance.js')).decideProposal(o, id, 'reject', reason),
+    apply: async (id, opts = {}) => (await import('./apply/index.js')).applyProposal(o, id, opts),
+    rollback: async (id) => (await import('./apply/index.js')).rollbackProposal(o, id),
+    status: async (id) => (await import('./governance.js')).proposalStatus(o, id),
+    proposals: async (state) => (await (await import('./audit.js')).listProposals(o.ledger, state)).list,
+    log: async (filter = {}) => (await import('./audit.js')).readLog(o.ledger, filter),
     verifyLog: async (opts = {}) => {
-      const chain = await verifyLog(o.ledger);
-      return opts.target === undefined && opts.checkpoint === undefined ? chain : { ...chain, ...(await crossCheck(o, opts)) };
+      const chain = await (await import('./audit.js')).verifyLog(o.ledger);
+      return opts.target === undefined && opts.checkpoint === undefined ? chain : { ...chain, ...(await (await import('./checkpoint.js')).crossCheck(o, opts)) };
     },
-    checkpoint: (opts = {}) => makeCheckpoint(o, opts.out),
-    admit: (dots, comment) => admitDots(o, dots, comment ?? null),
-    admissions: (dot) => listAdmissionStatus(o, dot),
-    test: (dots, params = [], opts = {}) => proveRollback(o, dots, params, opts),
-    withdraw: (id, reason, supersededBy) => withdrawProposal(o, id, reason, supersededBy ?? null),
-    changeRegistry: (next) => proposeRegistryChange(o, next),
-    approveRegistryChange: (id) => approveRegistryChange(o, id),
-    registry: () => readRegistryReport(o),
-    watch: (settings = { backupSets: [], alerts: [] }) => createWatcher(o, settings),
+    checkpoint: async (opts = {}) => (await import('./checkpoint.js')).makeCheckpoint(o, opts.out),
+    admit: async (dots, comment) => (await import('./admission.js')).admitDots(o, dots, comment ?? null),
+    admissions: async (dot) => (await import('./admission.js')).listAdmissionStatus(o, dot),
+    test: async (dots, params = [], opts = {}) => (await import('./rollback-proof.js')).proveRollback(o, dots, params, opts),
+    withdraw: async (id, reason, supersededBy) => (await import('./withdraw.js')).withdrawProposal(o, id, reason, supersededBy ?? null),
+    changeRegistry: async (next) => (await import('./registry-changes.js')).proposeRegistryChange(o, next),
+    approveRegistryChange: async (id) => (await import('./registry-changes.js')).approveRegistryChange(o, id),
+    registry: async () => (await import('./registry-changes.js')).readRegistryReport(o),
+    watch: async (settings = { backupSets: [], alerts: [] }) => (await import('./watch/index.js')).createWatcher(o, settings),
   };
 }

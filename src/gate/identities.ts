@@ -6,15 +6,9 @@ import * as z from 'zod';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readPositionedYaml } from '../catalogue/yaml-doc.js';
 import type { Problem } from '../model/errors.js';
+import { ROLES, type Role } from './roles.js';
 
-/**
- * Roles of the pipeline. An `admin` signs changes of the identity registry (when a registry has
- * no admin, its reviewers do); it gives no right to propose, approve or apply. `automation` is an
- * unattended process (`dotctl watch`): it records invariant events and drafts proposals, and never
- * approves, admits, applies or rolls back.
- */
-export const ROLES = ['operator', 'reviewer', 'auditor', 'admin', 'automation'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from './roles.js';
 
 /**
  * Whether an identity acts in `role` now: enabled and holding it. An identity that holds

@@ -11,8 +11,7 @@ import { IdentitySchema, type Identity, type Role } from './identities.js';
 import { signStatement, verifyStatement } from './signature.js';
 import type { KeyObject } from 'node:crypto';
 
-/** Signatures a registry change needs when the identities file names no quorum. */
-export const DEFAULT_QUORUM = 2;
+export { DEFAULT_QUORUM } from './roles.js';
 
 /** A registry: its members and the signatures a change of it needs. */
 export interface Registry {

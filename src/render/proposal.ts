@@ -7,7 +7,7 @@ import { CheckError } from '../model/errors.js';
 import { canonicalJson, sha256Hex } from '../model/canonical.js';
 import type { Evidence } from '../model/evidence.js';
 import type { Law, SpecSection, Step } from '../catalogue/schema.js';
-import { SPEC_SECTIONS, stepsIn } from '../catalogue/schema.js';
+import { SPEC_SECTIONS, stepsIn } from '../catalogue/sections.js';
 import type { ValidDot } from '../catalogue/validate.js';
 import { gateRequirements, type GateRequirements } from '../catalogue/laws.js';
 import { effectiveRisk } from '../catalogue/risk.js';

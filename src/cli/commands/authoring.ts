@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action, collect, engineFor, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { writeDotSkeleton, makePatchStep } from '../../engine.js';
 
 /** Registers the authoring commands: `new`, `patch make`, `test`. */
 export function registerAuthoringCommands(program: Command): void {
@@ -9,8 +10,7 @@ export function registerAuthoringCommands(program: Command): void {
     .option('--force', 'overwrite an existing file')
     .action(
       action(async (id: string, opts: { force?: boolean }, cmd: Command) => {
-        const { writeDotSkeleton } = await import('../../engine.js');
-        const r = await writeDotSkeleton(globalOptions(cmd).dots, id, { force: opts.force === true });
+        const r = await writeDotSkeleton((await globalOptions(cmd)).dots, id, { force: opts.force === true });
         out(`wrote ${r.file}`);
         out(`fill in every TODO, then: dotctl validate && dotctl test ${id} -p …`);
       }),
@@ -24,8 +24,7 @@ export function registerAuthoringCommands(program: Command): void {
     .option('--file <path>', 'the path the step patches on the target host (default: ORIGINAL)')
     .action(
       action(async (original: string, edited: string, opts: { name?: string; file?: string }, cmd: Command) => {
-        const { makePatchStep } = await import('../../engine.js');
-        const r = await makePatchStep(globalOptions(cmd).dots, original, edited, opts);
+        const r = await makePatchStep((await globalOptions(cmd)).dots, original, edited, opts);
         process.stderr.write(`wrote ${r.diffPath} (${r.hunks} hunk(s)); paste into the DOT:\n`);
         process.stdout.write(r.yaml);
       }),

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../model/errors.js';
 import { action, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { auditBackupDir, formatBackupAudit } from '../../engine.js';
 
 /** Registers `demo` and `audit-backups`. */
 export function registerDemoCommands(program: Command): void {
@@ -26,7 +27,7 @@ export function registerDemoCommands(program: Command): void {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         try {
-          const r = await runDemo({ target: globalOptions(cmd).target, keep: opts.keep === true, print: opts.json ? () => undefined : out, signal: controller.signal });
+          const r = await runDemo({ target: (await globalOptions(cmd)).target, keep: opts.keep === true, print: opts.json ? () => undefined : out, signal: controller.signal });
           if (opts.json) outJson(r);
           if (r.exitCode !== 0) throw new ExitSignal(r.exitCode);
         } finally {
@@ -44,7 +45,6 @@ export function registerDemoCommands(program: Command): void {
     .action(
       action(async (dir: string, opts: { timeFrom: string; json?: boolean }) => {
         if (opts.timeFrom !== 'mtime' && opts.timeFrom !== 'name') throw new InputError(`--time-from ${JSON.stringify(opts.timeFrom)} is not mtime or name`);
-        const { auditBackupDir, formatBackupAudit } = await import('../../engine.js');
         const a = await auditBackupDir(dir, { timeFrom: opts.timeFrom });
         if (opts.json) outJson(a);
         else if (a.files.length === 0) out(`no *.sql.gz dumps in ${dir}: there is no backup`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, collect, engineFor, globalOptions, out, outJson } from '../context.js';
 import { basename } from 'node:path';
+import { generateKeyFile, loadSigningKey, InputError, ROLES } from '../../engine.js';
 
 /** Registers `keygen`, `propose`, `admit`, `admissions`, `approve`, `reject`. */
 export function registerGovernanceCommands(program: Command): void {
@@ -13,7 +14,6 @@ export function registerGovernanceCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (nameArg: string | undefined, opts: { dir?: string; role: string[]; show?: string; json?: boolean }, cmd: Command) => {
-        const { generateKeyFile, loadSigningKey, InputError, ROLES } = await import('../../engine.js');
         const roles = opts.role.length > 0 ? opts.role : ['operator'];
         const bad = roles.find((r) => !(ROLES as readonly string[]).includes(r));
         if (bad) throw new InputError(`--role ${JSON.stringify(bad)} is not a role; use ${ROLES.join(', ')}`);
@@ -25,7 +25,7 @@ export function registerGovernanceCommands(program: Command): void {
         } else {
           if (nameArg === undefined) throw new InputError('name the identity (dotctl keygen NAME), or pass --show KEYFILE to print the entry of an existing key');
           name = nameArg;
-          k = await generateKeyFile(name, opts.dir ?? globalOptions(cmd).keys);
+          k = await generateKeyFile(name, opts.dir ?? (await globalOptions(cmd)).keys);
         }
         if (opts.json) return outJson({ name, roles, key_file: k.file, public_key: k.publicKey });
         out(opts.show !== undefined ? `# public key of ${k.file}` : `# private key written to ${k.file} (mode 0600); keep it secret, pass it with --key`);
@@ -68,7 +68,6 @@ export function registerGovernanceCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (refs: string[], opts: { all?: boolean; comment?: string; json?: boolean }, cmd: Command) => {
-        const { InputError } = await import('../../engine.js');
         if (opts.all === true && refs.length > 0) throw new InputError('name DOTs or pass --all, not both');
         if (opts.all !== true && refs.length === 0) throw new InputError('name the DOT(s) to admit (id or option label), or pass --all');
         const r = await (await engineFor(cmd)).admit(opts.all === true ? 'all' : refs, opts.comment);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { DecisionRecord, LogRow, ProposalRecord, ProposalSummary, LogOptions, Signing } from '../../engine.js';
 import { action, alignColumns, engineFor, globalOptions, out, outJson, outJsonLine } from '../context.js';
 import { crossCheckOptions, registerCheckpointCommand, reportCrossCheck } from './witness.js';
+import { provisionLedgerRoles, readLog, verifyLog, LedgerError, listProposalPage, ledgerOverview } from '../../engine.js';
 
 /** Registers `log`, `log verify`, `proposals`, `status` (ledger issue) and `ledger roles`. */
 export function registerLedgerCommands(program: Command): void {
@@ -18,8 +19,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'print what was done as JSON')
     .action(
       action(async (opts: { ownerRole: string; writerRole: string; json?: boolean }, cmd: Command) => {
-        const { provisionLedgerRoles } = await import('../../engine.js');
-        const r = await provisionLedgerRoles(globalOptions(cmd).ledger, { owner: opts.ownerRole, writer: opts.writerRole });
+        const r = await provisionLedgerRoles((await globalOptions(cmd)).ledger, { owner: opts.ownerRole, writer: opts.writerRole });
         if (opts.json === true) {
           return outJson({
             database: r.database,
@@ -52,8 +52,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'one JSON object per line (JSON Lines)')
     .action(
       action(async (opts: LogOptions, cmd: Command) => {
-        const { readLog } = await import('../../engine.js');
-        const rows = await readLog(globalOptions(cmd).ledger, opts);
+        const rows = await readLog((await globalOptions(cmd)).ledger, opts);
         if (opts.json === true) {
           for (const r of rows) outJsonLine(r);
         } else if (rows.length === 0) {
@@ -74,9 +73,8 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action(async (opts: { checkpoint?: string }, cmd: Command) => {
         const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
-        const { verifyLog, LedgerError } = await import('../../engine.js');
         const cross = crossCheckOptions(cmd, opts.checkpoint);
-        const verdict = cross ? await (await engineFor(cmd)).verifyLog(cross) : await verifyLog(globalOptions(cmd).ledger);
+        const verdict = cross ? await (await engineFor(cmd)).verifyLog(cross) : await verifyLog((await globalOptions(cmd)).ledger);
         if (json) outJson(verdict);
         switch (verdict.kind) {
           case 'intact':
@@ -104,8 +102,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--json', 'print a JSON array of the full records (frozen content included)')
     .action(
       action(async (opts: { state?: string; limit?: string; all?: boolean; json?: boolean }, cmd: Command) => {
-        const { listProposalPage } = await import('../../engine.js');
-        const page = await listProposalPage(globalOptions(cmd).ledger, { ...opts, full: opts.json === true });
+        const page = await listProposalPage((await globalOptions(cmd)).ledger, { ...opts, full: opts.json === true });
         if (opts.json === true) return outJson(page.list);
         if (page.list.length === 0) return out(page.state === undefined ? 'no proposals' : `no proposals in state ${page.state}`);
         for (const line of formatProposalTable(page.list)) out(line);
@@ -147,8 +144,7 @@ const DEFAULT_PAGE = 50;
 
 /** `dotctl status` without a proposal: proposals per state, the latest few and the log's head, read through indexes. */
 async function ledgerStatus(cmd: Command, json: boolean): Promise<void> {
-  const { ledgerOverview } = await import('../../engine.js');
-  const o = await ledgerOverview(globalOptions(cmd).ledger);
+  const o = await ledgerOverview((await globalOptions(cmd)).ledger);
   if (json) return outJson(o);
   const states = Object.entries(o.counts).map(([state, n]) => `${state} ${n}`);
   out(`proposals  ${o.total}${states.length > 0 ? ` (${states.join(', ')})` : ''}`);

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import type { LedgerInitResult, RegistryChangeResult } from '../../engine.js';
 import { action, engineFor, globalOptions, out, outJson } from '../context.js';
+import { initLedger, upgradeLedger, provisionLedgerRoles, InputError } from '../../engine.js';
 
 function parseQuorum(v: string | undefined, InputError: new (m: string) => Error): number | undefined {
   if (v === undefined) return undefined;
@@ -49,8 +50,7 @@ export function registerRegistryCommands(program: Command): void {
       .option('--json', 'machine-readable output')
       .action(
         action(async (opts: { quorum?: string; ownerRole?: string; writerRole?: string; json?: boolean }, cmd: Command) => {
-          const { initLedger, upgradeLedger, provisionLedgerRoles, InputError } = await import('../../engine.js');
-          const g = globalOptions(cmd);
+          const g = await globalOptions(cmd);
           if (!g.identities) throw new InputError(`pass the first members with --identities FILE (or DOTCTL_IDENTITIES): dotctl ledger ${mode} --identities identities.yaml --key a.key --key b.key …`);
           const quorum = parseQuorum(opts.quorum, InputError);
           if ((opts.ownerRole === undefined) !== (opts.writerRole === undefined)) throw new InputError('pass --owner-role and --writer-role together (or neither)');

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action, alignColumns, collect, globalOptions, out, outJson, ExitSignal } from '../context.js';
+import { validateDots, formatProblem, listDots, showDot, describeRequirements, renderDots } from '../../engine.js';
 
 /** Registers `validate`, `list`, `show`, `render`. */
 export function registerSpecCommands(program: Command): void {
@@ -9,9 +10,7 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
-        const { validateDots } = await import('../../engine.js');
-        const { formatProblem } = await import('../../engine.js');
-        const g = globalOptions(cmd);
+        const g = await globalOptions(cmd);
         const result = await validateDots(g.dots);
         if (opts.json) {
           outJson(result.kind === 'valid' ? { valid: true, dots: result.dotCount, laws: result.lawCount } : { valid: false, problems: result.problems });
@@ -31,8 +30,7 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (opts: { json?: boolean }, cmd: Command) => {
-        const { listDots } = await import('../../engine.js');
-        const g = globalOptions(cmd);
+        const g = await globalOptions(cmd);
         const dots = await listDots(g.dots, g.catalogueCache);
         if (opts.json) return outJson(dots);
         const rows = dots.map((d) => [d.option ?? '-', d.id, d.risk, `${d.approvalsRequired}${d.dualControl ? ' (dual)' : ''}`, d.laws.join(' '), d.title]);
@@ -46,9 +44,8 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(
       action(async (ref: string, opts: { json?: boolean }, cmd: Command) => {
-        const { showDot } = await import('../../engine.js');
-        const { describeRequirements } = await import('../../engine.js');
-        const { summary, dot, requirements } = await showDot(globalOptions(cmd).dots, ref, globalOptions(cmd).catalogueCache);
+        const g = await globalOptions(cmd);
+        const { summary, dot, requirements } = await showDot(g.dots, ref, g.catalogueCache);
         if (opts.json) return outJson({ ...summary, requirements, spec: dot.spec });
         const s = dot.spec;
         out(`${s.id} (${s.option !== undefined ? `option ${s.option}, ` : ''}v${s.version}): ${s.title}`);
@@ -81,8 +78,7 @@ export function registerSpecCommands(program: Command): void {
     .option('--json', 'print {hash, dots, canonical, markdown} as JSON')
     .action(
       action(async (refs: string[], opts: { param: string[]; out?: string; json?: boolean }, cmd: Command) => {
-        const { renderDots } = await import('../../engine.js');
-        const g = globalOptions(cmd);
+        const g = await globalOptions(cmd);
         const r = await renderDots(g.dots, refs, opts.param, g.paramDefaults, g.catalogueCache);
         if (opts.out) {
           const { writeFile } = await import('node:fs/promises');

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { WatchReport } from '../../engine.js';
 import { action, alignColumns, engineFor, ExitSignal, globalOptions, out, outJson, outJsonLine } from '../context.js';
+import { InputError } from '../../engine.js';
 
 /** `30s`, `5m`, `1h`, `250ms` → milliseconds, or null. */
 export function parseInterval(text: string): number | null {
@@ -55,11 +56,10 @@ export function registerWatchCommand(program: Command): void {
     .option('--json', 'the report as JSON (with --every: one JSON line per cycle)')
     .action(
       action(async (opts: { once?: boolean; every?: string; json?: boolean }, cmd: Command) => {
-        const { InputError } = await import('../../engine.js');
         if (opts.once === true && opts.every !== undefined) throw new InputError('give --once or --every INTERVAL, not both');
         const interval = opts.every === undefined ? null : parseInterval(opts.every);
         if (opts.every !== undefined && interval === null) throw new InputError(`--every ${JSON.stringify(opts.every)} is not an interval; write e.g. 30s, 5m or 1h (at least 10ms)`);
-        const g = globalOptions(cmd);
+        const g = await globalOptions(cmd);
         const watcher = await (await engineFor(cmd)).watch(g.workspace?.watch);
         if (interval === null) {
           const r = await watcher.cycle();

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { LogVerdict, VerifyLogOptions } from '../../engine.js';
 import { action, engineFor, out, outJson } from '../context.js';
+import { LedgerError } from '../../engine.js';
 
 /**
  * What `log verify` cross-checks: the target only when `--target` is on the command line (a
@@ -43,7 +44,6 @@ export async function reportCrossCheck(v: LogVerdict, json: boolean): Promise<vo
   }
   const first = problems[0];
   if (first === undefined) return;
-  const { LedgerError } = await import('../../engine.js');
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem(s), listed above)` : '';
   throw new LedgerError(`${first}${more}`, { code: 'LEDGER_NOT_WITNESSED' });
 }
