@@ -198,6 +198,8 @@ async function buildSqlite(dir: string): Promise<string> {
   const path = join(home, 'ledger.db');
   if (keep && existsSync(path)) {
     console.log(`SQLite: reusing ${path}`);
+    // a ledger kept by an older build is brought to this build's schema, as its first write would
+    await (await openLedger(path, { mode: 'write' })).close();
     return path;
   }
   mkdirSync(home, { recursive: true });

@@ -165,7 +165,8 @@ export class PostgresLedger implements LedgerStore {
       }
       const sealed = sealEvent(head, event);
       try {
-        await this.pool.query(SQL.appendOne, [LOCK_NS, LOCK_WRITE, ...logRowValues(sealed.row, sealed.detailJson)]);
+        // named: each pooled connection parses and plans it once
+        await this.pool.query({ name: 'dotctl_append_one', text: SQL.appendOne, values: [LOCK_NS, LOCK_WRITE, ...logRowValues(sealed.row, sealed.detailJson)] });
       } catch (err) {
         this.head = undefined;
         if (seqTaken(err)) continue;
