@@ -27,7 +27,7 @@ import type { LedgerStore, LogRow, NewLogEvent } from '../src/ledger/port.js';
 import { LOG_COLUMNS, logRowValues } from '../src/ledger/rows.js';
 import { openSqliteLedger } from '../src/ledger/sqlite.js';
 import { openPostgresLedger } from '../src/ledger/postgres.js';
-import { withSignedHead } from '../src/engine/signed-head.js';
+import { headSignedEvent, withSignedHead } from '../src/engine/signed-head.js';
 import type { SigningKey } from '../src/gate/keys.js';
 import { createScratchDb } from '../test/helpers/pg.js';
 import { judge, median, runsFromEnv } from './lib.js';
@@ -60,21 +60,6 @@ async function appendAsCommands(ledger: LedgerStore): Promise<void> {
   }
 }
 
-/** A head_signed event as the wrapper writes it (same sizes; the baseline's copy of one). */
-function headEvent(i: number, covers: LogRow): NewLogEvent {
-  return {
-    at: covers.at,
-    actor: covers.actor,
-    event: 'head_signed',
-    proposalId: null,
-    dotId: null,
-    actionCode: null,
-    proposalHash: null,
-    outcome: 'ok',
-    detail: { covers_seq: covers.seq, covers_hash: covers.hash, key: KEY.publicKey, signature: 'S'.repeat(86) + String(i % 100).padStart(2, '0') },
-  };
-}
-
 function event(i: number): NewLogEvent {
   return {
     at: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString(),
@@ -102,7 +87,8 @@ function sealedRows(): { row: LogRow; detailJson: string }[] {
   for (let c = 0; c < COMMANDS; c += 1) {
     let last: LogRow | null = null;
     for (let g = 1; g <= GROUP; g += 1) last = add(event(c * GROUP + g));
-    if (last) add(headEvent(c, last));
+    // the head as the wrapper writes it, signed alike (the ledger id: the first row's hash)
+    if (last) add(headSignedEvent(out[0]?.row.hash ?? last.hash, last, KEY));
   }
   return out;
 }

@@ -13,7 +13,7 @@ import type { LedgerStore, NewLogEvent } from '../src/ledger/port.js';
 import { logRowValues } from '../src/ledger/rows.js';
 import { encodePublicKey } from '../src/gate/identities.js';
 import type { SigningKey } from '../src/gate/keys.js';
-import { signHead } from '../src/gate/signature.js';
+import { headSignedEvent } from '../src/engine/signed-head.js';
 import { initLedger } from '../src/engine/registry-changes.js';
 import { verifyBenchEvent } from './lib.js';
 
@@ -53,18 +53,7 @@ export function* signedRows(head: ChainHead, ledgerId: string, total: number, ke
     let e: NewLogEvent;
     if (HEAD_EVERY > 0 && since === HEAD_EVERY) {
       const key = keys.get(last.actor) as SigningKey;
-      const claim = { ledgerId, seq: last.seq, hash: last.hash, actor: last.actor, at: last.at };
-      e = {
-        at: last.at,
-        actor: last.actor,
-        event: 'head_signed',
-        proposalId: null,
-        dotId: null,
-        actionCode: null,
-        proposalHash: null,
-        outcome: 'ok',
-        detail: { covers_seq: last.seq, covers_hash: last.hash, key: key.publicKey, signature: signHead(key.privateKey, claim) },
-      };
+      e = headSignedEvent(ledgerId, last, key);
       since = 0;
     } else {
       i += 1;

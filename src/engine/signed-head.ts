@@ -9,7 +9,7 @@
 import type { SigningKey } from '../gate/keys.js';
 import { signHead } from '../gate/signature.js';
 import { ledgerIdOf } from '../ledger/ledger-id.js';
-import type { LedgerStore, LogRow } from '../ledger/port.js';
+import type { LedgerStore, LogRow, NewLogEvent } from '../ledger/port.js';
 
 const isRow = (x: unknown): x is LogRow =>
   typeof x === 'object' && x !== null && typeof (x as LogRow).seq === 'number' && typeof (x as LogRow).hash === 'string' && typeof (x as LogRow).prevHash === 'string';
@@ -58,10 +58,17 @@ export async function withSignedHead<T>(ledger: LedgerStore, signer: () => Promi
 async function appendHead(ledger: LedgerStore, last: LogRow, signer: () => Promise<SigningKey | null>): Promise<LogRow | null> {
   const key = await signer().catch(() => null);
   if (!key) return null;
-  const ledgerId = (await ledgerIdOf(ledger)) ?? last.hash;
-  // dated as the row it covers: that time came from the trusted clock (the local one could run backwards)
+  return ledger.appendEvent(headSignedEvent((await ledgerIdOf(ledger)) ?? last.hash, last, key));
+}
+
+/**
+ * The `head_signed` event covering row `last` of ledger `ledgerId`, signed with `key`: Ed25519
+ * over `{ ledger_id, seq, hash, actor, at }`. It is dated as the row it covers: that time came
+ * from the trusted clock (the local one could run backwards).
+ */
+export function headSignedEvent(ledgerId: string, last: Pick<LogRow, 'seq' | 'hash' | 'actor' | 'at'>, key: SigningKey): NewLogEvent {
   const claim = { ledgerId, seq: last.seq, hash: last.hash, actor: last.actor, at: last.at };
-  return ledger.appendEvent({
+  return {
     at: last.at,
     actor: last.actor,
     event: 'head_signed',
@@ -71,5 +78,5 @@ async function appendHead(ledger: LedgerStore, last: LogRow, signer: () => Promi
     proposalHash: null,
     outcome: 'ok',
     detail: { covers_seq: last.seq, covers_hash: last.hash, key: key.publicKey, signature: signHead(key.privateKey, claim) },
-  });
+  };
 }

@@ -214,12 +214,7 @@ export class PostgresLedger implements LedgerStore {
    * verifyChain(iterateEvents()).
    */
   async verifyEvents(): Promise<ChainVerdict> {
-    let c: pg.PoolClient;
-    try {
-      c = await this.pool.connect();
-    } catch (err) {
-      throw ledgerFailure(this.url, 'open', err);
-    }
+    const c = await this.connect();
     let broken = false;
     try {
       return await verifyPostgresChain(c, this.url, this.batchSize, this.verifyOptions);
@@ -368,12 +363,7 @@ export class PostgresLedger implements LedgerStore {
 
   /** One pooled connection, one transaction begun with `begin`; a failure rolls back and is named as a `what` failure. */
   private async transaction<T>(begin: string, what: 'read' | 'write', fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let c: pg.PoolClient;
-    try {
-      c = await this.pool.connect();
-    } catch (err) {
-      throw ledgerFailure(this.url, 'open', err);
-    }
+    const c = await this.connect();
     let broken = false;
     try {
       await c.query(begin);
@@ -387,6 +377,15 @@ export class PostgresLedger implements LedgerStore {
       throw ledgerFailure(this.url, what, err);
     } finally {
       c.release(broken);
+    }
+  }
+
+  /** A pooled connection; a failure to get one is named as the ledger's (exit 7). */
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw ledgerFailure(this.url, 'open', err);
     }
   }
 
