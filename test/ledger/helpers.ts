@@ -16,6 +16,9 @@ import { openPostgresLedger } from '../../src/ledger/postgres.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite.js';
 import type { AdmissionRecord, DecisionRecord, LedgerStore, LogEventKind, NewLogEvent, ProposalRecord } from '../../src/ledger/port.js';
 import { adminClient, createScratchDb } from '../helpers/pg.js';
+import type pg from 'pg';
+import { sealEvent, type ChainHead } from '../../src/ledger/chain.js';
+import { LOG_COLUMNS, logRowValues } from '../../src/ledger/rows.js';
 
 /** A fixed clock for events: minute `i` after a base instant. */
 export function at(i: number): string {
@@ -353,4 +356,26 @@ export function legacyProposalSql(backend: Backend['name'], p: ProposalRecord, v
     values.push(p.content ? JSON.stringify(p.content) : null);
   }
   return `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${values.map(lit).join(', ')})`;
+}
+
+/**
+ * Fills a fresh PostgreSQL ledger's log (through `admin`, its superuser connection) with `n`
+ * chained rows whose details vary in shape, keeps a copy in dotctl.seed_copy and disables the
+ * log's append-only triggers: a tamper suite restores the copy before each case.
+ */
+export async function seedPostgresLog(admin: pg.Client, n: number): Promise<void> {
+  const rows: unknown[][] = [];
+  let head: ChainHead | null = null;
+  for (let i = 1; i <= n; i += 1) {
+    const s = sealEvent(head, ev({ i, detail: { i, sql: `GRANT "r${i % 7}"`, nested: { k: [i, 'é'] } } }));
+    rows.push([...logRowValues(s.row, s.detailJson)]);
+    head = { seq: s.row.seq, hash: s.row.hash };
+  }
+  for (let k = 0; k < rows.length; k += 500) {
+    const params: unknown[] = [];
+    const tuples = rows.slice(k, k + 500).map((v) => `(${v.map((x) => `$${params.push(x)}`).join(', ')})`);
+    await admin.query(`INSERT INTO dotctl.dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
+  }
+  await admin.query('CREATE TABLE dotctl.seed_copy AS SELECT * FROM dotctl.dot_action_log');
+  await admin.query('ALTER TABLE dotctl.dot_action_log DISABLE TRIGGER USER');
 }

@@ -21,7 +21,7 @@ import { openPostgresLedger } from '../../src/ledger/postgres.js';
 import { createScratchDb } from '../helpers/pg.js';
 import { runCli } from '../helpers/cli.js';
 import { runWorker, workerUrl } from '../../src/ledger/verify-parallel.js';
-import { ev } from './helpers.js';
+import { ev, seedPostgresLog } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dotctl-verify-fast-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -241,21 +241,7 @@ describe("fast verify gives verifyChain's verdict on PostgreSQL", () => {
         await (await openPostgresLedger(db.url)).close();
         admin = new pg.Client({ connectionString: db.url });
         await admin.connect();
-        const rows: unknown[][] = [];
-        let head: ChainHead | null = null;
-        for (let i = 1; i <= N; i += 1) {
-          const s = sealEvent(head, ev({ i, detail: { i, sql: `GRANT "r${i % 7}"`, nested: { k: [i, 'é'] } } }));
-          rows.push([...logRowValues(s.row, s.detailJson)]);
-          head = { seq: s.row.seq, hash: s.row.hash };
-        }
-        for (let k = 0; k < rows.length; k += 500) {
-          const chunk = rows.slice(k, k + 500);
-          const params: unknown[] = [];
-          const tuples = chunk.map((v) => `(${v.map((x) => `$${params.push(x)}`).join(', ')})`);
-          await admin.query(`INSERT INTO dotctl.dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
-        }
-        await admin.query('CREATE TABLE dotctl.seed_copy AS SELECT * FROM dotctl.dot_action_log');
-        await admin.query('ALTER TABLE dotctl.dot_action_log DISABLE TRIGGER USER');
+        await seedPostgresLog(admin, N);
       }
       const c = admin as pg.Client;
       await c.query('DELETE FROM dotctl.dot_action_log');

@@ -8,11 +8,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { sha256Hex } from '../../src/model/canonical.js';
-import { sealEvent, verifyChain, type ChainHead } from '../../src/ledger/chain.js';
-import { LOG_COLUMNS, logRowValues } from '../../src/ledger/rows.js';
+import { verifyChain } from '../../src/ledger/chain.js';
+import { LOG_COLUMNS } from '../../src/ledger/rows.js';
 import { openPostgresLedger } from '../../src/ledger/postgres.js';
 import { createScratchDb, type ScratchDb } from '../helpers/pg.js';
-import { ev } from './helpers.js';
+import { seedPostgresLog } from './helpers.js';
 
 const N = 3_000;
 // the built workers (tests run after `npm run build`): Node 20 cannot start a .ts worker
@@ -46,20 +46,7 @@ describe("parallel verify of a PostgreSQL ledger gives verifyChain's verdict", (
     await (await openPostgresLedger(db.url)).close();
     admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    const rows: unknown[][] = [];
-    let head: ChainHead | null = null;
-    for (let i = 1; i <= N; i += 1) {
-      const s = sealEvent(head, ev({ i, detail: { i, sql: `GRANT "r${i % 7}"`, nested: { k: [i, 'é'] } } }));
-      rows.push([...logRowValues(s.row, s.detailJson)]);
-      head = { seq: s.row.seq, hash: s.row.hash };
-    }
-    for (let k = 0; k < rows.length; k += 500) {
-      const params: unknown[] = [];
-      const tuples = rows.slice(k, k + 500).map((v) => `(${v.map((x) => `$${params.push(x)}`).join(', ')})`);
-      await admin.query(`INSERT INTO dotctl.dot_action_log (${LOG_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, params);
-    }
-    await admin.query('CREATE TABLE dotctl.seed_copy AS SELECT * FROM dotctl.dot_action_log');
-    await admin.query('ALTER TABLE dotctl.dot_action_log DISABLE TRIGGER USER');
+    await seedPostgresLog(admin, N);
   });
   after(async () => {
     await admin?.end();
